@@ -1,0 +1,151 @@
+"""Runtime settings from the environment, an optional `.env` and an optional TOML file.
+
+The environment names are a public contract (README, Dockerfile, deployments): the field
+names below are exactly those names in lower case, and the TOML file uses the same keys.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from connector.errors import ConfigError
+
+CONFIG_ENV = "CONNECTOR_CONFIG"
+DEFAULT_STATE_URL = "sqlite:///state/connector.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class Settings(BaseSettings):
+    """Everything the connector reads from its environment; secrets are `SecretStr`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    hubspot_access_token: SecretStr | None = None
+    saber_api_key: SecretStr | None = None
+    hubspot_base_url: str = "https://api.hubapi.com"
+    saber_base_url: str = "https://api.saber.app"
+    connector_state_url: str = DEFAULT_STATE_URL
+    connector_mapping: Path = Path("mappings/default.yaml")
+    connector_log_format: Literal["json", "console"] | None = None
+    connector_log_level: str = "INFO"
+
+    # Tuning knobs: not part of the public contract, but configurable the same way.
+    http_connect_timeout: float = Field(5.0, gt=0)
+    http_read_timeout: float = Field(30.0, gt=0)
+    http_max_attempts: int = Field(6, ge=1, le=20)
+    http_max_backoff: float = Field(60.0, gt=0)
+    saber_requests_per_second: float = Field(20.0, gt=0)
+    hubspot_requests_per_10s: int = Field(90, ge=1)
+    hubspot_searches_per_second: int = Field(4, ge=1)
+    connector_concurrency: int = Field(8, ge=1, le=64)
+
+    @field_validator("hubspot_base_url", "saber_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or value[-3:] == "://":
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("connector_log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("connector_log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) and value.strip() else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file (if any) comes from model_config["toml_file"], set by load_settings.
+        toml = TomlConfigSettingsSource(settings_cls)
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    def require_hubspot_token(self) -> str:
+        """The HubSpot token, or a `ConfigError` naming the variable."""
+        if self.hubspot_access_token is None or not self.hubspot_access_token.get_secret_value():
+            raise ConfigError("HUBSPOT_ACCESS_TOKEN is not set")
+        return self.hubspot_access_token.get_secret_value()
+
+    def require_saber_key(self) -> str:
+        """The Saber key, or a `ConfigError` naming the variable."""
+        if self.saber_api_key is None or not self.saber_api_key.get_secret_value():
+            raise ConfigError("SABER_API_KEY is not set")
+        return self.saber_api_key.get_secret_value()
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read settings, turning any problem into one `ConfigError` line that names its source."""
+    path = config_file or os.environ.get(CONFIG_ENV) or None
+    toml_keys: set[str] = set()
+    if path is not None:
+        path = Path(path)
+        toml_keys = _check_toml(path)
+    cls: type[Settings] = Settings
+    if path is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+        cls = type("FileSettings", (Settings,), {"model_config": config})
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, toml_keys)) from None
+
+
+def _check_toml(path: Path) -> set[str]:
+    """Parse the config file up front so that a bad file is named, with its unknown keys."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path}: not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    known = set(Settings.model_fields)
+    unknown = sorted(k for k in data if k.lower() not in known)
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})"
+        )
+    return {k.lower() for k in data}
+
+
+def _describe(exc: ValidationError, path: Path | None, toml_keys: set[str]) -> str:
+    """One line for the first error, naming the environment variable or the file key."""
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else "?"
+    message = err["msg"].removeprefix("Value error, ")
+    if "input" in err and field not in ("hubspot_access_token", "saber_api_key"):
+        message += f" (got {err['input']!r})"
+    if field.upper() in os.environ or path is None or field not in toml_keys:
+        return f"setting {field.upper()}: {message}"
+    return f"config file {path}: key {field}: {message}"
