@@ -1,0 +1,18 @@
+"""The connector's state store: research launched, results, written hashes, cursors, runs, errors.
+
+SQLite by default (`sqlite:///state/connector.db`), PostgreSQL for replicas; the schema is
+migrated with alembic when the store opens.
+"""
+
+from connector.state.db import StateUnavailableError, mask_url, parse_url
+from connector.state.store import ContactState, RetryRule, RunRecord, StateStore
+
+__all__ = [
+    "ContactState",
+    "RetryRule",
+    "RunRecord",
+    "StateStore",
+    "StateUnavailableError",
+    "mask_url",
+    "parse_url",
+]

@@ -1,0 +1,670 @@
+"""The state store: what the connector launched, learned and wrote, durable across crashes.
+
+Every `record_*` method runs one short transaction and commits before it returns, so a
+process killed right after `record_launch` still has the research id on disk. The store
+is safe to share between threads: one engine (a thread-safe pool), one connection per
+call, and on SQLite one writer at a time (a lock here, `BEGIN IMMEDIATE` across
+processes). All datetimes are timezone-aware UTC in and out; naive ones are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, nulls_first, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from connector.errors import ConfigError
+from connector.logs import get_logger
+from connector.state.db import (
+    ENV_NAME,
+    IMMEDIATE,
+    StateUnavailableError,
+    create_state_engine,
+    mask_url,
+    parse_url,
+    sqlite_file,
+)
+from connector.state.tables import RESEARCH_STATUSES, RUN_OUTCOMES, contacts, cursors, errors, runs
+
+try:  # POSIX: the SQLite run lock is an flock the kernel drops when the holder dies
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the lock only excludes this process
+    fcntl = None  # type: ignore[assignment]
+
+log = get_logger("state")
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
+MAX_TEXT = 4000  # error texts are truncated to this many characters
+
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ContactState:
+    """One contact's row, as plain immutable data."""
+
+    contact_id: str
+    external_id: str | None
+    fingerprint: str | None
+    research_id: str | None
+    research_status: str
+    research_error_code: str | None
+    research_error: str | None
+    launched_at: datetime | None
+    completed_at: datetime | None
+    checked_at: datetime | None
+    next_check_at: datetime | None
+    check_count: int
+    failure_count: int
+    skip_reason: str | None
+    last_error: str | None
+    written: dict[str, str]
+    written_at: datetime | None
+    result: dict[str, Any] | None
+    signals: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One sync cycle as `status` shows it."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    counts: dict[str, Any]
+    error: str | None
+
+
+class RetryRule(Protocol):
+    """What `due_for_refresh` needs of a retry policy (`connector.sync.decide.RetryPolicy`)."""
+
+    def retry_at(self, state: ContactState) -> datetime | None: ...
+
+
+class StateStore:
+    """Repository over the state database; open once per process and share it."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.url = parse_url(url)
+        self._clock = clock
+        self._engine = create_state_engine(self.url)
+        self._sqlite = self._engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time anyway: queue threads here rather than on busy_timeout.
+        self._write_lock: AbstractContextManager[Any] = threading.RLock() if self._sqlite else nullcontext()
+        try:
+            self.schema_upgraded = self._migrate()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def open(cls, url: str) -> StateStore:
+        """Open (and migrate) the store at `url`, e.g. `settings.connector_state_url`."""
+        return cls(url)
+
+    def close(self) -> None:
+        """Close every pooled connection (call once, at shutdown)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine (for diagnostics and tests)."""
+        return self._engine
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self._engine.dialect.name
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Connection-level failures become `StateUnavailableError` (exit 3), password masked."""
+        try:
+            yield
+        except (OperationalError, InterfaceError) as exc:
+            raise StateUnavailableError(self._unavailable(exc)) from exc
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            raise StateUnavailableError(self._unavailable(exc)) from exc
+
+    def _unavailable(self, exc: DBAPIError) -> str:
+        reason = next(
+            (line.strip() for line in str(exc.orig).splitlines() if line.strip()), type(exc).__name__
+        )
+        if self.url.password:
+            reason = reason.replace(str(self.url.password), "***")
+        return f"{ENV_NAME}: state database {mask_url(self.url)} is unavailable: {reason}"
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._guard(), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction, committed on exit (rolled back on error)."""
+        with self._guard(), self._write_lock, self._engine.connect() as conn:
+            if self._sqlite:
+                conn.execution_options(**{IMMEDIATE: True})
+            with conn.begin():
+                yield conn
+
+    def _insert(self, table: Any) -> Any:
+        return (sqlite.insert if self._sqlite else postgresql.insert)(table)
+
+    def _ensure_contact(self, conn: Connection, contact_id: str, now: datetime) -> None:
+        stmt = self._insert(contacts).values(contact_id=contact_id, updated_at=now)
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=[contacts.c.contact_id]))
+
+    def _locked_contact(self, conn: Connection, contact_id: str, now: datetime) -> Row[Any]:
+        """The row, created if missing and locked for this transaction (FOR UPDATE on PostgreSQL)."""
+        self._ensure_contact(conn, contact_id, now)
+        query = select(contacts).where(contacts.c.contact_id == contact_id).with_for_update()
+        return conn.execute(query).one()
+
+    def _update_contact(self, conn: Connection, contact_id: str, **values: Any) -> int:
+        stmt = update(contacts).where(contacts.c.contact_id == contact_id).values(**values)
+        return conn.execute(stmt).rowcount
+
+    # ------------------------------------------------------------------ migrations
+    def _migrate(self) -> bool:
+        """Upgrade to head; True when something ran, False for an up-to-date database."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+        script = ScriptDirectory.from_config(cfg)
+        heads = set(script.get_heads())
+        with self._read() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        if current == heads:
+            return False
+        known = {rev.revision for rev in script.walk_revisions()}
+        unknown = sorted(current - known)
+        if unknown:
+            raise ConfigError(
+                f"{ENV_NAME}: state database {mask_url(self.url)} is at schema revision"
+                f" {', '.join(unknown)}, which this version of the connector does not know (a newer one?)"
+            )
+        with self._write() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        log.info(
+            "state schema upgraded",
+            database=mask_url(self.url),
+            from_revision=",".join(sorted(current)) or None,
+            to_revision=",".join(sorted(heads)),
+        )
+        return True
+
+    # ------------------------------------------------------------------ contacts
+    def get(self, contact_id: str) -> ContactState | None:
+        """The contact's state, or None if the connector never touched it."""
+        with self._read() as conn:
+            row = conn.execute(select(contacts).where(contacts.c.contact_id == contact_id)).first()
+        return None if row is None else _contact_state(row)
+
+    def get_many(self, contact_ids: Sequence[str]) -> dict[str, ContactState]:
+        """States by contact id for those that exist, in IN queries of at most 500 ids."""
+        ids = list(dict.fromkeys(contact_ids))
+        found: dict[str, ContactState] = {}
+        with self._read() as conn:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                for row in conn.execute(select(contacts).where(contacts.c.contact_id.in_(chunk))):
+                    found[row.contact_id] = _contact_state(row)
+        return found
+
+    def record_launch(
+        self,
+        contact_id: str,
+        *,
+        external_id: str,
+        fingerprint: str,
+        research_id: str,
+        status: str = "processing",
+        next_check_at: datetime,
+    ) -> None:
+        """Remember a research Saber accepted; committed (durable) when this returns.
+
+        The previous result stays (it is still the last completed one). The consecutive
+        failure count restarts when the inputs changed: the old failures were for other inputs.
+        """
+        _check_status(status)
+        _aware(next_check_at)
+        now = self._clock()
+        with self._write() as conn:
+            row = self._locked_contact(conn, contact_id, now)
+            values: dict[str, Any] = {
+                "external_id": external_id,
+                "fingerprint": fingerprint,
+                "research_id": research_id,
+                "research_status": status,
+                "research_error_code": None,
+                "research_error": None,
+                "launched_at": now,
+                "completed_at": None,
+                "checked_at": None,
+                "next_check_at": next_check_at,
+                "check_count": 0,
+                "skip_reason": None,
+                "updated_at": now,
+            }
+            if row.fingerprint != fingerprint:
+                values["failure_count"] = 0
+            self._update_contact(conn, contact_id, **values)
+
+    def record_poll(self, contact_id: str, *, next_check_at: datetime) -> None:
+        """Saber was asked and the research is still running: count it, schedule the next look."""
+        _aware(next_check_at)
+        now = self._clock()
+        with self._write() as conn:
+            self._update_contact(
+                conn,
+                contact_id,
+                check_count=contacts.c.check_count + 1,
+                checked_at=now,
+                next_check_at=next_check_at,
+                updated_at=now,
+            )
+
+    def record_result(
+        self,
+        contact_id: str,
+        *,
+        research_id: str,
+        status: str,
+        result: dict[str, Any] | None,
+        completed_at: datetime | None,
+        error_code: str | None,
+        error: str | None,
+    ) -> None:
+        """A research finished: completed stores its JSON and resets the failure count, failed counts one.
+
+        A failure keeps the previous completed result, which is still the last good one.
+        """
+        _check_status(status)
+        _aware(completed_at)
+        now = self._clock()
+        values: dict[str, Any] = {
+            "research_id": research_id,
+            "research_status": status,
+            "completed_at": completed_at,
+            "research_error_code": error_code,
+            "research_error": _clip(error),
+            "checked_at": now,
+            "updated_at": now,
+        }
+        if status == "completed":
+            values.update(result=result, failure_count=0, next_check_at=None)
+        elif status == "failed":
+            values.update(failure_count=contacts.c.failure_count + 1, next_check_at=None)
+        with self._write() as conn:
+            self._ensure_contact(conn, contact_id, now)
+            self._update_contact(conn, contact_id, **values)
+
+    def record_signal(self, contact_id: str, key: str, signal: dict[str, Any], fingerprint: str) -> None:
+        """Keep a signal answered through the sync endpoints, as `{**signal, "fingerprint": ...}`."""
+        now = self._clock()
+        with self._write() as conn:
+            row = self._locked_contact(conn, contact_id, now)
+            signals = {**(row.signals or {}), key: {**signal, "fingerprint": fingerprint}}
+            self._update_contact(conn, contact_id, signals=signals, updated_at=now)
+
+    def record_written(self, contact_id: str, written: Mapping[str, str]) -> None:
+        """Merge property → value hash of what landed in HubSpot, so unchanged values are not rewritten."""
+        if not written:
+            return
+        now = self._clock()
+        with self._write() as conn:
+            row = self._locked_contact(conn, contact_id, now)
+            merged = {**(row.written or {}), **dict(written)}
+            self._update_contact(conn, contact_id, written=merged, written_at=now, updated_at=now)
+
+    def record_skip(self, contact_id: str, reason: str | None) -> None:
+        """Why the contact was skipped this time (None clears it); creates the row if missing."""
+        now = self._clock()
+        with self._write() as conn:
+            self._ensure_contact(conn, contact_id, now)
+            self._update_contact(conn, contact_id, skip_reason=_clip(reason), updated_at=now)
+
+    def record_error(
+        self,
+        run_id: int | None,
+        contact_id: str | None,
+        code: str,
+        message: str,
+        property: str | None = None,
+    ) -> None:
+        """Log a record-level error for `status`; with a contact, it becomes its `last_error` too."""
+        now = self._clock()
+        message = _clip(message) or ""
+        with self._write() as conn:
+            conn.execute(
+                insert(errors).values(
+                    run_id=run_id,
+                    contact_id=contact_id,
+                    property=property,
+                    code=code,
+                    message=message,
+                    at=now,
+                )
+            )
+            if contact_id is not None:
+                self._ensure_contact(conn, contact_id, now)
+                last = f"{code}: {message}" if not property else f"{code} ({property}): {message}"
+                self._update_contact(conn, contact_id, last_error=_clip(last), updated_at=now)
+
+    def clear_error(self, contact_id: str) -> None:
+        """The contact went through cleanly: forget its last error."""
+        now = self._clock()
+        with self._write() as conn:
+            stmt = (
+                update(contacts)
+                .where(contacts.c.contact_id == contact_id, contacts.c.last_error.is_not(None))
+                .values(last_error=None, updated_at=now)
+            )
+            conn.execute(stmt)
+
+    def pending(self, *, due_before: datetime | None = None, limit: int | None = None) -> list[ContactState]:
+        """Research still processing (due by `due_before` when given), soonest check first."""
+        _aware(due_before)
+        query = select(contacts).where(contacts.c.research_status == "processing")
+        if due_before is not None:
+            query = query.where(
+                or_(contacts.c.next_check_at.is_(None), contacts.c.next_check_at <= due_before)
+            )
+        query = query.order_by(nulls_first(contacts.c.next_check_at.asc()), contacts.c.contact_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_contact_state(row) for row in conn.execute(query)]
+
+    def due_for_refresh(
+        self,
+        *,
+        completed_before: datetime | None,
+        retry: RetryRule | None = None,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Contacts to look at although HubSpot did not change them: stale results, failures due a retry.
+
+        Completed at or before `completed_before` counts as stale; a failed research is due
+        when `retry.retry_at(state)` is at or before `now`.
+        """
+        _aware(completed_before)
+        _aware(now)
+        ids: list[str] = []
+        with self._read() as conn:
+            if completed_before is not None:
+                query = (
+                    select(contacts.c.contact_id)
+                    .where(
+                        contacts.c.research_status == "completed", contacts.c.completed_at <= completed_before
+                    )
+                    .order_by(contacts.c.completed_at, contacts.c.contact_id)
+                )
+                ids.extend(conn.execute(query).scalars())
+            failed = []
+            if retry is not None:
+                query = (
+                    select(contacts)
+                    .where(contacts.c.research_status == "failed")
+                    .order_by(contacts.c.completed_at, contacts.c.contact_id)
+                )
+                failed = [_contact_state(row) for row in conn.execute(query)]
+        if retry is not None:
+            when = now or self._clock()
+            for state in failed:
+                at = retry.retry_at(state)
+                if at is not None and at <= when:
+                    ids.append(state.contact_id)
+        return ids
+
+    # ------------------------------------------------------------------ cursors
+    def get_cursor(self, name: str) -> str | None:
+        """A saved position, or None before the first save."""
+        with self._read() as conn:
+            return conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar_one_or_none()
+
+    def set_cursor(self, name: str, value: str) -> None:
+        """Save a position (insert or replace), committed on return."""
+        now = self._clock()
+        stmt = self._insert(cursors).values(name=name, value=value, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[cursors.c.name], set_={"value": value, "updated_at": now}
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    # ------------------------------------------------------------------ runs and errors
+    def start_run(self) -> int:
+        """Record a cycle starting; returns its id. Call it holding `run_lock`.
+
+        Under the lock no other cycle can be running, so a run still marked `running` is
+        one whose process died: it is marked `interrupted`.
+        """
+        now = self._clock()
+        with self._write() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.outcome == "running")
+                .values(outcome="interrupted", error="the process ended before the run finished")
+            )
+            return int(
+                conn.execute(insert(runs).values(started_at=now, outcome="running")).inserted_primary_key[0]
+            )
+
+    def finish_run(
+        self, run_id: int, *, outcome: str, counts: Mapping[str, Any], error: str | None = None
+    ) -> None:
+        """Record how a cycle ended."""
+        if outcome not in RUN_OUTCOMES:
+            raise ValueError(f"unknown run outcome {outcome!r} (one of {', '.join(RUN_OUTCOMES)})")
+        now = self._clock()
+        with self._write() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(finished_at=now, outcome=outcome, counts=dict(counts), error=_clip(error))
+            )
+
+    def last_runs(self, n: int = 5) -> list[RunRecord]:
+        """The `n` most recent runs, newest first."""
+        with self._read() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(n)).all()
+        return [
+            RunRecord(
+                id=row.id,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                outcome=row.outcome,
+                counts=dict(row.counts or {}),
+                error=row.error,
+            )
+            for row in rows
+        ]
+
+    def status_counts(self) -> dict[str, int]:
+        """Contacts by research status, plus `skipped` (those whose last visit was a skip); no zeros."""
+        with self._read() as conn:
+            query = select(contacts.c.research_status, func.count()).group_by(contacts.c.research_status)
+            counts = {status: int(n) for status, n in conn.execute(query)}
+            skipped = conn.execute(
+                select(func.count()).select_from(contacts).where(contacts.c.skip_reason.is_not(None))
+            ).scalar_one()
+        if skipped:
+            counts["skipped"] = int(skipped)
+        return counts
+
+    def common_errors(self, n: int = 5, *, since: datetime | None = None) -> list[tuple[str, int, str]]:
+        """The `n` most frequent error codes as (code, count, latest message), most frequent first."""
+        _aware(since)
+        grouped = select(errors.c.code, func.count().label("n"), func.max(errors.c.id).label("last_id"))
+        if since is not None:
+            grouped = grouped.where(errors.c.at >= since)
+        top = grouped.group_by(errors.c.code).order_by(func.count().desc(), errors.c.code).limit(n).subquery()
+        query = (
+            select(top.c.code, top.c.n, errors.c.message)
+            .join(errors, errors.c.id == top.c.last_id)
+            .order_by(top.c.n.desc(), top.c.code)
+        )
+        with self._read() as conn:
+            return [(code, int(count), message) for code, count, message in conn.execute(query)]
+
+    def prune(self, before: datetime) -> int:
+        """Delete errors logged and runs finished before `before`; returns how many rows went."""
+        _aware(before)
+        with self._write() as conn:
+            gone = conn.execute(delete(errors).where(errors.c.at < before)).rowcount
+            gone += conn.execute(
+                delete(runs).where(runs.c.finished_at.is_not(None), runs.c.finished_at < before)
+            ).rowcount
+        return gone
+
+    # ------------------------------------------------------------------ cross-process lock
+    def run_lock(self, name: str = "sync") -> AbstractContextManager[bool]:
+        """Try to become the only cycle running on this database; yields False if another holds it.
+
+        PostgreSQL: a session advisory lock (per schema and name) on a connection held for
+        the duration. SQLite: an flock on `<db file>.<name>.lock`. Both are released by
+        the server or the kernel if the holder dies, so a SIGKILL never leaves a stale lock.
+        """
+        if not self._sqlite:
+            return self._advisory_lock(name)
+        path = sqlite_file(self.url)
+        if path is None or fcntl is None:
+            return self._process_lock(f"{id(self)}:{name}" if path is None else f"{path.resolve()}:{name}")
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        return self._file_lock(path.with_name(f"{path.name}.{safe}.lock"))
+
+    @contextmanager
+    def _advisory_lock(self, name: str) -> Iterator[bool]:
+        with self._guard():
+            conn = self._engine.connect()
+        acquired = False
+        key = 0
+        try:
+            with self._guard():
+                schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+                key = _lock_key(f"{schema}:{name}")
+                acquired = bool(
+                    conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one()
+                )
+                conn.commit()
+            yield acquired
+        finally:
+            try:
+                if acquired:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
+            except DBAPIError:
+                conn.invalidate()  # the session (and with it the lock) is gone anyway
+            finally:
+                conn.close()
+
+    @contextmanager
+    def _file_lock(self, path: Path) -> Iterator[bool]:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        acquired = False
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                acquired = True
+            except BlockingIOError:
+                pass
+            if acquired:  # who holds it, for a human looking at the file
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode())
+            yield acquired
+        finally:
+            if acquired:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @contextmanager
+    def _process_lock(self, key: str) -> Iterator[bool]:
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault(key, threading.Lock())
+        acquired = lock.acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                lock.release()
+
+
+def _contact_state(row: Row[Any]) -> ContactState:
+    return ContactState(
+        contact_id=row.contact_id,
+        external_id=row.external_id,
+        fingerprint=row.fingerprint,
+        research_id=row.research_id,
+        research_status=row.research_status or "none",
+        research_error_code=row.research_error_code,
+        research_error=row.research_error,
+        launched_at=row.launched_at,
+        completed_at=row.completed_at,
+        checked_at=row.checked_at,
+        next_check_at=row.next_check_at,
+        check_count=int(row.check_count or 0),
+        failure_count=int(row.failure_count or 0),
+        skip_reason=row.skip_reason,
+        last_error=row.last_error,
+        written=dict(row.written or {}),
+        written_at=row.written_at,
+        result=row.result,
+        signals=dict(row.signals or {}),
+    )
+
+
+def _check_status(status: str) -> None:
+    if status not in RESEARCH_STATUSES:
+        raise ValueError(f"unknown research status {status!r} (one of {', '.join(RESEARCH_STATUSES)})")
+
+
+def _aware(value: datetime | None) -> None:
+    """Refuse a naive datetime up front, with a plain ValueError."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"naive datetime {value.isoformat()} given to the state store; use an aware UTC one")
+
+
+def _clip(value: str | None) -> str | None:
+    if value is None or len(value) <= MAX_TEXT:
+        return value
+    return value[: MAX_TEXT - 1] + "…"
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory lock key for `name`."""
+    digest = hashlib.blake2b(f"saber-connector:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

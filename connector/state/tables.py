@@ -1,0 +1,143 @@
+"""The state schema as SQLAlchemy declarative models, portable across SQLite and PostgreSQL.
+
+The migrations in `migrations/versions` create exactly this schema (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+RESEARCH_STATUSES = ("none", "processing", "completed", "failed")
+RUN_OUTCOMES = ("running", "ok", "partial", "failed", "interrupted", "skipped")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out on every backend.
+
+    SQLite has no time zone type and hands back naive values: they are stored as naive
+    UTC (so that text comparison orders them correctly) and made aware on the way out.
+    A naive datetime passed in is a bug in the caller and is refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the state store; use UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> JSON:
+    # None is SQL NULL, not the JSON literal null, so "IS NULL" finds it.
+    return JSON(none_as_null=True)
+
+
+EMPTY_JSON_OBJECT = text("'{}'")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the state tables."""
+
+
+class ContactRow(Base):
+    """What the connector knows about one HubSpot contact."""
+
+    __tablename__ = "contacts"
+
+    contact_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    fingerprint: Mapped[str | None] = mapped_column(String(128))
+    research_id: Mapped[str | None] = mapped_column(String(255))
+    research_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    research_error_code: Mapped[str | None] = mapped_column(String(255))
+    research_error: Mapped[str | None] = mapped_column(Text)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    written: Mapped[dict[str, str]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(_json())
+    signals: Mapped[dict[str, Any]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
+
+    __table_args__ = (Index("ix_contacts_status_next_check", "research_status", "next_check_at"),)
+
+
+class CursorRow(Base):
+    """A named position, e.g. the last-modified time up to which contacts were pulled."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunRow(Base):
+    """One sync cycle, for `status` and for spotting runs that died."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    counts: Mapped[dict[str, Any] | None] = mapped_column(_json())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ErrorRow(Base):
+    """One record-level error, kept so `status` can show the most common ones."""
+
+    __tablename__ = "errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("runs.id", ondelete="SET NULL"))
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    property: Mapped[str | None] = mapped_column(String(255))
+    code: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_errors_code", "code"),
+        Index("ix_errors_at", "at"),
+        Index("ix_errors_run_id", "run_id"),
+    )
+
+
+contacts = ContactRow.__table__
+cursors = CursorRow.__table__
+runs = RunRow.__table__
+errors = ErrorRow.__table__
