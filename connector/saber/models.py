@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 # The answer types the contract names; any other type is kept as compact JSON text (A3).
 KNOWN_ANSWER_TYPES = frozenset(
@@ -52,14 +62,25 @@ class Answer(_Model):
     value: Any = None
 
     @classmethod
-    def decode(cls, data: Any) -> Answer | None:
-        """Read `{"type": T, T|camel(T): {"value": V}}`; unknown shapes become JSON text."""
+    def decode(cls, data: Any, answer_type: str | None = None) -> Answer | None:
+        """Read `{"type": T, T|camel(T): {"value": V}}`; unknown shapes become JSON text.
+
+        `answer_type` (the signal's `answerType`) names the type when the answer itself
+        does not; failing both, a single key named after a known type does.
+        """
         if data is None:
             return None
         if not isinstance(data, dict):
-            return cls(type="unknown", value=compact_json(data))
-        given = str(data.get("type") or data.get("answerType") or data.get("answer_type") or "")
-        kind = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", given).lower()
+            kind = _snake(answer_type) or "unknown"
+            plain = isinstance(data, str) or kind in KNOWN_ANSWER_TYPES
+            return cls(type=kind, value=data if plain else compact_json(data))
+        given = (
+            _str(data.get("type") or data.get("answerType") or data.get("answer_type") or answer_type) or ""
+        )
+        if not given:
+            tagged = [k for k in data if _snake(k) in KNOWN_ANSWER_TYPES]
+            given = tagged[0] if len(tagged) == 1 else ""
+        kind = _snake(given)
         for key in (given, kind, _camel(kind)):
             if key and key in data:
                 inner = data[key]
@@ -68,39 +89,88 @@ class Answer(_Model):
         else:
             value = data.get("value")
             if value is None:
-                rest = {k: v for k, v in data.items() if k != "type"}
+                rest = {k: v for k, v in data.items() if k not in ("type", "answerType", "answer_type")}
                 value = compact_json(rest) if rest else None
         if kind not in KNOWN_ANSWER_TYPES and value is not None and not isinstance(value, str):
             value = compact_json(value)
         return cls(type=kind or "unknown", value=value)
 
 
+def _snake(name: str | None) -> str:
+    """`openText` / `open_text` / `Open-Text` → `open_text`."""
+    if not name:
+        return ""
+    return re.sub(r"[\s\-]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))).lower()
+
+
+def _str(value: Any) -> str | None:
+    """A text field read leniently: numbers and booleans as text, objects as compact JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return compact_json(value)
+
+
+def _datetime_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime | None:
+    """A timestamp Saber sends in a shape pydantic cannot read is dropped, not fatal."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed: datetime = handler(value)
+    except ValidationError:
+        return None
+    # A timestamp without an offset is read as UTC, so it compares with aware ones.
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _int_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+LooseStr = Annotated[str | None, BeforeValidator(_str)]
+LooseDatetime = Annotated[datetime | None, WrapValidator(_datetime_or_none)]
+LooseInt = Annotated[int | None, WrapValidator(_int_or_none)]
+
+
 class Source(_Model):
-    url: str | None = None
-    title: str | None = None
-    snippet: str | None = None
+    url: LooseStr = None
+    title: LooseStr = None
+    snippet: LooseStr = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_url(cls, data: Any) -> Any:
+        return {"url": data} if isinstance(data, str) else data
 
 
 class Signal(_Model):
     """A contact or company signal: one question and its (possibly null) answer."""
 
-    id: str | None = None
-    status: str | None = None
-    question: str | None = None
-    answer_type: str | None = Field(None, validation_alias=AliasChoices("answerType", "answer_type"))
-    signal_type: str | None = Field(None, validation_alias=AliasChoices("signalType", "signal_type"))
-    domain: str | None = None
-    contact_profile_url: str | None = Field(
+    id: LooseStr = None
+    status: LooseStr = None
+    question: LooseStr = None
+    answer_type: LooseStr = Field(None, validation_alias=AliasChoices("answerType", "answer_type"))
+    signal_type: LooseStr = Field(None, validation_alias=AliasChoices("signalType", "signal_type"))
+    domain: LooseStr = None
+    contact_profile_url: LooseStr = Field(
         None, validation_alias=AliasChoices("contactProfileUrl", "contact_profile_url")
     )
-    created_at: datetime | None = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
-    completed_at: datetime | None = Field(None, validation_alias=AliasChoices("completedAt", "completed_at"))
+    created_at: LooseDatetime = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
+    completed_at: LooseDatetime = Field(None, validation_alias=AliasChoices("completedAt", "completed_at"))
     answer: Answer | None = None
-    reasoning: str | None = None
+    reasoning: LooseStr = None
     confidence: float | None = None
     sources: list[Source] = Field(default_factory=list)
     error: Any = None
-    error_code: str | None = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
+    error_code: LooseStr = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="before")
@@ -110,11 +180,12 @@ class Signal(_Model):
             return data
         out = dict(data)
         out["raw"] = data
-        out["answer"] = Answer.decode(data.get("answer"))
-        if out.get("sources") is None:
-            out["sources"] = []
-        if not isinstance(out.get("sources"), list):
-            out["sources"] = []
+        hint = data.get("answerType", data.get("answer_type"))
+        out["answer"] = Answer.decode(data.get("answer"), hint if isinstance(hint, str) else None)
+        sources = out.get("sources")
+        out["sources"] = (
+            [x for x in sources if isinstance(x, dict | str)] if isinstance(sources, list) else []
+        )
         if not isinstance(out.get("confidence"), int | float) or isinstance(out.get("confidence"), bool):
             out["confidence"] = None
         return out
@@ -125,16 +196,16 @@ class Research(_Model):
 
     id: str
     status: str = "processing"
-    external_id: str | None = Field(None, validation_alias=AliasChoices("externalId", "external_id"))
-    external_source: str | None = Field(
+    external_id: LooseStr = Field(None, validation_alias=AliasChoices("externalId", "external_id"))
+    external_source: LooseStr = Field(
         None, validation_alias=AliasChoices("externalSource", "external_source")
     )
-    created_at: datetime | None = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
-    completed_at: datetime | None = Field(None, validation_alias=AliasChoices("completedAt", "completed_at"))
+    created_at: LooseDatetime = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
+    completed_at: LooseDatetime = Field(None, validation_alias=AliasChoices("completedAt", "completed_at"))
     result: dict[str, Any] | None = None
     signals: list[Signal] = Field(default_factory=list)
     error: Any = None
-    error_code: str | None = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
+    error_code: LooseStr = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="before")
@@ -152,6 +223,8 @@ class Research(_Model):
         out["signals"] = [s for s in raw_signals if isinstance(s, dict)]
         if out.get("id") is not None:
             out["id"] = str(out["id"])
+        # A missing or null status is read as still processing: keep looking, never assume done.
+        out["status"] = _str(out.get("status")) or "processing"
         return out
 
     @property
@@ -172,14 +245,36 @@ class ResearchStarted(_Model):
 
     id: str
     status: str = "processing"
-    created_at: datetime | None = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
+    created_at: LooseDatetime = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decode(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        if out.get("id") is not None:
+            out["id"] = str(out["id"])
+        out["status"] = _str(out.get("status")) or "processing"
+        return out
 
 
 class SignalPage(_Model):
     """One page of a signal list: `{results, total, limit, offset, count}`."""
 
     results: list[Signal] = Field(default_factory=list)
-    total: int | None = None
-    limit: int | None = None
-    offset: int | None = None
-    count: int | None = None
+    total: LooseInt = None
+    limit: LooseInt = None
+    offset: LooseInt = None
+    count: LooseInt = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decode(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        results = data.get("results")
+        return {
+            **data,
+            "results": [r for r in results if isinstance(r, dict)] if isinstance(results, list) else [],
+        }

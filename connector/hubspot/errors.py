@@ -1,0 +1,192 @@
+"""One error type for everything HubSpot answers, built from the client's many exceptions.
+
+Each `hubspot.crm.<module>` has its own `ApiException` class; all of them end up here as a
+`HubSpotError` carrying what HubSpot said (status, category, message, correlation id,
+rate-limit policy) and the per-property validation errors it embeds in `message`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from connector.errors import ApiUnavailableError, ConnectorError
+from connector.logs import scrub
+
+MAX_MESSAGE = 500  # characters of HubSpot's message kept in str(error)
+
+
+@dataclass(frozen=True)
+class PropertyError:
+    """One per-property validation error (HubSpot does not always say which record)."""
+
+    name: str | None
+    code: str
+    message: str
+
+
+class HubSpotError(ConnectorError):
+    """HubSpot refused a call, or could not be reached; what it said is kept in fields."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        category: str | None = None,
+        correlation_id: str | None = None,
+        policy_name: str | None = None,
+        errors: Sequence[PropertyError] = (),
+        retry_after: float | None = None,
+        interval_ms: int | None = None,
+        hubspot_message: str | None = None,
+        transport: bool = False,
+    ):
+        super().__init__(scrub(message))
+        self.status = status
+        self.category = category
+        self.correlation_id = correlation_id
+        self.policy_name = policy_name
+        self.errors = list(errors)
+        self.retry_after = retry_after
+        self.interval_ms = interval_ms
+        self.message = scrub(hubspot_message if hubspot_message is not None else message)
+        self.transport = transport
+        self.attempts = 1
+
+    @property
+    def unavailable(self) -> bool:
+        """True when the CLI should end with exit code 3 (HubSpot unreachable or refusing)."""
+        return isinstance(self, ApiUnavailableError)
+
+
+class HubSpotAuthError(HubSpotError, ApiUnavailableError):
+    """HubSpot refused the token (401) or the private app lacks a scope (403)."""
+
+
+class HubSpotUnavailableError(HubSpotError, ApiUnavailableError):
+    """HubSpot could not be reached, or kept failing with 5xx, after every retry."""
+
+
+class DailyLimitReached(HubSpotError, ApiUnavailableError):
+    """The portal's daily API limit is used up: retrying before it resets only wastes calls."""
+
+
+def error_from_response(
+    status: int, body: str | bytes | None, headers: Mapping[str, str] | None
+) -> HubSpotError:
+    """The `HubSpotError` for one non-2xx answer."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    data: dict[str, Any] = {}
+    try:
+        parsed = json.loads(text) if text else {}
+        if isinstance(parsed, dict):
+            data = parsed
+    except ValueError:
+        pass
+    hubspot_message = str(data.get("message") or text.strip()[:MAX_MESSAGE] or "no message")
+    category = _str(data.get("category")) or _str(data.get("errorType"))
+    policy = _str(data.get("policyName"))
+    fields: dict[str, Any] = {
+        "status": status,
+        "category": category,
+        "correlation_id": _str(data.get("correlationId")),
+        "policy_name": policy,
+        "errors": parse_property_errors(hubspot_message, data.get("errors")),
+        "retry_after": _retry_after(_header(headers, "Retry-After")),
+        "interval_ms": _int(_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")),
+        "hubspot_message": hubspot_message,
+    }
+    short = hubspot_message if len(hubspot_message) <= MAX_MESSAGE else hubspot_message[:MAX_MESSAGE] + "…"
+    label = f"{status} {category}" if category else str(status)
+    if status == 429 and policy == "DAILY":
+        return DailyLimitReached(
+            f"HubSpot's daily API limit is used up; the run stops until it resets ({short})", **fields
+        )
+    if status == 401:
+        return HubSpotAuthError(f"HubSpot refused the access token ({label}): {short}", **fields)
+    if status == 403:
+        return HubSpotAuthError(
+            f"HubSpot refused the call; does the app have the scope? ({label}): {short}", **fields
+        )
+    if status >= 500:
+        return HubSpotUnavailableError(f"HubSpot failed ({label}): {short}", **fields)
+    return HubSpotError(f"HubSpot answered {label}: {short}", **fields)
+
+
+def parse_property_errors(message: str, errors: Any = None) -> list[PropertyError]:
+    """Per-property errors from the JSON array HubSpot embeds in `message` (and `errors`)."""
+    out: list[PropertyError] = []
+    decoder = json.JSONDecoder()
+    start = message.find("[")
+    while start != -1:
+        try:
+            items, _ = decoder.raw_decode(message, start)
+        except ValueError:
+            start = message.find("[", start + 1)
+            continue
+        if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
+            for item in items:
+                out.append(
+                    PropertyError(
+                        name=_str(item.get("name")),
+                        code=_str(item.get("error")) or _str(item.get("code")) or "INVALID_VALUE",
+                        message=str(item.get("message") or item.get("localizedErrorMessage") or ""),
+                    )
+                )
+            break
+        start = message.find("[", start + 1)
+    if isinstance(errors, list):  # the standard error shape: {message, code, context: {propertyName: [...]}}
+        for item in errors:
+            if not isinstance(item, dict):
+                continue
+            names = (item.get("context") or {}).get("propertyName") or [None]
+            for name in names:
+                out.append(
+                    PropertyError(
+                        name=_str(name),
+                        code=_str(item.get("code")) or "INVALID_VALUE",
+                        message=str(item.get("message") or ""),
+                    )
+                )
+    return out
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is None:  # plain dicts are case-sensitive; urllib3's HTTPHeaderDict is not
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None

@@ -1,0 +1,194 @@
+"""The mapping explained: its JSON Schema (editor completion), plain words, and option checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as AbcMapping
+from typing import Any
+
+from connector.mapping.model import NAME_PATTERN, FilterSpec, InputSpec, Mapping, PropertySpec
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+POLICY_WORDS = {
+    "unless_edited": "when it changes, unless a person edited it in HubSpot",
+    "always": "whenever it changes, even over a person's edit",
+    "if_empty": "only while the HubSpot property is empty",
+}
+TYPE_WORDS = {
+    "string": "text",
+    "number": "number",
+    "bool": "yes/no",
+    "date": "date",
+    "datetime": "date and time (UTC)",
+    "enumeration": "single choice",
+    "multiple": "multiple choice",
+}
+NORMALIZE_WORDS = {
+    "domain": "as a domain",
+    "email_domain": "the domain of the address, free-mail skipped",
+    "url": "as an http(s) URL",
+    "trim": "",
+    None: "",
+}
+OPERATOR_WORDS = {
+    "EQ": "is",
+    "NEQ": "is not",
+    "GT": "is greater than",
+    "GTE": "is at least",
+    "LT": "is less than",
+    "LTE": "is at most",
+    "IN": "is one of",
+    "NOT_IN": "is none of",
+    "HAS_PROPERTY": "has a value",
+    "NOT_HAS_PROPERTY": "has no value",
+    "BETWEEN": "is between",
+    "CONTAINS_TOKEN": "contains",
+}
+
+
+# ---------------------------------------------------------------------------- JSON Schema
+def mapping_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the mapping file, for editors and CI linting."""
+    schema = Mapping.model_json_schema(by_alias=True, mode="validation")
+    defs = schema.setdefault("$defs", {})
+    # An input is a bare property name or {property, normalize, fallback}.
+    if "InputSpec" in defs:
+        defs["InputSpecObject"] = defs.pop("InputSpec")
+        defs["InputSpec"] = {
+            "anyOf": [
+                {"type": "string", "pattern": NAME_PATTERN, "description": "a HubSpot contact property"},
+                {"$ref": "#/$defs/InputSpecObject"},
+            ]
+        }
+    # Keys of `signals` and `properties` must match their patterns: nothing else is allowed.
+    for section in ("signals", "properties"):
+        schema["properties"][section]["additionalProperties"] = False
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "title": "saber-connector mapping",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+# ---------------------------------------------------------------------------- plain words
+def _filter_words(f: FilterSpec) -> str:
+    verb = OPERATOR_WORDS[f.operator]
+    if f.operator in ("IN", "NOT_IN"):
+        return f"{f.property} {verb} {', '.join(f.values or [])}"
+    if f.operator == "BETWEEN":
+        return f"{f.property} {verb} {f.value} and {f.high_value}"
+    if f.operator in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return f"{f.property} {verb}"
+    return f"{f.property} {verb} {f.value}"
+
+
+def _input_words(spec: InputSpec) -> str:
+    parts = []
+    for step in spec.chain():
+        how = NORMALIZE_WORDS.get(step.normalize, "")
+        parts.append(f"{step.property} ({how})" if how else step.property)
+    return ", else ".join(parts)
+
+
+def _from_words(mapping: Mapping, spec: PropertySpec) -> str:
+    path = spec.path
+    if path.root == "research":
+        return f"the research's {path.steps[0]}"
+    if path.root == "result":
+        return f"the research result's {spec.from_.removeprefix('result.')}"
+    key, field, *rest = path.steps
+    deeper = f" ({'.'.join(str(r) for r in rest)})" if rest else ""
+    what = {"answer": "answer", "confidence": "confidence", "reasoning": "reasoning", "sources": "sources"}[
+        str(field)
+    ]
+    return f"the {what}{deeper} of signal {key}"
+
+
+def explain_mapping(mapping: Mapping) -> str:
+    """What the mapping does, in plain words: selection, inputs, questions and credits, writes."""
+    lines: list[str] = [f"Mapping {mapping.source_path or '(not from a file)'}", ""]
+    sel = mapping.select
+    lines.append("Which contacts:")
+    if sel.filters:
+        lines.append("  HubSpot contacts where " + ", and ".join(_filter_words(f) for f in sel.filters) + ".")
+    else:
+        lines.append("  Every HubSpot contact (no filters).")
+    if sel.refresh_after_days is None:
+        lines.append("  Each is researched once and never again unless its inputs change.")
+    else:
+        lines.append(
+            f"  Each is researched again when its inputs change or its result is older than "
+            f"{sel.refresh_after_days} days."
+        )
+    lines.append(f"  At most {sel.max_new_per_run} new research requests are launched per run.")
+    lines += [
+        "",
+        f"What is sent to Saber (with the HubSpot contact ID, externalSource {mapping.external_source!r}):",
+    ]
+    for field, spec in mapping.inputs.items():
+        need = (
+            "required" if field in ("firstName", "lastName", "companyName", "companyDomain") else "optional"
+        )
+        lines.append(f"  {field:<26} <- {_input_words(spec)} [{need}]")
+    lines.append(
+        "  A contact whose required inputs are missing or invalid is skipped with a reason; "
+        "an invalid optional input is left out."
+    )
+    lines += ["", "What is asked:"]
+    lines.append("  One contact research per contact.")
+    used = set(mapping.used_signals())
+    for key, sig in mapping.signals.items():
+        if key not in used:
+            lines.append(f"  {key}: {sig.question!r} - never asked: no property maps it.")
+            continue
+        target = "the contact's profile URL" if sig.scope == "contact" else "the company domain"
+        lines.append(
+            f"  {key}: {sig.question!r} ({sig.scope}, {sig.answer_type}) - read from the research result "
+            f"when it answers it, otherwise asked through the {sig.scope} signals endpoint with {target} "
+            "(1 credit)."
+        )
+    asked = len(used)
+    lines.append(
+        f"  Credits per contact: the research, plus up to {asked} signal question{'s' if asked != 1 else ''} "
+        f"at 1 credit each (so at most 1 + {asked} = {1 + asked}, assuming a research costs 1 credit)."
+    )
+    lines += ["", "What lands where in HubSpot:"]
+    for name, spec in mapping.properties.items():
+        options = ""
+        if spec.options:
+            options = " mapping " + ", ".join(f"{k} -> {v}" for k, v in spec.options.items())
+        lines.append(
+            f"  {name} ({TYPE_WORDS[spec.type]}) <- {_from_words(mapping, spec)}{options}; "
+            f"written {POLICY_WORDS[spec.write]} [{spec.write}]."
+        )
+    lines.append(
+        "  A null answer never blanks a value already there; an unchanged value is not rewritten; "
+        "a value that cannot be converted is reported for that contact and property."
+    )
+    lines.append(
+        f"  Properties are created by `setup` in group {mapping.hubspot_group.name!r} "
+        f"({mapping.hubspot_group.label})."
+    )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- check
+def enumeration_option_problems(mapping: Mapping, hubspot_options: AbcMapping[str, set[str]]) -> list[str]:
+    """`file:line` problems for each mapped option value the HubSpot property lacks.
+
+    `hubspot_options` maps a property name to its option values in HubSpot; properties it
+    does not name are not checked (a missing property is reported elsewhere).
+    """
+    problems: list[str] = []
+    for name, spec in mapping.properties.items():
+        if not spec.options or name not in hubspot_options:
+            continue
+        have = set(hubspot_options[name])
+        for key, value in spec.options.items():
+            if value not in have:
+                listed = ", ".join(sorted(have)) or "none"
+                problems.append(
+                    f"{mapping.where('properties', name, 'options', key)}: properties.{name}.options.{key}: "
+                    f"found {value!r}, which HubSpot property {name} lacks; allowed: {listed}"
+                )
+    return problems

@@ -1,0 +1,397 @@
+"""The mapping file as pydantic models: frozen, strict, unknown keys rejected.
+
+Validators raise `problem(...)` errors that carry what was found, what is allowed and a
+"did you mean" hint; the loader turns them into `file:line: key.path: found …, allowed: …`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from connector.mapping.convert import ConversionError, option_key
+from connector.mapping.hints import did_you_mean, shown
+from connector.mapping.paths import FROM_PATTERN, FromPath, PathError, parse_from
+
+WritePolicy = Literal["unless_edited", "always", "if_empty"]
+PropertyType = Literal["string", "number", "bool", "date", "datetime", "enumeration", "multiple"]
+Operator = Literal[
+    "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "NOT_IN",
+    "HAS_PROPERTY", "NOT_HAS_PROPERTY", "BETWEEN", "CONTAINS_TOKEN",
+]  # fmt: skip
+Normalizer = Literal["domain", "email_domain", "url", "trim"]
+Scope = Literal["contact", "company"]
+AnswerType = Literal[
+    "open_text", "number", "boolean", "list", "percentage", "currency", "url", "json_schema",
+    "contacts", "contacts_generation", "contact_posts", "contact_engagements",
+]  # fmt: skip
+
+WRITE_POLICIES: tuple[str, ...] = get_args(WritePolicy)
+PROPERTY_TYPES: tuple[str, ...] = get_args(PropertyType)
+OPERATORS: tuple[str, ...] = get_args(Operator)
+NORMALIZERS: tuple[str, ...] = get_args(Normalizer)
+SCOPES: tuple[str, ...] = get_args(Scope)
+ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
+REQUIRED_INPUTS = ("firstName", "lastName", "companyName", "companyDomain")
+OPTIONAL_INPUTS = ("contactProfileUrl", "linkedInSalesNavigatorUrl", "jobTitle")
+INPUT_FIELDS = REQUIRED_INPUTS + OPTIONAL_INPUTS
+OPTION_TYPES = ("enumeration", "multiple")
+MAX_FILTERS = 4
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+SIGNAL_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PATTERN_WORDS = {
+    NAME_PATTERN: "a HubSpot internal name (lowercase letters, digits, underscores; a letter first)",
+    SIGNAL_KEY_PATTERN: "letters, digits and underscores, not starting with a digit",
+}
+
+PropertyName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+SignalKey = Annotated[str, StringConstraints(pattern=SIGNAL_KEY_PATTERN)]
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def problem(
+    found: str, allowed: str, *, hint: str | None = None, at: tuple[str | int, ...] = ()
+) -> Exception:
+    """A validation error the loader renders as `found …, allowed: …` (at: a deeper key)."""
+    text = f"found {found}, allowed: {allowed}" + (f"; did you mean {hint!r}?" if hint else "")
+    return PydanticCustomError("mapping", text, {"found": found, "allowed": allowed, "hint": hint, "at": at})
+
+
+def _filter_scalar(value: Any) -> Any:
+    """Filter values go to HubSpot as text: booleans as true/false, numbers plain, dates ISO."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        try:
+            return option_key(value)
+        except ConversionError:
+            raise problem(shown(value), "text, a finite number, true/false or a date") from None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    raise problem(shown(value), "text, a number, true/false or a date")
+
+
+FilterScalar = Annotated[
+    str,
+    BeforeValidator(_filter_scalar),
+    WithJsonSchema({"type": ["string", "number", "integer", "boolean"]}),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+
+class FilterSpec(_Strict):
+    """One HubSpot search filter; all filters must hold for a contact to be selected."""
+
+    property: PropertyName = Field(description="HubSpot contact property")
+    operator: Operator = Field(description="HubSpot search operator")
+    value: FilterScalar | None = Field(
+        None, description="for EQ, NEQ, GT, GTE, LT, LTE, CONTAINS_TOKEN, BETWEEN"
+    )
+    values: list[FilterScalar] | None = Field(None, min_length=1, description="for IN and NOT_IN")
+    high_value: FilterScalar | None = Field(None, description="the upper bound, for BETWEEN")
+
+    @model_validator(mode="after")
+    def _operands(self) -> FilterSpec:
+        op = self.operator
+        given = {k for k in ("value", "values", "high_value") if getattr(self, k) is not None}
+        if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+            needed: set[str] = set()
+        elif op in ("IN", "NOT_IN"):
+            needed = {"values"}
+        elif op == "BETWEEN":
+            needed = {"value", "high_value"}
+        else:
+            needed = {"value"}
+        if given == needed:
+            return self
+        extra, missing = sorted(given - needed), sorted(needed - given)
+        found = ", ".join([f"{k} (not used by {op})" for k in extra] + [f"no {k}" for k in missing])
+        order = ("value", "high_value", "values")
+        wanted = " and ".join(k for k in order if k in needed) if needed else "no value"
+        at = (extra[0],) if extra else ()
+        raise problem(found, f"operator {op} takes {wanted}", at=at)
+
+
+class Select(_Strict):
+    """Which contacts are researched, how often, and how many new ones per run."""
+
+    filters: list[FilterSpec] = Field(default_factory=list, max_length=MAX_FILTERS)
+    refresh_after_days: int | None = Field(
+        90, ge=1, description="research again after this many days; null: never"
+    )
+    max_new_per_run: int = Field(500, ge=0, description="new research launched per run, at most")
+
+
+class InputSpec(_Strict):
+    """Where a Saber input comes from: a HubSpot property, normalised, with an optional fallback."""
+
+    property: PropertyName = Field(description="HubSpot contact property to read")
+    normalize: Normalizer | None = Field(
+        None, description="domain, email_domain, url or trim (always applied)"
+    )
+    fallback: InputSpec | None = Field(None, description="used when this property is empty or unusable")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"property": data}
+        if isinstance(data, dict):
+            return data
+        raise problem(shown(data), "a HubSpot property name or {property, normalize, fallback}")
+
+    def chain(self) -> Iterator[InputSpec]:
+        """This spec, then its fallbacks in order."""
+        spec: InputSpec | None = self
+        while spec is not None:
+            yield spec
+            spec = spec.fallback
+
+
+class Inputs(_Strict):
+    """Saber research fields, each read from a HubSpot contact property."""
+
+    # Saber's own field names, camelCase as the API spells them.
+    firstName: InputSpec
+    lastName: InputSpec
+    companyName: InputSpec
+    companyDomain: InputSpec
+    contactProfileUrl: InputSpec | None = None
+    linkedInSalesNavigatorUrl: InputSpec | None = None
+    jobTitle: InputSpec | None = None
+
+    def items(self) -> list[tuple[str, InputSpec]]:
+        """(Saber field, spec) for every mapped input, required ones first."""
+        return [(name, spec) for name in INPUT_FIELDS if (spec := getattr(self, name)) is not None]
+
+    def get(self, name: str) -> InputSpec | None:
+        return getattr(self, name, None) if name in INPUT_FIELDS else None
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self.items()]
+
+    def __getitem__(self, name: str) -> InputSpec:
+        spec = self.get(name)
+        if spec is None:
+            raise KeyError(name)
+        return spec
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+
+class SignalSpec(_Strict):
+    """A question answered for every researched contact."""
+
+    question: NonEmpty = Field(
+        description="asked as written; matched to result signals ignoring case/spacing"
+    )
+    scope: Scope = Field("contact", description="contact (needs a profile URL) or company (the domain)")
+    answer_type: AnswerType = Field("open_text", description="Saber's answer type")
+
+
+class PropertySpec(_Strict):
+    """A HubSpot contact property the connector writes, and where its value comes from."""
+
+    from_: str = Field(
+        alias="from",
+        description="result.<path>, signals.<key>.<field> or research.<field>",
+        json_schema_extra={"pattern": FROM_PATTERN},
+    )
+    type: PropertyType = Field("string", description="HubSpot property type the value is converted for")
+    options: dict[str, str] | None = Field(None, description="Saber value -> HubSpot option value")
+    write: WritePolicy = Field("unless_edited", description="when a value may be written")
+    label: NonEmpty | None = Field(None, description="label for `setup`; derived from the name when absent")
+
+    @field_validator("from_", mode="after")
+    @classmethod
+    def _path(cls, text: str) -> str:
+        try:
+            return parse_from(text).text
+        except PathError as err:
+            raise problem(err.detail, err.allowed, hint=err.hint) from None
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _option_keys(cls, data: Any) -> Any:
+        """YAML keys like `true` or `3` become the strings a Saber value is looked up by."""
+        if not isinstance(data, dict):
+            return data
+        if not data:
+            raise problem("an empty mapping", "Saber value: HubSpot option value pairs")
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            try:
+                key_text = option_key(key) if key is not None else "null"
+                value_text = (
+                    option_key(value) if not isinstance(value, dict | list) and value is not None else value
+                )
+            except ConversionError as err:
+                raise problem(str(err), "text option values", at=(str(key),)) from None
+            if isinstance(value_text, str) and (not value_text or ";" in value_text):
+                raise problem(shown(value_text), "a non-empty option value without ';'", at=(key_text,))
+            out[key_text] = value_text
+        return out
+
+    @model_validator(mode="after")
+    def _options_need_enumeration(self) -> PropertySpec:
+        if self.options is not None and self.type not in OPTION_TYPES:
+            raise problem(
+                f"options with type {self.type}",
+                "options only with type enumeration or multiple",
+                at=("options",),
+            )
+        return self
+
+    @property
+    def path(self) -> FromPath:
+        return parse_from(self.from_)
+
+
+class HubspotGroup(_Strict):
+    """The HubSpot property group `setup` creates the connector's properties in."""
+
+    name: PropertyName = "saber"
+    label: NonEmpty = "Saber"
+
+
+def reference_problems(
+    properties: dict[str, tuple[Any, Any]], signal_keys: set[str], input_properties: set[str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-references a single section cannot check: (key path, message) for each problem.
+
+    `properties` maps a property name to its (from, write) as found, possibly malformed.
+    """
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for name, (source, write) in properties.items():
+        if isinstance(source, str):
+            try:
+                path = parse_from(source)
+            except PathError:
+                path = None
+            key = path.signal_key if path is not None else None
+            if key is not None and key not in signal_keys:
+                allowed = ", ".join(sorted(signal_keys)) or "none: add it under signals:"
+                hint = did_you_mean(key, signal_keys)
+                message = f"found signal {key!r}, which signals does not define, allowed: {allowed}"
+                out.append(
+                    (("properties", name, "from"), message + (f"; did you mean {hint!r}?" if hint else ""))
+                )
+        if name in input_properties and write != "if_empty":
+            out.append(
+                (
+                    ("properties", name),
+                    f"found {name!r}, which is also an input: writing it would change the inputs and "
+                    "research the contact again; allowed: only with write: if_empty",
+                )
+            )
+    return out
+
+
+class Mapping(_Strict):
+    """A loaded mapping file: which contacts, what is sent to Saber, asked, and written where."""
+
+    version: Literal[1] = Field(description="format version; 1")
+    external_source: str = Field(
+        "hubspot", min_length=1, max_length=50, description="externalSource sent to Saber"
+    )
+    select: Select = Field(default_factory=Select)
+    inputs: Inputs
+    signals: dict[SignalKey, SignalSpec] = Field(default_factory=dict)
+    properties: dict[PropertyName, PropertySpec] = Field(min_length=1)
+    hubspot_group: HubspotGroup = Field(default_factory=HubspotGroup)
+
+    _source_path: Path | None = PrivateAttr(None)
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise problem(shown(value), "1")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> Mapping:
+        if (info.context or {}).get("references_checked"):
+            return self
+        found = reference_problems(
+            {name: (spec.from_, spec.write) for name, spec in self.properties.items()},
+            set(self.signals),
+            set(self.input_properties()),
+        )
+        if found:
+            loc, message = found[0]
+            raise ValueError(f"{'.'.join(str(p) for p in loc)}: {message}")
+        return self
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def source_path(self) -> Path | None:
+        """The file this mapping was loaded from (None when built in code)."""
+        return self._source_path
+
+    def line_of(self, *path: str | int) -> int | None:
+        """The line of a key in the mapping file (its nearest parent's when absent)."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self._lines:
+                return self._lines[path[:end]]
+        return None
+
+    def where(self, *path: str | int) -> str:
+        """`file:line` of a key, for messages."""
+        line = self.line_of(*path)
+        name = str(self._source_path) if self._source_path is not None else "<mapping>"
+        return f"{name}:{line}" if line else name
+
+    def input_properties(self) -> list[str]:
+        """HubSpot properties the inputs read, fallbacks included, in order, without repeats."""
+        names = [spec.property for _, top in self.inputs.items() for spec in top.chain()]
+        return list(dict.fromkeys(names))
+
+    def output_properties(self) -> list[str]:
+        """HubSpot properties the mapping writes, in file order."""
+        return list(self.properties)
+
+    def hubspot_properties(self) -> list[str]:
+        """Input and output properties, deduplicated: what the sync reads from HubSpot."""
+        return list(dict.fromkeys([*self.input_properties(), *self.output_properties()]))
+
+    def used_signals(self) -> list[str]:
+        """Signal keys some property maps; the others are never asked (credits for nothing)."""
+        used = {spec.path.signal_key for spec in self.properties.values()}
+        return [key for key in self.signals if key in used]
+
+    def filter_properties(self) -> list[str]:
+        """HubSpot properties the select filters test."""
+        return list(dict.fromkeys(f.property for f in self.select.filters))
+
+    def with_source(self, path: str | Path | None, lines: dict[tuple[str | int, ...], int]) -> Mapping:
+        """Attach where the mapping came from (used by the loader)."""
+        self._source_path = Path(path) if path is not None else None
+        self._lines = dict(lines)
+        return self

@@ -1,0 +1,51 @@
+"""Write policies: whether a new value may replace what HubSpot holds now.
+
+- `unless_edited` (default): write when the value changes, but never over a value a person
+  changed since the connector last wrote it (the stored hash of the last write differs from
+  the hash of the current, non-empty value; no stored hash means the connector never wrote it).
+- `always`: write whenever the value differs.
+- `if_empty`: write only into an empty property.
+
+Under every policy a null answer (None) writes nothing and an equal value is not rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from connector.mapping.model import WRITE_POLICIES
+
+
+def value_hash(value: str) -> str:
+    """The hash stored for each written property value (sha256 hex of its UTF-8 text)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def is_empty(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+def should_write(policy: str, new: str | None, current: str | None, last_written_hash: str | None) -> bool:
+    """Whether `new` may be written over HubSpot's `current` value under `policy`."""
+    if policy not in WRITE_POLICIES:
+        raise ValueError(f"unknown write policy {policy!r}; allowed: {', '.join(WRITE_POLICIES)}")
+    if new is None:
+        return False
+    if current == new:
+        return False
+    if is_empty(current):
+        return True
+    if policy == "if_empty":
+        return False
+    if policy == "always":
+        return True
+    assert current is not None
+    return last_written_hash is not None and value_hash(current) == last_written_hash
+
+
+def edited_by_person(current: str | None, last_written_hash: str | None) -> bool:
+    """Whether HubSpot's current value is not what the connector last wrote (and not empty)."""
+    if is_empty(current):
+        return False
+    assert current is not None
+    return last_written_hash is None or value_hash(current) != last_written_hash

@@ -1,0 +1,387 @@
+"""The Saber API client: one shared httpx connection pool, retries, a rate limit, typed answers.
+
+Safe to share between the threads of a pool: httpx's `Client` is thread-safe, the rate
+limiter and the call counter take their own locks, and every call keeps its own retry
+state. Every POST carries an `Idempotency-Key` (the caller's, or one derived from what is
+asked) that stays the same across retries, so a retried POST never pays twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState
+
+from connector import __version__
+from connector.logs import get_logger
+from connector.ratelimit import RateLimiter
+from connector.saber.errors import SaberError, SaberNotFound, SaberUnavailable, parse_error
+from connector.saber.models import Research, ResearchStarted, Signal, SignalPage
+from connector.saber.retry import Backoff, retrying
+
+log = get_logger("saber")
+
+RESEARCH_PATH = "/v1/contacts/research"
+CONTACT_SIGNALS_PATH = "/v1/contacts/signals"
+COMPANY_SIGNALS_PATH = "/v1/companies/signals"
+MAX_PAGE_SIZE = 25  # the list endpoints' `limit` maximum
+
+M = TypeVar("M", bound=BaseModel)
+
+# snake_case field -> Saber's camelCase body key.
+_BODY_KEYS = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "company_name": "companyName",
+    "company_domain": "companyDomain",
+    "contact_profile_url": "contactProfileUrl",
+    "linkedin_sales_navigator_url": "linkedInSalesNavigatorUrl",
+    "job_title": "jobTitle",
+    "webhook_url": "webhookUrl",
+    "external_id": "externalId",
+    "external_source": "externalSource",
+}
+
+
+@dataclass(frozen=True)
+class ResearchRequest:
+    """What `POST /v1/contacts/research` is asked; external IDs per assumption A1."""
+
+    first_name: str
+    last_name: str
+    company_name: str
+    company_domain: str
+    contact_profile_url: str | None = None
+    linkedin_sales_navigator_url: str | None = None
+    job_title: str | None = None
+    webhook_url: str | None = None
+    external_id: str | None = None
+    external_source: str | None = None
+
+    def to_body(self) -> dict[str, str]:
+        """The JSON body: camelCase keys, fields that are None left out."""
+        return {
+            _BODY_KEYS[f.name]: value for f in fields(self) if (value := getattr(self, f.name)) is not None
+        }
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ResearchRequest:
+        """The request for a camelCase body (None values dropped); unknown keys are a bug."""
+        by_key = {v: k for k, v in _BODY_KEYS.items()}
+        unknown = sorted(set(body) - set(by_key))
+        if unknown:
+            raise ValueError(f"not a Saber research field: {', '.join(unknown)}")
+        return cls(**{by_key[k]: v for k, v in body.items() if v is not None})
+
+
+def idempotency_key(method: str, path: str, body: Mapping[str, Any] | None) -> str:
+    """A stable key for what is asked: sha256 of canonical JSON of method, path and body."""
+    canonical = json.dumps(
+        {"method": method.upper(), "path": path, "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return "sc-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_derive_key = idempotency_key  # `_call` has a parameter of the same name
+
+
+class SaberClient:
+    """Typed calls to the Saber API with retries (tenacity), backoff and a client-side rate limit."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 6,
+        max_backoff: float = 60.0,
+        requests_per_second: float = 20.0,
+        backoff_base: float = 0.5,
+    ) -> None:
+        if requests_per_second <= 0:
+            raise ValueError("requests_per_second must be positive")
+        self.max_attempts = max_attempts
+        self.backoff = Backoff(base=backoff_base, cap=max_backoff)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": f"saber-connector/{__version__}",
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        )
+        # One call per 1/rate seconds: evenly spaced, so the client never bursts above the
+        # server's bucket even when a whole thread pool starts at once.
+        self._limiter = RateLimiter(1, 1.0 / requests_per_second)
+        self.calls: Counter[str] = Counter()  # HTTP requests sent, retries included, per operation
+        self.retries: Counter[str] = Counter()  # of which retries
+        self._calls_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ research
+    def create_research(
+        self, request: ResearchRequest, *, idempotency_key: str | None = None
+    ) -> ResearchStarted:
+        """Start research for one contact (`POST /v1/contacts/research`)."""
+        data = self._call(
+            "create_research", "POST", RESEARCH_PATH, body=request.to_body(), idempotency_key=idempotency_key
+        )
+        return self._model(ResearchStarted, data)
+
+    def get_research(self, research_id: str) -> Research:
+        """Status and result of one research request."""
+        if not research_id:
+            raise ValueError("research_id is empty")
+        data = self._call("get_research", "GET", f"{RESEARCH_PATH}/{quote(research_id, safe='')}")
+        return self._model(Research, data)
+
+    def find_research(self, external_id: str, external_source: str) -> Research | None:
+        """The latest research for the caller's own IDs, or None when Saber has none (404)."""
+        params = [("externalId", external_id), ("externalSource", external_source)]
+        try:
+            data = self._call("find_research", "GET", RESEARCH_PATH, params=params, quiet_404=True)
+        except SaberNotFound:
+            return None
+        return self._model(Research, data)
+
+    # ------------------------------------------------------------------ signals
+    def contact_signal(self, contact_profile_url: str, question: str, answer_type: str) -> Signal:
+        """Ask one question about one contact and get the answer back (1 credit)."""
+        body = {"contactProfileUrl": contact_profile_url, "question": question, "answerType": answer_type}
+        data = self._call("contact_signal", "POST", f"{CONTACT_SIGNALS_PATH}/sync", body=body)
+        return self._model(Signal, data)
+
+    def company_signal(self, domain: str, question: str, answer_type: str) -> Signal:
+        """Ask one question about one company and get the answer back (1 credit)."""
+        body = {"domain": domain, "question": question, "answerType": answer_type}
+        data = self._call("company_signal", "POST", f"{COMPANY_SIGNALS_PATH}/sync", body=body)
+        return self._model(Signal, data)
+
+    def list_contact_signals(
+        self, contact_profile_url: str | None = None, *, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[Signal]:
+        """Every contact signal (optionally for one profile), latest first, page by page."""
+        params = _params(contactProfileUrl=contact_profile_url)
+        return self._pages("list_contact_signals", CONTACT_SIGNALS_PATH, params, page_size)
+
+    def get_contact_signal(self, signal_id: str) -> Signal:
+        data = self._call("get_contact_signal", "GET", f"{CONTACT_SIGNALS_PATH}/{_segment(signal_id)}")
+        return self._model(Signal, data)
+
+    def list_company_signals(
+        self,
+        *,
+        domain: str | None = None,
+        company_id: str | None = None,
+        from_date: datetime | date | str | None = None,
+        to_date: datetime | date | str | None = None,
+        statuses: Iterable[str] = (),
+        subscription_id: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Signal]:
+        """Company signals matching the filters, latest first, page by page."""
+        params = _params(
+            domain=domain,
+            companyId=company_id,
+            fromDate=_rfc3339(from_date),
+            toDate=_rfc3339(to_date),
+            subscriptionId=subscription_id,
+        )
+        params += [("status", s) for s in statuses]
+        return self._pages("list_company_signals", COMPANY_SIGNALS_PATH, params, page_size)
+
+    def get_company_signal(self, signal_id: str) -> Signal:
+        data = self._call("get_company_signal", "GET", f"{COMPANY_SIGNALS_PATH}/{_segment(signal_id)}")
+        return self._model(Signal, data)
+
+    def subscription_logs(
+        self,
+        subscription_id: str,
+        *,
+        domain: str | None = None,
+        company_id: str | None = None,
+        from_date: datetime | date | str | None = None,
+        to_date: datetime | date | str | None = None,
+        statuses: Iterable[str] = (),
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Signal]:
+        """Executions of one signal subscription, latest first, page by page."""
+        path = f"{COMPANY_SIGNALS_PATH}/subscriptions/{_segment(subscription_id)}/logs"
+        params = _params(
+            domain=domain, companyId=company_id, fromDate=_rfc3339(from_date), toDate=_rfc3339(to_date)
+        )
+        params += [("status", s) for s in statuses]
+        return self._pages("subscription_logs", path, params, page_size)
+
+    # ------------------------------------------------------------------ credits
+    def credits(self) -> int:
+        """Credits left this billing period (`GET /v1/credits`)."""
+        data = self._call("credits", "GET", "/v1/credits")
+        value = (
+            data.get("remainingCredits", data.get("remaining_credits")) if isinstance(data, dict) else None
+        )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SaberError(
+                f"no remainingCredits in the answer: {_short(data)}", status=200, code="INVALID_RESPONSE"
+            )
+        return int(value)
+
+    # ------------------------------------------------------------------ life cycle
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SaberClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ machinery
+    def _pages(self, op: str, path: str, params: list[tuple[str, str]], page_size: int) -> Iterator[Signal]:
+        """Walk `offset` until a short or empty page (or `total`); skip ids already yielded."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+
+        def walk() -> Iterator[Signal]:
+            offset, seen = 0, set()
+            while True:
+                query = [*params, ("limit", str(page_size)), ("offset", str(offset))]
+                page = self._model(SignalPage, self._call(op, "GET", path, params=query))
+                for signal in page.results:
+                    if signal.id is not None and signal.id in seen:
+                        continue  # a newer signal arrived while paging and shifted the offsets
+                    if signal.id is not None:
+                        seen.add(signal.id)
+                    yield signal
+                got = len(page.results)
+                offset += got
+                if got == 0 or got < min(page_size, page.limit or page_size):
+                    return
+                if page.total is not None and offset >= page.total:
+                    return
+
+        return walk()
+
+    def _call(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        quiet_404: bool = False,
+    ) -> Any:
+        """One logical call: attempts with retries, then the decoded JSON (or the parsed error)."""
+        headers: dict[str, str] = {}
+        if method == "POST":
+            # Fixed before the first attempt, so every retry of this call sends the same key.
+            headers["Idempotency-Key"] = idempotency_key or _derive_key(method, path, body)
+
+        def attempt() -> httpx.Response:
+            self._limiter.acquire()
+            with self._calls_lock:
+                self.calls[op] += 1
+            try:
+                response = self._http.request(method, path, params=params, json=body, headers=headers)
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
+                raise SaberError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
+            except httpx.TransportError as exc:
+                raise SaberUnavailable(f"{type(exc).__name__}: {exc}", code="TRANSPORT_ERROR") from exc
+            if response.is_success:
+                return response
+            raise parse_error(response.status_code, response.content, response.headers)
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            with self._calls_lock:
+                self.retries[op] += 1
+            log.warning(
+                "saber call retried",
+                op=op,
+                attempt=state.attempt_number,
+                wait=round(state.upcoming_sleep, 3),
+                status=getattr(exc, "status", None),
+                code=getattr(exc, "code", None),
+                request_id=getattr(exc, "request_id", None),
+                error=getattr(exc, "message", str(exc)),
+            )
+
+        try:
+            response = retrying(self.max_attempts, self.backoff, before_sleep=before_sleep)(attempt)
+        except SaberError as exc:
+            level = log.debug if quiet_404 and exc.status == 404 else log.warning
+            level(
+                "saber call failed",
+                op=op,
+                status=exc.status,
+                code=exc.code,
+                request_id=exc.request_id,
+                error=exc.message,
+            )
+            raise
+        try:
+            return response.json()
+        except ValueError:
+            raise SaberError(
+                f"answer is not JSON: {_short(response.text)}",
+                status=response.status_code,
+                code="INVALID_RESPONSE",
+            ) from None
+
+    @staticmethod
+    def _model(model: type[M], data: Any) -> M:
+        """Decode into a typed model; a shape the models cannot read is a SaberError, not a crash."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or model.__name__
+            raise SaberError(
+                f"unexpected {model.__name__} answer ({where}: {first['msg']}): {_short(data)}",
+                status=200,
+                code="INVALID_RESPONSE",
+            ) from None
+
+
+def _params(**values: str | None) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in values.items() if v is not None]
+
+
+def _segment(value: str) -> str:
+    if not value:
+        raise ValueError("an id is empty")
+    return quote(value, safe="")
+
+
+def _rfc3339(value: datetime | date | str | None) -> str | None:
+    """RFC3339 in UTC with a `Z`; naive datetimes are taken as UTC; strings pass through."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _short(data: Any, limit: int = 200) -> str:
+    text = data if isinstance(data, str) else json.dumps(data, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,216 @@
+"""One error type for every way Saber says no, parsed from every body shape the contract lists.
+
+The API answers errors in (at least) five shapes; callers should not care which one came:
+
+* flat:        `{"error": "NOT_FOUND", "message": "..."}` (optionally `details: [{field, message}]`)
+* envelope:    `{"error": {"type", "code", "message", "requestId", "fields": [...], "errorCode", ...}}`
+* rate limit:  `{"statusCode": 429, "error": "Too Many Requests", "message": "...", "retryAfter": 45}`
+* integrations: `{"success": false, "data": null, "error": {"code", "message", "details"}, "traceId"}`
+* not JSON:    an HTML page from a proxy (502), an empty body, ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from connector.errors import ApiUnavailableError, ConnectorError
+from connector.logs import scrub
+
+
+class SaberError(ConnectorError):
+    """Saber refused or failed a call; `str()` names code, message and requestId (never the key)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        fields: list[tuple[str, str]] | None = None,
+        retry_after: float | None = None,
+        error_code: str | None = None,
+        error_action: str | None = None,
+        details: Any = None,
+    ) -> None:
+        self.message = scrub(message)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.fields = list(fields or [])
+        self.retry_after = retry_after
+        self.error_code = error_code
+        self.error_action = error_action
+        self.details = details
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        head = " ".join(str(p) for p in (self.status, self.code) if p is not None)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.fields:
+            text += " (" + "; ".join(f"{f}: {m}" for f, m in self.fields) + ")"
+        if self.request_id:
+            text += f" [requestId {self.request_id}]"
+        return scrub(text)
+
+
+class SaberAuthError(SaberError, ApiUnavailableError):
+    """401/403: the key is missing, wrong or lacks a permission (the CLI exits 3)."""
+
+    exit_code = 3
+
+
+class InsufficientCredits(SaberError):
+    """402: the account has no credits left for this call."""
+
+
+class SaberNotFound(SaberError):
+    """404: no such research or signal (or not visible to this key)."""
+
+
+class SaberValidationError(SaberError):
+    """400/422: Saber rejected what was sent; resending the same request cannot help."""
+
+
+class SaberUnavailable(SaberError, ApiUnavailableError):
+    """5xx or a transport failure that outlasted the retries (the CLI exits 3)."""
+
+    exit_code = 3
+
+
+class SaberRateLimited(SaberUnavailable):
+    """429 that outlasted the retries."""
+
+
+def error_class(status: int | None) -> type[SaberError]:
+    """The error type for an HTTP status (None: the request never got an answer)."""
+    if status is None or status >= 500:
+        return SaberUnavailable
+    if status in (401, 403):
+        return SaberAuthError
+    if status == 402:
+        return InsufficientCredits
+    if status == 404:
+        return SaberNotFound
+    if status in (400, 422):
+        return SaberValidationError
+    if status == 429:
+        return SaberRateLimited
+    return SaberError
+
+
+def parse_error(status: int, content: bytes | str, headers: Mapping[str, str] | None = None) -> SaberError:
+    """Build the right `SaberError` subclass from any of the contract's error answers."""
+    headers = headers or {}
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    try:
+        body: Any = json.loads(text) if text.strip() else None
+    except ValueError:
+        body = None
+    parts = _from_json(body) if isinstance(body, dict) else _from_text(status, text)
+    if parts.get("retry_after") is None:
+        parts["retry_after"] = parse_retry_after(_header(headers, "Retry-After"))
+    if not parts.get("request_id"):
+        parts["request_id"] = _header(headers, "X-Request-Id") or _header(headers, "X-Trace-Id")
+    if not parts.get("code"):
+        parts["code"] = "TOO_MANY_REQUESTS" if status == 429 else f"HTTP_{status}"
+    message = parts.pop("message", None) or f"HTTP {status}"
+    return error_class(status)(str(message), status=status, **parts)
+
+
+def _from_json(body: dict[str, Any]) -> dict[str, Any]:
+    error = body.get("error")
+    parts: dict[str, Any] = {}
+    if isinstance(error, dict):
+        # The envelope, or the integrations API's `{success, data, error, traceId}`.
+        parts["code"] = _text(error.get("code")) or _text(error.get("type"))
+        parts["message"] = _text(error.get("message")) or _text(body.get("message"))
+        parts["request_id"] = (
+            _text(error.get("requestId")) or _text(body.get("traceId")) or _text(body.get("requestId"))
+        )
+        parts["fields"] = _fields(error.get("fields")) or _fields(error.get("details"))
+        parts["error_code"] = _text(error.get("errorCode"))
+        parts["error_action"] = _text(error.get("errorAction"))
+        parts["details"] = error.get("details")
+        parts["retry_after"] = _seconds(error.get("retryAfter"))
+    else:
+        # Flat `{"error": "CODE", "message", "details"}`, or the 429 `{"statusCode", "error": "Too
+        # Many Requests", "retryAfter"}` whose `error` is a phrase, not a code.
+        raw = _text(error) or _text(body.get("code"))
+        if raw and not re.fullmatch(r"[A-Z0-9_]+", raw):
+            raw = re.sub(r"[^A-Za-z0-9]+", "_", raw).strip("_").upper()
+        parts["code"] = raw
+        parts["message"] = _text(body.get("message"))
+        parts["request_id"] = _text(body.get("requestId")) or _text(body.get("traceId"))
+        parts["fields"] = _fields(body.get("details")) or _fields(body.get("fields"))
+        parts["details"] = body.get("details")
+        parts["error_code"] = _text(body.get("errorCode"))
+        parts["error_action"] = _text(body.get("errorAction"))
+    if parts.get("retry_after") is None:
+        parts["retry_after"] = _seconds(body.get("retryAfter"))
+    return parts
+
+
+def _from_text(status: int, text: str) -> dict[str, Any]:
+    """A body that is not a JSON object: keep a short, readable hint (an HTML page's title)."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    snippet = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+    snippet = " ".join(snippet.split())[:200]
+    return {"code": f"HTTP_{status}", "message": snippet or f"HTTP {status} with an empty body"}
+
+
+def _fields(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        if isinstance(item, dict) and ("field" in item or "message" in item):
+            out.append((str(item.get("field", "")), str(item.get("message", ""))))
+    return out
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return max(0.0, float(value)) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return parse_retry_after(value)
+    return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value: delta-seconds (fractions allowed) or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,1173 @@
+"""A fake Saber API that holds clients to the Saber API contract, not a lenient mock.
+
+It validates bodies and query strings the way the vendor pages describe, answers errors in
+the same mix of shapes the real API uses, runs contact research through its lifecycle
+(`processing` → `completed`/`failed` after `research_delay`, computed lazily from
+timestamps, with a webhook fired from a timer), charges credits, replays idempotent POSTs
+and enforces per-key token-bucket rate limits with the published headers.
+
+Where the pages are silent the sandbox follows the contract's assumptions (A1–A5) and says
+so at the spot. Results are derived deterministically from the inputs (and `seed`), so two
+runs over the same contacts see the same answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+import unicodedata
+import urllib.error
+import urllib.request
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from connector.sandbox.server import BadJson, Fault, Knobs, SandboxServer, _fmt_seconds
+
+# --------------------------------------------------------------------------- contract constants
+# The seeds' hostname pattern (companyDomain, domain filters).
+HOSTNAME_RE = re.compile(
+    r"^[a-zA-Z0-9]([a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?)*$"
+)
+DOMAIN_MESSAGE = "'domain' must be a valid hostname (e.g., 'example.com') without protocol (https://) or path"
+# The seeds' UUID pattern for signal ids (lower-case hex only).
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+# (field, required, min length, max length, kind) of POST /v1/contacts/research.
+RESEARCH_FIELDS: tuple[tuple[str, bool, int, int, str], ...] = (
+    ("firstName", True, 1, 100, "text"),
+    ("lastName", True, 1, 100, "text"),
+    ("companyName", True, 1, 200, "text"),
+    ("companyDomain", True, 1, 253, "hostname"),
+    ("contactProfileUrl", False, 0, 500, "uri"),
+    ("linkedInSalesNavigatorUrl", False, 0, 500, "uri"),
+    ("jobTitle", False, 1, 200, "text"),
+    ("webhookUrl", False, 0, 2048, "uri"),
+)
+# Assumption A1: the create body also takes the caller's own IDs, with the lookup's limits.
+EXTERNAL_FIELDS: tuple[tuple[str, bool, int, int, str], ...] = (
+    ("externalId", False, 1, 100, "text"),
+    ("externalSource", False, 1, 50, "text"),
+)
+
+DEFAULT_QUESTIONS: list[dict[str, Any]] = [
+    {"question": "Does this person's team run Kubernetes in production?", "answerType": "boolean"}
+]
+
+# Research failures (A2): one permanent, two transient, as the signal objects spell them.
+FAILURES: dict[str, tuple[str, str | None]] = {
+    "CONTACT_NOT_FOUND": ("No matching professional profile was found for this contact.", None),
+    "LINKEDIN_RATE_LIMIT_EXCEEDED": (
+        "LinkedIn data is currently unavailable due to rate limits. Please try again later.",
+        "Try again in 24 hours when rate limits reset.",
+    ),
+    "UPSTREAM_TIMEOUT": ("An upstream data provider timed out. Please try again.", None),
+}
+
+_TITLES = (
+    "VP of Sales",
+    "Director of Engineering",
+    "Head of Marketing",
+    "Chief Technology Officer",
+    "Senior Software Engineer",
+    "Engineering Manager",
+    "Account Executive",
+    "Product Manager",
+    "Chief Executive Officer",
+    "Marketing Coordinator",
+)
+_LOCATIONS = (
+    "San Francisco, California",
+    "New York, New York",
+    "Austin, Texas",
+    "Seattle, Washington",
+    "Boston, Massachusetts",
+    "London, England",
+    "Berlin, Germany",
+    "Toronto, Ontario",
+    "Amsterdam, Netherlands",
+    "Chicago, Illinois",
+)
+_PREVIOUS = ("Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises", "Soylent")
+_TECH = ("Kubernetes", "AWS", "Terraform", "Snowflake", "Salesforce", "HubSpot", "Datadog", "PostgreSQL")
+_SENIORITY_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("VP", re.compile(r"\b(vp|svp|evp|avp|vice[\s-]+president)\b")),
+    (
+        "C-Level",
+        re.compile(r"\b(chief|ceo|cto|cfo|coo|cmo|cio|ciso|cro|cpo|co-?founder|founder|president|owner)\b"),
+    ),
+    ("Director", re.compile(r"\b(director|head)\b")),
+    ("Manager", re.compile(r"\b(manager|lead|supervisor)\b")),
+    ("Senior", re.compile(r"\b(senior|sr|principal|staff)\b")),
+)
+_DEPARTMENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Sales", re.compile(r"\b(sales|account executive|business development|revenue|bdr|sdr)\b")),
+    ("Marketing", re.compile(r"\b(marketing|growth|brand|demand|cmo)\b")),
+    (
+        "Engineering",
+        re.compile(r"\b(engineer\w*|developer|software|devops|sre|cto|platform|infrastructure|technology)\b"),
+    ),
+    ("Product", re.compile(r"\b(product|cpo)\b")),
+    ("Finance", re.compile(r"\b(finance|cfo|accounting|controller)\b")),
+    ("Human Resources", re.compile(r"\b(people|hr|human resources|talent|recruit\w*)\b")),
+    ("Customer Success", re.compile(r"\b(customer|support|success)\b")),
+    ("Legal", re.compile(r"\b(legal|counsel)\b")),
+    ("Information Technology", re.compile(r"\b(it|cio|ciso|security|information)\b")),
+    ("Operations", re.compile(r"\b(operations|ops|coo)\b")),
+    ("Executive", re.compile(r"\b(ceo|founder|co-?founder|president|owner|chief)\b")),
+)
+
+
+def seniority_for(title: str) -> str:
+    """Saber's seniority bucket for a job title ("Vice President" is VP, not C-Level)."""
+    lowered = title.lower()
+    for name, pattern in _SENIORITY_RULES:
+        if pattern.search(lowered):
+            return name
+    return "Entry"
+
+
+def department_for(title: str) -> str:
+    lowered = title.lower()
+    for name, pattern in _DEPARTMENT_RULES:
+        if pattern.search(lowered):
+            return name
+    return "Operations"
+
+
+def _fold(text: str) -> str:
+    """ASCII-fold and keep letters and digits only (for e-mail local parts and slugs)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _is_uri(value: str) -> bool:
+    """JSON-schema `uri`: an absolute URI (scheme, no blanks); http(s) ones need a host."""
+    if not value or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9+.\-]*", parts.scheme or ""):
+        return False
+    if parts.scheme.lower() in ("http", "https"):
+        return bool(parts.hostname)
+    return bool(parts.netloc or parts.path)
+
+
+def _parse_rfc3339(value: str) -> datetime | None:
+    if not RFC3339_RE.match(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Bucket:
+    """A token bucket: `capacity` tokens, refilled at `rate` a second."""
+
+    per_minute: int
+    capacity: int
+    tokens: float
+    at: float
+
+    @property
+    def rate(self) -> float:
+        return self.per_minute / 60.0
+
+    def take(self, now: float) -> tuple[bool, float]:
+        """Take one token; returns (allowed, seconds until one token is available)."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True, 0.0
+        return False, (1 - self.tokens) / self.rate if self.rate > 0 else 60.0
+
+    def headers(self) -> dict[str, str]:
+        """The published headers: limit a minute, tokens left, seconds until the bucket is full."""
+        reset = (self.capacity - self.tokens) / self.rate if self.rate > 0 else 60.0
+        return {
+            "X-Ratelimit-Limit": str(self.per_minute),
+            "X-Ratelimit-Remaining": str(max(0, int(self.tokens))),
+            "X-Ratelimit-Reset": str(math.ceil(reset)),
+        }
+
+
+@dataclass
+class _Research:
+    """One research request as the sandbox keeps it; its status is derived on read."""
+
+    id: str
+    body: dict[str, Any]  # the validated inputs (and external IDs when honoured)
+    helper_external: tuple[str, str] | None  # the body's external pair, even when not honoured
+    created: float
+    due: float
+    failure: str | None  # error code when it will fail, else None
+    webhook_url: str | None
+    webhook_sent: bool = False
+    timer: threading.Timer | None = None
+
+
+@dataclass(frozen=True)
+class _RawFault:
+    status: int
+    body: str
+    content_type: str
+
+
+class SaberSandbox(SandboxServer):
+    """The Saber API on a loopback port: research, signals, credits, limits and faults.
+
+    Dials besides the constructor's: `null_answer_rate` (share of unverifiable, null
+    answers), `failure_code` (see `set_failure`), `webhook_timeout`. Not emulated: contact
+    search, batch signals, signal subscriptions as objects (only their logs, fed through
+    `add_signal`), the 12-hour result cache and `forceRefresh`, the integrations API
+    (its error shapes can be scripted with `fail_next(body=...)`), and per-key limits
+    beyond the one key.
+    """
+
+    name = "saber"
+    url_map = Map(
+        [
+            Rule("/v1/contacts/research", methods=["POST"], endpoint="research_create"),
+            Rule("/v1/contacts/research", methods=["GET"], endpoint="research_find"),
+            Rule("/v1/contacts/research/<research_id>", methods=["GET"], endpoint="research_get"),
+            Rule("/v1/contacts/signals/sync", methods=["POST"], endpoint="contact_signal_sync"),
+            Rule("/v1/companies/signals/sync", methods=["POST"], endpoint="company_signal_sync"),
+            Rule("/v1/contacts/signals", methods=["GET"], endpoint="contact_signals_list"),
+            Rule("/v1/contacts/signals/<signal_id>", methods=["GET"], endpoint="contact_signal_get"),
+            Rule("/v1/companies/signals", methods=["GET"], endpoint="company_signals_list"),
+            Rule(
+                "/v1/companies/signals/subscriptions/<subscription_id>/logs",
+                methods=["GET"],
+                endpoint="subscription_logs",
+            ),
+            Rule("/v1/companies/signals/<signal_id>", methods=["GET"], endpoint="company_signal_get"),
+            Rule("/v1/credits", methods=["GET"], endpoint="credits"),
+        ]
+    )
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        knobs: Knobs | None = None,
+        *,
+        api_key: str = "sk_live_sandbox_key",
+        credits: int = 1000,
+        research_delay: float = 0.5,
+        failure_rate: float = 0.0,
+        research_cost: int = 1,
+        signal_cost: int = 1,
+        writes_per_minute: int = 2000,
+        write_burst: int = 400,
+        reads_per_minute: int = 100000,
+        read_burst: int = 10000,
+        honour_external_ids: bool = True,
+        seed: int = 11,
+        result_questions: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(host, port, knobs)
+        self.api_key = api_key
+        self.research_delay = research_delay
+        self.failure_rate = failure_rate
+        self.failure_code: str | None = None  # None: a deterministic mix of FAILURES
+        self.research_cost = research_cost
+        self.signal_cost = signal_cost
+        self.honour_external_ids = honour_external_ids
+        self.seed = seed
+        self.result_questions = list(result_questions or DEFAULT_QUESTIONS)
+        self.null_answer_rate = 0.1  # share of answers Saber could not verify (strict mode: null)
+        self._credits = credits
+        self._research: dict[str, _Research] = {}
+        self._by_external: dict[tuple[str, str], list[str]] = {}
+        self._attempts: dict[str, int] = {}  # per contact identity: how many research so far
+        self._forced_failures: dict[str, str] = {}  # external id -> error code
+        self._signals: list[dict[str, Any]] = []  # stored signal objects, oldest first
+        self._signal_meta: dict[str, dict[str, Any]] = {}  # id -> {scope, subscriptionId, seq}
+        self._idempotency: dict[tuple[str, str], tuple[str, int, Any]] = {}
+        self._raw_faults: deque[tuple[str | None, _RawFault]] = deque()
+        self._ids = _Ids(seed)
+        now = time.monotonic()
+        self._writes = _Bucket(writes_per_minute, write_burst, float(write_burst), now)
+        self._reads = _Bucket(reads_per_minute, read_burst, float(read_burst), now)
+        self._local = threading.local()
+        self.webhook_deliveries: list[dict[str, Any]] = []
+        self.webhook_timeout = 5.0
+
+    # ================================================================== test helpers
+    @property
+    def credits_left(self) -> int:
+        with self._lock:
+            return self._credits
+
+    @credits_left.setter
+    def credits_left(self, value: int) -> None:
+        with self._lock:
+            self._credits = int(value)
+
+    def research_for(self, external_id: str, source: str = "hubspot") -> dict[str, Any] | None:
+        """The latest research created for this external pair, as GET would show it (or None).
+
+        Works even when `honour_external_ids` is off, from the IDs the POST body carried.
+        """
+        with self._lock:
+            matches = [r for r in self._research.values() if r.helper_external == (external_id, source)]
+            return self._view(matches[-1]) if matches else None
+
+    def all_research(self) -> list[dict[str, Any]]:
+        """Every research request, oldest first, as GET would show it."""
+        with self._lock:
+            return [self._view(r) for r in self._research.values()]
+
+    def complete_all_now(self) -> int:
+        """Make every research still processing due now (and fire its webhook); returns how many."""
+        now = time.time()
+        due: list[_Research] = []
+        with self._lock:
+            for record in self._research.values():
+                if record.due > now:
+                    record.due = now
+                    due.append(record)
+        for record in due:
+            if record.webhook_url:
+                self._schedule_webhook(record, 0.0)
+        return len(due)
+
+    def set_failure(
+        self, rate: float | None = None, *, code: str | None = None, external_ids: Iterable[str] = ()
+    ) -> None:
+        """Make research fail: at `rate` (with `code`, or a mix), and always for `external_ids`.
+
+        Applies to research created from now on; `code` None keeps the deterministic mix of a
+        permanent (CONTACT_NOT_FOUND) and transient (LINKEDIN_RATE_LIMIT_EXCEEDED,
+        UPSTREAM_TIMEOUT) failures.
+        """
+        with self._lock:
+            if rate is not None:
+                self.failure_rate = rate
+            self.failure_code = code
+            for external_id in external_ids:
+                self._forced_failures[external_id] = code or "CONTACT_NOT_FOUND"
+
+    def add_signal(
+        self, signal: dict[str, Any], *, scope: str | None = None, subscription_id: str | None = None
+    ) -> dict[str, Any]:
+        """Store a ready-made signal object (e.g. a fixture) so lists and gets return it."""
+        with self._lock:
+            stored = dict(signal)
+            stored.setdefault("id", self._ids.uuid())
+            stored.setdefault("createdAt", _iso(time.time()))
+            kind = scope or (
+                "company" if stored.get("signalType") == "COMPANY" or "domain" in stored else "contact"
+            )
+            self._store_signal(stored, kind, subscription_id)
+            return stored
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 503,
+        endpoint: str | None = None,
+        body: dict[str, Any] | str | None = None,
+        content_type: str = "text/html; charset=utf-8",
+    ) -> None:
+        """Answer the next `count` matching requests with `status`, optionally with `body`.
+
+        A dict body is sent as JSON; a str body is sent as is with `content_type` (an HTML
+        502 page from a proxy, say).
+        """
+        if body is None:
+            super().fail_next(count, status, endpoint)
+        elif isinstance(body, dict):
+            self._script(count, Fault(status=status, body=body), endpoint)
+        else:
+            with self._lock:
+                self._raw_faults.extend(
+                    (endpoint, _RawFault(status, body, content_type)) for _ in range(count)
+                )
+
+    def start(self) -> SaberSandbox:
+        """Serve in a background thread, polling for shutdown every 50 ms (not werkzeug's 0.5 s)."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.name}-server",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            timers = [r.timer for r in self._research.values() if r.timer is not None]
+        for timer in timers:
+            timer.cancel()
+        super().stop()
+
+    # ================================================================== base hooks
+    def authenticate(self, request: Request) -> Response | None:
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip() == self.api_key:
+            return None
+        return self.envelope(401, "UNAUTHORIZED", "UNAUTHORIZED", "Invalid or missing API key")
+
+    def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
+        """Flat `{"error", "message"}` for 400/404 (as the pages show), the envelope otherwise."""
+        if status in (400, 404):
+            return {"error": code, "message": message}
+        kind = "INTERNAL" if status >= 500 else code
+        return {"error": {"type": kind, "code": code, "message": message, "requestId": str(uuid.uuid4())}}
+
+    def throttle_response(self, request: Request, fault: Fault) -> Response:
+        """A scripted 429: `retryAfter` in the body and header; header only; or a given body.
+
+        With `fault.body` the body is sent as given, and a Retry-After header only when
+        `fault.header_only` is also set (so an envelope with no hint at all can be scripted).
+        """
+        wait = fault.retry_after if fault.retry_after is not None else 1.0
+        header = {"Retry-After": _fmt_seconds(wait)}
+        if fault.body is not None:
+            return self.json(429, fault.body, header if fault.header_only else None)
+        if fault.header_only:
+            return self.json(
+                429,
+                {"statusCode": 429, "error": "Too Many Requests", "message": "Rate limit exceeded"},
+                header,
+            )
+        return self.json(429, self._too_many(wait), header)
+
+    def rate_limit(self, request: Request, endpoint: str) -> Response | None:
+        bucket = self._writes if request.method == "POST" else self._reads
+        with self._lock:
+            allowed, wait = bucket.take(time.monotonic())
+            headers = bucket.headers()
+        self._local.headers = headers
+        if allowed:
+            return None
+        # Real Saber gives whole seconds; below one second the sandbox keeps two decimals so
+        # tests with small limits do not wait a whole second.
+        retry_after: float = math.ceil(wait) if wait >= 1 else math.ceil(wait * 100) / 100
+        return self.json(
+            429, self._too_many(retry_after), {**headers, "Retry-After": _fmt_seconds(retry_after)}
+        )
+
+    def _answer(
+        self, request: Request, endpoint: str, values: dict[str, Any], environ: dict[str, Any]
+    ) -> Response:
+        self._local.headers = None
+        with self._lock:
+            raw = self._take_raw_fault(endpoint)
+        if raw is not None:
+            return Response(raw.body, status=raw.status, content_type=raw.content_type)
+        response = super()._answer(request, endpoint, values, environ)
+        for key, value in (getattr(self._local, "headers", None) or {}).items():
+            response.headers.setdefault(key, value)
+        return response
+
+    def _take_raw_fault(self, endpoint: str) -> _RawFault | None:
+        for i, (wanted, fault) in enumerate(self._raw_faults):
+            if wanted is None or wanted == endpoint:
+                del self._raw_faults[i]
+                return fault
+        return None
+
+    # ================================================================== error shapes
+    def envelope(
+        self,
+        status: int,
+        kind: str,
+        code: str,
+        message: str,
+        fields: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """The `{"error": {type, code, message, requestId, fields}}` shape of the Signals API."""
+        error: dict[str, Any] = {
+            "type": kind,
+            "code": code,
+            "message": message,
+            "requestId": str(uuid.uuid4()),
+        }
+        if fields:
+            error["fields"] = fields
+        return self.json(status, {"error": error}, headers)
+
+    def _validation(self, problems: list[dict[str, str]]) -> Response:
+        first = problems[0]
+        return self.envelope(
+            400,
+            "VALIDATION",
+            "VALIDATION_ERROR",
+            f"validation failed for '{first['field']}': {first['message']}",
+            problems,
+        )
+
+    def _no_credits(self) -> Response:
+        # Assumption A5: research and signal calls run out of credits like the integrations API.
+        return self.envelope(402, "PAYMENT_REQUIRED", "INSUFFICIENT_CREDITS", "Insufficient credits")
+
+    @staticmethod
+    def _too_many(retry_after: float) -> dict[str, Any]:
+        return {
+            "statusCode": 429,
+            "error": "Too Many Requests",
+            "message": "Rate limit exceeded",
+            "retryAfter": retry_after,
+        }
+
+    # ================================================================== idempotency
+    def _replay(self, request: Request, endpoint: str, body: Any) -> Response | None:
+        """The stored answer for a repeated Idempotency-Key, a 409 on reuse, or None (new)."""
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return None
+        prior = self._idempotency.get((endpoint, key))
+        if prior is None:
+            return None
+        fingerprint, status, answer = prior
+        if fingerprint != _canonical(body):
+            # Assumption: like Stripe, a key reused with another body is refused, not replayed.
+            return self.envelope(
+                409,
+                "CONFLICT",
+                "IDEMPOTENCY_KEY_REUSED",
+                "Idempotency-Key was already used with a different request body",
+            )
+        return self.json(status, answer, {"Idempotent-Replayed": "true"})
+
+    def _remember(self, request: Request, endpoint: str, body: Any, status: int, answer: Any) -> None:
+        """Keep a successful answer for its key; errors are not kept, so a retry can succeed."""
+        key = request.headers.get("Idempotency-Key")
+        if key:
+            self._idempotency[(endpoint, key)] = (_canonical(body), status, answer)
+
+    # ================================================================== contact research
+    def research_create(self, request: Request) -> Response:
+        try:
+            body = self.read_json(request)
+        except BadJson:
+            return self.json(400, {"error": "BAD_REQUEST", "message": "Invalid JSON in request body"})
+        problems = self._check_research(body)
+        if problems:
+            return self.json(
+                400, {"error": "VALIDATION_ERROR", "message": "Invalid request body", "details": problems}
+            )
+        with self._lock:
+            replay = self._replay(request, "research_create", body)
+            if replay is not None:
+                return replay
+            if self._credits < self.research_cost:
+                return self._no_credits()
+            self._credits -= self.research_cost
+            record = self._new_research(body)
+            answer = {"id": record.id, "status": "processing", "createdAt": _iso(record.created)}
+            # 201: the pages call this answer "created successfully"; replays repeat it verbatim.
+            self._remember(request, "research_create", body, 201, answer)
+        if record.webhook_url:
+            self._schedule_webhook(record, max(0.0, record.due - time.time()))
+        return self.json(201, answer)
+
+    def research_get(self, request: Request, research_id: str) -> Response:
+        with self._lock:
+            record = self._research.get(research_id)
+            if record is None:
+                return self.json(
+                    404, {"error": "NOT_FOUND", "message": "Contact research not found or access denied"}
+                )
+            return self.json(200, self._view(record))
+
+    def research_find(self, request: Request) -> Response:
+        external_id = request.args.get("externalId", "")
+        source = request.args.get("externalSource", "")
+        if not external_id or not source:
+            return self.json(
+                400,
+                {
+                    "error": "VALIDATION_ERROR",
+                    "message": "Query parameters externalId and externalSource are required",
+                },
+            )
+        problems = [
+            {"field": name, "message": f"must be at most {limit} characters"}
+            for name, value, limit in (("externalId", external_id, 100), ("externalSource", source, 50))
+            if len(value) > limit
+        ]
+        if problems:
+            return self.json(
+                400, {"error": "VALIDATION_ERROR", "message": "Invalid query parameters", "details": problems}
+            )
+        with self._lock:
+            ids = self._by_external.get((external_id, source)) if self.honour_external_ids else None
+            if not ids:
+                return self.json(
+                    404, {"error": "NOT_FOUND", "message": "Contact research not found or access denied"}
+                )
+            return self.json(200, self._view(self._research[ids[-1]]))
+
+    def _check_research(self, body: Any) -> list[dict[str, str]]:
+        if not isinstance(body, dict):
+            return [{"field": "body", "message": "must be a JSON object"}]
+        specs = RESEARCH_FIELDS + (EXTERNAL_FIELDS if self.honour_external_ids else ())
+        problems = []
+        for name, required, low, high, kind in specs:
+            if name not in body or body[name] is None:
+                if required:
+                    problems.append({"field": name, "message": "is required"})
+                continue
+            problem = _check_field(body[name], low, high, kind)
+            if problem:
+                problems.append({"field": name, "message": problem})
+        return problems
+
+    def _new_research(self, body: dict[str, Any]) -> _Research:
+        """Record a research request (lock held): its id, when it is due and how it ends."""
+        now = time.time()
+        known = {name for name, *_ in RESEARCH_FIELDS}
+        kept = {k: body[k] for k in known if body.get(k) is not None}
+        helper_external = None
+        if isinstance(body.get("externalId"), str) and isinstance(body.get("externalSource"), str):
+            helper_external = (body["externalId"], body["externalSource"])
+            if self.honour_external_ids:
+                kept["externalId"], kept["externalSource"] = helper_external
+        identity = "|".join(str(kept.get(k, "")).lower() for k in ("firstName", "lastName", "companyDomain"))
+        attempt = self._attempts.get(identity, 0)
+        self._attempts[identity] = attempt + 1
+        failure = None
+        forced = self._forced_failures.get(helper_external[0]) if helper_external else None
+        if forced:
+            failure = forced
+        elif self.failure_rate > 0 and self._unit("fail", identity, attempt) < self.failure_rate:
+            failure = (
+                self.failure_code
+                or ("CONTACT_NOT_FOUND", "LINKEDIN_RATE_LIMIT_EXCEEDED", "UPSTREAM_TIMEOUT")[
+                    self._hash("failcode", identity, attempt) % 3
+                ]
+            )
+        record = _Research(
+            id="cr_" + self._ids.hex(12),
+            body=kept,
+            helper_external=helper_external,
+            created=now,
+            due=now + max(0.0, self.research_delay),
+            failure=failure,
+            webhook_url=kept.get("webhookUrl"),
+        )
+        self._research[record.id] = record
+        if helper_external and self.honour_external_ids:
+            self._by_external.setdefault(helper_external, []).append(record.id)
+        return record
+
+    def _view(self, record: _Research) -> dict[str, Any]:
+        """The research as GET shows it now (lock held): status derived from the clock."""
+        view: dict[str, Any] = {"id": record.id}
+        inputs = {k: v for k, v in record.body.items() if k != "webhookUrl"}
+        done = time.time() >= record.due
+        if not done:
+            return {**view, "status": "processing", **inputs, "createdAt": _iso(record.created)}
+        view.update(
+            status="failed" if record.failure else "completed",
+            **inputs,
+            createdAt=_iso(record.created),
+            completedAt=_iso(record.due),
+        )
+        if record.failure:
+            message, action = FAILURES.get(record.failure, (f"Research failed ({record.failure})", None))
+            view.update(error=message, errorCode=record.failure)
+            if action:
+                view["errorAction"] = action
+        else:
+            view["result"] = self._result(record)
+        return view
+
+    # ================================================================== result generation
+    def _hash(self, *parts: Any) -> int:
+        text = "|".join([str(self.seed), *map(str, parts)])
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+    def _unit(self, *parts: Any) -> float:
+        return self._hash(*parts) / 2**64
+
+    def _stable_uuid(self, *parts: Any) -> str:
+        text = "|".join([str(self.seed), *map(str, parts)])
+        return str(uuid.UUID(bytes=hashlib.sha256(text.encode()).digest()[:16], version=4))
+
+    def _result(self, record: _Research) -> dict[str, Any]:
+        b = record.body
+        first, last = str(b["firstName"]), str(b["lastName"])
+        company, domain = str(b["companyName"]), str(b["companyDomain"]).lower().removeprefix("www.")
+        key = (first.lower(), last.lower(), domain)
+        title = b.get("jobTitle") or _TITLES[self._hash("title", *key) % len(_TITLES)]
+        seniority, department = seniority_for(title), department_for(title)
+        location = _LOCATIONS[self._hash("location", *key) % len(_LOCATIONS)]
+        slug = "-".join(p for p in (_fold(first), _fold(last)) if p) or "contact"
+        linkedin = (
+            b.get("contactProfileUrl")
+            or f"https://www.linkedin.com/in/{slug}-{self._hash('li', *key) % 0xFFFF:04x}"
+        )
+        local = ".".join(p for p in (_fold(first), _fold(last)) if p) or "contact"
+        status_roll = self._unit("emailstatus", *key)
+        years = 3 + self._hash("years", *key) % 18
+        team = 4 + self._hash("team", *key) % 60
+        previous = _PREVIOUS[self._hash("prev", *key) % len(_PREVIOUS)]
+        signals = [
+            self._signal_object(
+                question=str(q.get("question", "")),
+                answer_type=str(q.get("answerType") or q.get("answer_type") or "open_text"),
+                key=("research", *key),
+                scope="contact",
+                target=linkedin,
+                created=record.created,
+                completed=record.due,
+                signal_id=self._stable_uuid("signal", record.id, q.get("question")),
+            )
+            for q in self.result_questions
+        ]
+        return {
+            "summary": (
+                f"{title} at {company}, leading a {team}-person {department.lower()} team. "
+                f"{years} years of experience; previously at {previous}. Based in {location}."
+            ),
+            "email": f"{local}@{domain}",
+            "emailStatus": "valid"
+            if status_roll < 0.8
+            else ("catch_all" if status_roll < 0.92 else "unknown"),
+            "phone": f"+1 {415 + self._hash('area', *key) % 500} 555 {self._hash('phone', *key) % 10000:04d}",
+            "linkedInUrl": linkedin,
+            "currentTitle": title,
+            "seniority": seniority,
+            "department": department,
+            "location": location,
+            "signals": signals,
+        }
+
+    def _signal_object(
+        self,
+        *,
+        question: str,
+        answer_type: str,
+        key: tuple[Any, ...],
+        scope: str,
+        target: str,
+        created: float,
+        completed: float,
+        signal_id: str,
+    ) -> dict[str, Any]:
+        """One completed signal; its answer depends only on the target, question and type."""
+        parts = (*key, question, answer_type)
+        obj: dict[str, Any] = {
+            "id": signal_id,
+            "status": "completed",
+            "question": question,
+            "answerType": answer_type,
+            "signalType": "COMPANY" if scope == "company" else "CONTACT",
+            ("domain" if scope == "company" else "contactProfileUrl"): target,
+            "createdAt": _iso(created),
+            "completedAt": _iso(completed),
+            "verificationMode": "strict",
+        }
+        if self._unit("null", *parts) < self.null_answer_rate:
+            obj.update(
+                answer=None,
+                reasoning="The answer could not be verified from public sources (strict verification).",
+                confidence=None,
+                sources=[],
+            )
+            return obj
+        obj["answer"] = self._answer_value(answer_type, parts, target)
+        obj["reasoning"] = f"Derived from public profile and company pages for {target}."
+        roll = self._unit("confidence", *parts)
+        obj["confidence"] = None if roll < 0.1 else round(0.55 + roll * 0.44, 2)
+        source = target if target.startswith("http") else f"https://{target}/about"
+        obj["sources"] = [
+            {"url": source, "title": "Profile" if scope == "contact" else "About", "snippet": question[:80]}
+        ]
+        return obj
+
+    def _answer_value(self, answer_type: str, parts: tuple[Any, ...], target: str) -> dict[str, Any]:
+        """`{"type": T, T: {"value": V}}`, open_text alternating `openText`/`open_text` keys."""
+        h = self._hash("answer", *parts)
+        u = self._unit("answer-u", *parts)
+        host = target if "://" not in target else (urlsplit(target).hostname or "example.com")
+        value: Any
+        key = answer_type
+        if answer_type == "open_text":
+            value = f"They focus on {_TECH[h % len(_TECH)]} and {_TECH[(h >> 8) % len(_TECH)]} initiatives."
+            key = "openText" if h % 2 else "open_text"
+        elif answer_type == "boolean":
+            value = u < 0.5
+        elif answer_type == "number":
+            value = 1 + h % 5000
+        elif answer_type == "percentage":
+            value = round(u * 100, 1)
+        elif answer_type == "currency":
+            return {"type": "currency", "currency": {"value": (1 + h % 500) * 10000, "currency": "USD"}}
+        elif answer_type == "url":
+            value = f"https://{host}/{['careers', 'pricing', 'blog', 'about'][h % 4]}"
+        elif answer_type == "list":
+            value = sorted({_TECH[(h >> (4 * i)) % len(_TECH)] for i in range(3)})
+        elif answer_type == "json_schema":
+            value = {"headcount": 10 + h % 990, "hiring": u < 0.5, "regions": ["NA", "EMEA"][: 1 + h % 2]}
+        elif answer_type in ("contacts", "contacts_generation"):
+            value = [
+                {
+                    "firstName": "Alex",
+                    "lastName": "Rivera",
+                    "title": "CTO",
+                    "linkedInUrl": "https://www.linkedin.com/in/alex-rivera",
+                }
+            ]
+        elif answer_type == "contact_posts":
+            value = [
+                {
+                    "url": "https://www.linkedin.com/posts/1",
+                    "text": "We are hiring platform engineers.",
+                    "postedAt": "2024-01-10T09:00:00Z",
+                }
+            ]
+        elif answer_type == "contact_engagements":
+            value = [
+                {
+                    "type": "reaction",
+                    "postUrl": "https://www.linkedin.com/posts/2",
+                    "at": "2024-01-11T12:00:00Z",
+                }
+            ]
+        else:  # a type the contract does not name: passed through in the same tagged form
+            value = {"note": f"free-form answer of type {answer_type}", "score": h % 10}
+        return {"type": answer_type, key: {"value": value}}
+
+    # ================================================================== webhooks
+    def _schedule_webhook(self, record: _Research, delay: float) -> None:
+        timer = threading.Timer(delay, self._deliver_webhook, args=(record.id,))
+        timer.daemon = True
+        with self._lock:
+            if record.timer is not None:
+                record.timer.cancel()
+            record.timer = timer
+        timer.start()
+
+    def _deliver_webhook(self, research_id: str) -> None:
+        """POST the finished research to its webhookUrl (assumption: the payload is the research)."""
+        with self._lock:
+            record = self._research.get(research_id)
+            if record is None or record.webhook_sent or not record.webhook_url:
+                return
+            early = record.due - time.time()
+            if early > 0:  # the timer's clock ran ahead of the wall clock: try again when due
+                record.timer = None
+        if early > 0:
+            self._schedule_webhook(record, early)
+            return
+        with self._lock:
+            if record.webhook_sent:
+                return
+            record.webhook_sent = True
+            payload = self._view(record)
+            url = record.webhook_url
+        data = json.dumps(payload).encode()
+        event = f"contact_research.{payload['status']}"
+        outcome: dict[str, Any] = {"research_id": research_id, "url": url, "event": event, "status": None}
+        for attempt in range(1, 4):
+            outcome["attempts"] = attempt
+            req = urllib.request.Request(
+                url,
+                data=data,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "Saber-Webhooks/1.0 (sandbox)",
+                    "X-Saber-Event": event,
+                },
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=self.webhook_timeout) as answer:  # noqa: S310
+                    outcome["status"] = answer.status
+                    break
+            except urllib.error.HTTPError as exc:
+                outcome["status"] = exc.code
+                if exc.code < 500:
+                    break
+            except (OSError, ValueError) as exc:
+                outcome["error"] = str(exc)
+            time.sleep(0.1 * attempt)
+        with self._lock:
+            self.webhook_deliveries.append(outcome)
+
+    # ================================================================== signals
+    def contact_signal_sync(self, request: Request) -> Response:
+        return self._signal_sync(request, "contact_signal_sync", "contact", "contactProfileUrl")
+
+    def company_signal_sync(self, request: Request) -> Response:
+        return self._signal_sync(request, "company_signal_sync", "company", "domain")
+
+    def _signal_sync(self, request: Request, endpoint: str, scope: str, target_field: str) -> Response:
+        """Assumption A4: `{target, question, answerType}` in, one completed signal out."""
+        try:
+            body = self.read_json(request)
+        except BadJson:
+            return self.envelope(400, "BAD_REQUEST", "BAD_REQUEST", "Invalid request body")
+        problems = self._check_signal_body(body, target_field)
+        if problems:
+            return self._validation(problems)
+        with self._lock:
+            replay = self._replay(request, endpoint, body)
+            if replay is not None:
+                return replay
+            if self._credits < self.signal_cost:
+                return self._no_credits()
+            self._credits -= self.signal_cost
+            now = time.time()
+            target = body[target_field].lower() if scope == "company" else body[target_field]
+            signal = self._signal_object(
+                question=body["question"],
+                answer_type=body["answerType"],
+                key=(scope, target),
+                scope=scope,
+                target=target,
+                created=now,
+                completed=now,
+                signal_id=self._ids.uuid(),
+            )
+            if scope == "company":
+                signal["company"] = self._company(target)
+            self._store_signal(signal, scope, None)
+            self._remember(request, endpoint, body, 200, signal)
+        return self.json(200, signal)
+
+    def _check_signal_body(self, body: Any, target_field: str) -> list[dict[str, str]]:
+        if not isinstance(body, dict):
+            return [{"field": "body", "message": "must be a JSON object"}]
+        problems = []
+        kind = "hostname" if target_field == "domain" else "uri"
+        limits = {
+            "domain": (1, 253),
+            "contactProfileUrl": (1, 500),
+            "question": (1, 2000),
+            "answerType": (1, 50),
+        }
+        for name, check in ((target_field, kind), ("question", "text"), ("answerType", "text")):
+            value = body.get(name)
+            if value is None:
+                problems.append({"field": name, "message": "is required"})
+                continue
+            problem = _check_field(value, *limits[name], check)
+            if problem:
+                problems.append({"field": name, "message": problem})
+        return problems
+
+    def _company(self, domain: str) -> dict[str, Any]:
+        name = domain.split(".")[0].replace("-", " ").title()
+        return {
+            "id": f"comp_{self._hash('company', domain) % 16**8:08x}",
+            "name": name,
+            "domain": domain,
+            "industry": ("Software", "Fintech", "Healthcare", "Retail")[self._hash("industry", domain) % 4],
+            "employeeCount": 10 + self._hash("employees", domain) % 5000,
+            "linkedInUrl": f"https://www.linkedin.com/company/{_fold(name) or 'company'}",
+        }
+
+    def _store_signal(self, signal: dict[str, Any], scope: str, subscription_id: str | None) -> None:
+        self._signals.append(signal)
+        self._signal_meta[str(signal["id"])] = {
+            "scope": scope,
+            "subscriptionId": subscription_id,
+            "seq": len(self._signals),
+        }
+
+    def contact_signals_list(self, request: Request) -> Response:
+        problems, limit, offset = _paging(request)
+        url = request.args.get("contactProfileUrl")
+        if url is not None and not _is_uri(url):
+            problems.append({"field": "contactProfileUrl", "message": "must be a valid URI"})
+        if problems:
+            return self._validation(problems)
+        return self._page(
+            "contact", limit, offset, lambda s: url is None or s.get("contactProfileUrl") == url
+        )
+
+    def company_signals_list(self, request: Request) -> Response:
+        return self._company_list(request, request.args.get("subscriptionId"))
+
+    def subscription_logs(self, request: Request, subscription_id: str) -> Response:
+        if not UUID_RE.match(subscription_id):
+            return self._validation([{"field": "subscriptionId", "message": "must be a valid UUID"}])
+        with self._lock:
+            known = any(m["subscriptionId"] == subscription_id for m in self._signal_meta.values())
+        if not known:
+            return self.json(
+                404, {"error": "NOT_FOUND", "message": "Subscription not found or access denied"}
+            )
+        return self._company_list(request, subscription_id)
+
+    def _company_list(self, request: Request, subscription_id: str | None) -> Response:
+        problems, limit, offset = _paging(request)
+        args = request.args
+        domain = args.get("domain")
+        if domain is not None and not (HOSTNAME_RE.match(domain) and len(domain) <= 253):
+            problems.append(
+                {
+                    "field": "domain",
+                    "message": DOMAIN_MESSAGE,
+                }
+            )
+        bounds: dict[str, datetime | None] = {}
+        for name in ("fromDate", "toDate"):
+            raw = args.get(name)
+            bounds[name] = _parse_rfc3339(raw) if raw is not None else None
+            if raw is not None and bounds[name] is None:
+                problems.append({"field": name, "message": "must be an RFC3339 date-time"})
+        if subscription_id is not None and not UUID_RE.match(subscription_id):
+            problems.append({"field": "subscriptionId", "message": "must be a valid UUID"})
+        statuses = [s for s in args.getlist("status")]
+        if any(not s for s in statuses):
+            problems.append({"field": "status", "message": "must not be empty"})
+        if problems:
+            return self._validation(problems)
+        company_id = args.get("companyId")
+
+        def wanted(signal: dict[str, Any]) -> bool:
+            meta = self._signal_meta[str(signal["id"])]
+            if subscription_id is not None and meta["subscriptionId"] != subscription_id:
+                return False
+            if domain is not None and str(signal.get("domain", "")).lower() != domain.lower():
+                return False
+            if company_id is not None and (signal.get("company") or {}).get("id") != company_id:
+                return False
+            if statuses and signal.get("status") not in statuses:
+                return False
+            if bounds["fromDate"] or bounds["toDate"]:
+                done = _parse_rfc3339(str(signal.get("completedAt") or ""))
+                if done is None:
+                    return False
+                if bounds["fromDate"] and done < bounds["fromDate"]:
+                    return False
+                if bounds["toDate"] and done > bounds["toDate"]:
+                    return False
+            return True
+
+        return self._page("company", limit, offset, wanted)
+
+    def _page(
+        self, scope: str, limit: int, offset: int, wanted: Callable[[dict[str, Any]], bool]
+    ) -> Response:
+        """Latest first (by createdAt, then arrival), `{results, total, limit, offset, count}`."""
+        with self._lock:
+            matching = [
+                s for s in self._signals if self._signal_meta[str(s["id"])]["scope"] == scope and wanted(s)
+            ]
+            matching.sort(
+                key=lambda s: (str(s.get("createdAt") or ""), self._signal_meta[str(s["id"])]["seq"]),
+                reverse=True,
+            )
+            results = matching[offset : offset + limit]
+            return self.json(
+                200,
+                {
+                    "results": results,
+                    "total": len(matching),
+                    "limit": limit,
+                    "offset": offset,
+                    "count": len(results),
+                },
+            )
+
+    def contact_signal_get(self, request: Request, signal_id: str) -> Response:
+        return self._signal_get("contact", signal_id)
+
+    def company_signal_get(self, request: Request, signal_id: str) -> Response:
+        return self._signal_get("company", signal_id)
+
+    def _signal_get(self, scope: str, signal_id: str) -> Response:
+        # The get-by-id pages list no 400: an id off the UUID pattern is simply not found.
+        with self._lock:
+            meta = self._signal_meta.get(signal_id) if UUID_RE.match(signal_id) else None
+            if meta is None or meta["scope"] != scope:
+                return self.json(404, {"error": "NOT_FOUND", "message": "Signal not found or access denied"})
+            signal = next(s for s in self._signals if str(s["id"]) == signal_id)
+            return self.json(200, signal)
+
+    # ================================================================== credits
+    def credits(self, request: Request) -> Response:
+        with self._lock:
+            return self.json(200, {"remainingCredits": self._credits})
+
+
+class _Ids:
+    """Deterministic ids from a seed (research `cr_…` ids and signal UUIDs)."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+
+        self._rng = random.Random(f"saber-ids-{seed}")
+        self._lock = threading.Lock()
+
+    def hex(self, n: int) -> str:
+        with self._lock:
+            return f"{self._rng.getrandbits(4 * n):0{n}x}"
+
+    def uuid(self) -> str:
+        with self._lock:
+            return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+def _check_field(value: Any, low: int, high: int, kind: str) -> str | None:
+    """The problem with one field's value, in the pages' words, or None."""
+    if not isinstance(value, str):
+        return "must be a string"
+    if not value and (low > 0 or kind != "text"):
+        return "must not be empty"
+    if len(value) < low:
+        return f"must be at least {low} characters"
+    if len(value) > high:
+        return f"must be at most {high} characters"
+    if kind == "hostname" and not HOSTNAME_RE.match(value):
+        return "must be a valid hostname"
+    if kind == "uri" and not _is_uri(value):
+        return "must be a valid URI"
+    return None
+
+
+def _paging(request: Request) -> tuple[list[dict[str, str]], int, int]:
+    """`limit` (1–25, default 25) and `offset` (≥ 0, default 0), with any problems."""
+    problems: list[dict[str, str]] = []
+    values = {"limit": 25, "offset": 0}
+    for name, low, high in (("limit", 1, 25), ("offset", 0, None)):
+        raw = request.args.get(name)
+        if raw is None:
+            continue
+        try:
+            number = int(raw)
+        except ValueError:
+            problems.append({"field": name, "message": "must be an integer"})
+            continue
+        if number < low or (high is not None and number > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            problems.append({"field": name, "message": f"must be {bound}"})
+            continue
+        values[name] = number
+    return problems, values["limit"], values["offset"]
