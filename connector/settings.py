@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     hubspot_requests_per_10s: int = Field(90, ge=1)
     hubspot_searches_per_second: int = Field(4, ge=1)
     connector_concurrency: int = Field(8, ge=1, le=64)
+    connector_poll_min_seconds: float = Field(15.0, gt=0)
+    connector_poll_max_seconds: float = Field(3600.0, gt=0)
+    connector_cursor_overlap_seconds: int = Field(600, ge=0)
+    saber_research_cost: int = Field(1, ge=0)  # assumption: credits one research costs
 
     @field_validator("hubspot_base_url", "saber_base_url")
     @classmethod

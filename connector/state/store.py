@@ -50,6 +50,7 @@ except ImportError:  # pragma: no cover - Windows: the lock only excludes this p
 log = get_logger("state")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+DEFERRED = "deferred: "  # skip_reason prefix of a launch put off to a later run (cap, credits)
 CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 MAX_TEXT = 4000  # error texts are truncated to this many characters
 
@@ -416,15 +417,22 @@ class StateStore:
         retry: RetryRule | None = None,
         now: datetime | None = None,
     ) -> list[str]:
-        """Contacts to look at although HubSpot did not change them: stale results, failures due a retry.
+        """Contacts to look at although HubSpot did not change them.
 
-        Completed at or before `completed_before` counts as stale; a failed research is due
-        when `retry.retry_at(state)` is at or before `now`.
+        Those are: launches deferred by an earlier run (cap or credits, see `DEFERRED`),
+        results completed at or before `completed_before` (stale), and failed research whose
+        `retry.retry_at(state)` is at or before `now`.
         """
         _aware(completed_before)
         _aware(now)
         ids: list[str] = []
         with self._read() as conn:
+            deferred = (
+                select(contacts.c.contact_id)
+                .where(contacts.c.skip_reason.like(DEFERRED + "%"))
+                .order_by(contacts.c.contact_id)
+            )
+            ids.extend(conn.execute(deferred).scalars())
             if completed_before is not None:
                 query = (
                     select(contacts.c.contact_id)
@@ -448,7 +456,7 @@ class StateStore:
                 at = retry.retry_at(state)
                 if at is not None and at <= when:
                     ids.append(state.contact_id)
-        return ids
+        return list(dict.fromkeys(ids))
 
     # ------------------------------------------------------------------ cursors
     def get_cursor(self, name: str) -> str | None:

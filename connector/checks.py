@@ -1,0 +1,80 @@
+"""`saber-connector check`: settings, mapping, both APIs and the portal's properties, in one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connector.clients import hubspot_from, saber_from
+from connector.errors import ApiUnavailableError, ConnectorError
+from connector.mapping import load_mapping
+from connector.properties import missing_properties, option_problems, type_conflict
+from connector.settings import Settings
+
+
+@dataclass
+class CheckReport:
+    """Lines of `ok`/`problem` results and the exit code they add up to."""
+
+    lines: list[str] = field(default_factory=list)
+    exit_code: int = 0
+
+    def ok(self, text: str) -> None:
+        self.lines.append(f"ok       {text}")
+
+    def problem(self, text: str, code: int) -> None:
+        self.lines.append(f"PROBLEM  {text}")
+        self.exit_code = max(self.exit_code, code)
+
+    def render(self) -> str:
+        verdict = "all checks passed" if self.exit_code == 0 else "some checks failed"
+        return "\n".join([*self.lines, verdict])
+
+
+def run_checks(settings: Settings) -> CheckReport:
+    """Check everything a sync needs, reporting each problem instead of stopping at the first."""
+    report = CheckReport()
+    settings.require_hubspot_token()
+    settings.require_saber_key()
+    report.ok("settings")
+    mapping = load_mapping(settings.connector_mapping)
+    report.ok(f"mapping {mapping.source_path}")
+
+    saber = saber_from(settings)
+    try:
+        credits = saber.credits()
+        report.ok(f"Saber at {settings.saber_base_url} accepts the key; credits left: {credits}")
+    except ConnectorError as exc:
+        report.problem(f"Saber at {settings.saber_base_url}: {exc}", _code(exc))
+    finally:
+        saber.close()
+
+    hubspot = hubspot_from(settings)
+    try:
+        hubspot.check_access()
+        existing = hubspot.get_properties()
+        report.ok(f"HubSpot at {settings.hubspot_base_url} accepts the token")
+    except ConnectorError as exc:
+        report.problem(f"HubSpot at {settings.hubspot_base_url}: {exc}", _code(exc))
+        return report
+    finally:
+        hubspot.close()
+
+    outputs = set(mapping.output_properties())
+    for name in missing_properties(mapping, existing):
+        hint = "run `saber-connector setup` to create it" if name in outputs else "the inputs read it"
+        report.problem(f"property {name} does not exist in HubSpot ({hint})", 2)
+    for name in sorted(outputs & existing.keys()):
+        conflict = type_conflict(mapping, name, existing[name])
+        if conflict:
+            report.problem(conflict, 2)
+    for text in option_problems(mapping, existing):
+        report.problem(text, 2)
+    if report.exit_code == 0:
+        report.ok(
+            f"all {len(mapping.hubspot_properties())} mapped and input properties exist with compatible types"
+        )
+    return report
+
+
+def _code(exc: ConnectorError) -> int:
+    return 3 if isinstance(exc, ApiUnavailableError) else max(exc.exit_code, 2)

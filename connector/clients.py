@@ -1,0 +1,50 @@
+"""Builds the two API clients and the state store from settings, in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from connector.hubspot import HubSpotAdapter
+from connector.saber import SaberClient
+from connector.settings import Settings
+from connector.state import StateStore
+from connector.sync.engine import EngineConfig
+
+
+def hubspot_from(settings: Settings) -> HubSpotAdapter:
+    return HubSpotAdapter(
+        settings.hubspot_base_url,
+        settings.require_hubspot_token(),
+        connect_timeout=settings.http_connect_timeout,
+        read_timeout=settings.http_read_timeout,
+        max_attempts=settings.http_max_attempts,
+        max_backoff=settings.http_max_backoff,
+        requests_per_10s=settings.hubspot_requests_per_10s,
+        searches_per_second=settings.hubspot_searches_per_second,
+    )
+
+
+def saber_from(settings: Settings) -> SaberClient:
+    return SaberClient(
+        settings.saber_base_url,
+        settings.require_saber_key(),
+        connect_timeout=settings.http_connect_timeout,
+        read_timeout=settings.http_read_timeout,
+        max_attempts=settings.http_max_attempts,
+        max_backoff=settings.http_max_backoff,
+        requests_per_second=settings.saber_requests_per_second,
+    )
+
+
+def store_from(settings: Settings) -> StateStore:
+    return StateStore.open(settings.connector_state_url)
+
+
+def engine_config_from(settings: Settings) -> EngineConfig:
+    return EngineConfig(
+        concurrency=settings.connector_concurrency,
+        research_cost=settings.saber_research_cost,
+        cursor_overlap=timedelta(seconds=settings.connector_cursor_overlap_seconds),
+        poll_min_seconds=settings.connector_poll_min_seconds,
+        poll_max_seconds=settings.connector_poll_max_seconds,
+    )

@@ -1,0 +1,61 @@
+"""Starts both fake APIs together, as `saber-connector sandbox`, `demo` and the tests do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector.sandbox.hubspot import HubSpotSandbox
+from connector.sandbox.saber import SaberSandbox
+from connector.sandbox.server import Knobs
+
+
+@dataclass
+class RunningSandbox:
+    """The two servers of one sandbox, started."""
+
+    hubspot: HubSpotSandbox
+    saber: SaberSandbox
+
+    def env(self) -> dict[str, str]:
+        """The connector's settings that point it at this sandbox."""
+        return {
+            "HUBSPOT_BASE_URL": self.hubspot.url,
+            "HUBSPOT_ACCESS_TOKEN": self.hubspot.token,
+            "SABER_BASE_URL": self.saber.url,
+            "SABER_API_KEY": self.saber.api_key,
+        }
+
+    def stop(self) -> None:
+        self.saber.stop()
+        self.hubspot.stop()
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_sandbox(
+    *,
+    contacts: int = 50,
+    seed: int = 7,
+    host: str = "127.0.0.1",
+    hubspot_port: int = 0,
+    saber_port: int = 0,
+    research_delay: float = 0.5,
+    credits: int = 1000,
+    hubspot_knobs: Knobs | None = None,
+    saber_knobs: Knobs | None = None,
+    **saber_options: object,
+) -> RunningSandbox:
+    """Start HubSpot and Saber sandboxes on loopback (port 0: a free port)."""
+    hubspot = HubSpotSandbox(host, hubspot_port, hubspot_knobs, contacts=contacts, seed=seed).start()
+    try:
+        saber = SaberSandbox(
+            host, saber_port, saber_knobs, credits=credits, research_delay=research_delay, **saber_options
+        ).start()
+    except BaseException:
+        hubspot.stop()
+        raise
+    return RunningSandbox(hubspot=hubspot, saber=saber)

@@ -1,0 +1,53 @@
+"""`saber-connector status`: what the state store says about research, runs and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.state import StateStore
+
+
+def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str, Any]:
+    """Counts by research status, the last runs and the most common errors, as plain data."""
+    return {
+        "research": store.status_counts(),
+        "last_runs": [
+            {
+                "id": r.id,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "outcome": r.outcome,
+                "counts": r.counts,
+                "error": r.error,
+            }
+            for r in store.last_runs(runs)
+        ],
+        "common_errors": [
+            {"code": code, "count": count, "latest": message}
+            for code, count, message in store.common_errors(errors)
+        ],
+    }
+
+
+def render_status(report: dict[str, Any]) -> str:
+    lines = ["research by status:"]
+    counts = report["research"] or {}
+    lines += [f"  {name:<12}{n}" for name, n in sorted(counts.items())] or ["  (none yet)"]
+    lines.append("last runs:")
+    for run in report["last_runs"] or []:
+        c = run["counts"] or {}
+        research = c.get("research", {})
+        lines.append(
+            f"  #{run['id']} {run['started_at']:%Y-%m-%d %H:%M:%S} {run['outcome']:<11}"
+            f" seen {c.get('contacts_seen', 0)}, launched {research.get('launched', 0)},"
+            f" written {c.get('contacts_written', 0)}, failures {c.get('record_failures', 0)}"
+            + (f" ({run['error']})" if run["error"] else "")
+        )
+    if not report["last_runs"]:
+        lines.append("  (no runs yet)")
+    lines.append("most common errors:")
+    for err in report["common_errors"] or []:
+        lines.append(f"  {err['code']:<24}{err['count']:>6}  latest: {err['latest']}")
+    if not report["common_errors"]:
+        lines.append("  (none)")
+    return "\n".join(lines)

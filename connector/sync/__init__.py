@@ -1,0 +1,1 @@
+"""One sync cycle: pull contacts, decide, launch research, collect, answer signals, write."""

@@ -1,0 +1,34 @@
+"""Wires settings, mapping, clients and state into one sync run, and closes them after."""
+
+from __future__ import annotations
+
+from connector.clients import engine_config_from, hubspot_from, saber_from, store_from
+from connector.mapping import load_mapping
+from connector.settings import Settings
+from connector.sync.engine import SyncEngine
+from connector.sync.options import SyncOptions
+from connector.sync.progress import Progress
+from connector.sync.summary import RunSummary
+
+
+def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = True) -> RunSummary:
+    """One cycle with everything built from settings; config is checked before any call."""
+    mapping = load_mapping(settings.connector_mapping)
+    hubspot = hubspot_from(settings)
+    saber = saber_from(settings)
+    store = store_from(settings)
+    try:
+        engine = SyncEngine(
+            mapping=mapping,
+            hubspot=hubspot,
+            saber=saber,
+            store=store,
+            options=options,
+            config=engine_config_from(settings),
+            progress=Progress(enabled=show_progress),
+        )
+        return engine.run()
+    finally:
+        saber.close()
+        hubspot.close()
+        store.close()

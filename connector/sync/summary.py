@@ -1,0 +1,150 @@
+"""The end-of-run summary: what a run saw, launched, collected and wrote, and what failed."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Exit codes are part of the CLI's contract.
+EXIT_OK = 0
+EXIT_RECORD_FAILURES = 1
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """One contact (and maybe one property) that could not be researched or written."""
+
+    contact_id: str
+    code: str
+    message: str
+    property: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """In a dry run: what would happen to one contact."""
+
+    contact_id: str
+    action: str  # launch | write | skip | wait
+    reason: str = ""
+    changes: dict[str, dict[str, str | None]] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """Counters of one run; every method is safe to call from worker threads."""
+
+    started_at: datetime
+    dry_run: bool = False
+    finished_at: datetime | None = None
+    outcome: str = "running"
+    contacts_seen: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    research: Counter[str] = field(default_factory=Counter)  # launched/adopted/completed/failed
+    pending: int = 0
+    signals_asked: int = 0
+    contacts_written: int = 0
+    properties_written: int = 0
+    failures: list[RecordFailure] = field(default_factory=list)
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    credits_used: int = 0
+    credits_left: int | None = None
+    credits_exhausted: bool = False
+    plan: list[PlannedChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def skip(self, reason_code: str) -> None:
+        with self._lock:
+            self.skipped[reason_code] += 1
+
+    def research_event(self, kind: str) -> None:
+        with self._lock:
+            self.research[kind] += 1
+
+    def fail(self, failure: RecordFailure) -> None:
+        with self._lock:
+            self.failures.append(failure)
+
+    def add_plan(self, item: PlannedChange) -> None:
+        with self._lock:
+            self.plan.append(item)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_RECORD_FAILURES if self.failures else EXIT_OK
+
+    def counts(self) -> dict[str, Any]:
+        """The figures stored with the run's history (no per-contact detail)."""
+        return {
+            "contacts_seen": self.contacts_seen,
+            "skipped": dict(self.skipped),
+            "research": {k: self.research.get(k, 0) for k in ("launched", "adopted", "completed", "failed")},
+            "pending": self.pending,
+            "signals_asked": self.signals_asked,
+            "contacts_written": self.contacts_written,
+            "properties_written": self.properties_written,
+            "record_failures": len(self.failures),
+            "api_calls": self.api_calls,
+            "credits_used": self.credits_used,
+            "credits_left": self.credits_left,
+        }
+
+    def to_json(self, max_failures: int = 200) -> dict[str, Any]:
+        """The summary as printed by `--output json`."""
+        data: dict[str, Any] = {
+            "outcome": self.outcome,
+            "dry_run": self.dry_run,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            **self.counts(),
+            "credits_exhausted": self.credits_exhausted,
+            "failures": [f.__dict__ for f in self.failures[:max_failures]],
+            "notes": self.notes,
+            "exit_code": self.exit_code,
+        }
+        if self.dry_run:
+            data["plan"] = [p.__dict__ for p in self.plan]
+        return data
+
+    def render(self) -> str:
+        """The summary as plain text for a terminal or a cron mail."""
+        r = self.research
+        lines = [
+            f"sync {self.outcome}{' (dry run)' if self.dry_run else ''}",
+            f"  contacts seen        {self.contacts_seen}",
+            f"  skipped              {sum(self.skipped.values())}"
+            + "".join(f"\n    {reason:<22}{n}" for reason, n in self.skipped.most_common()),
+            f"  research launched    {r['launched']}  (adopted existing: {r['adopted']})",
+            f"  research completed   {r['completed']}",
+            f"  research failed      {r['failed']}",
+            f"  research pending     {self.pending}",
+            f"  signals asked        {self.signals_asked}",
+            f"  contacts written     {self.contacts_written}  ({self.properties_written} properties)",
+            f"  record failures      {len(self.failures)}",
+            "  api calls            "
+            + ", ".join(f"{svc} {sum(calls.values())}" for svc, calls in sorted(self.api_calls.items())),
+            f"  credits used         {self.credits_used}"
+            + (f"  (left: {self.credits_left})" if self.credits_left is not None else ""),
+        ]
+        if self.credits_exhausted:
+            lines.append("  credits ran out: launches stopped; the next run continues")
+        for f in self.failures[:10]:
+            where = f"{f.contact_id}" + (f".{f.property}" if f.property else "")
+            lines.append(f"  ! {where}: {f.code}: {f.message}")
+        if len(self.failures) > 10:
+            lines.append(f"  ! ... and {len(self.failures) - 10} more")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        if self.dry_run:
+            for p in self.plan[:200]:
+                lines.append(f"  - {p.contact_id}: {p.action} {p.reason}".rstrip())
+                for prop, change in p.changes.items():
+                    lines.append(f"      {prop}: {change.get('from')!r} -> {change.get('to')!r}")
+        return "\n".join(lines)

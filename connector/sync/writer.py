@@ -1,0 +1,59 @@
+"""Batched HubSpot writes whose landed values are remembered, property by property."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from connector.hubspot import HubSpotAdapter
+from connector.mapping import value_hash
+from connector.state import StateStore
+from connector.sync.summary import RecordFailure, RunSummary
+
+BATCH_SIZE = 100  # HubSpot's batch update limit
+
+
+class BatchWriter:
+    """Collects per-contact changes and sends them in batches of at most 100 contacts.
+
+    After each batch, the hash of every value that landed is stored, so the next run can
+    tell the connector's own values from a person's edits; what failed is recorded per
+    contact and property, and the rest of the batch still counts as written.
+    """
+
+    def __init__(self, hubspot: HubSpotAdapter, store: StateStore, summary: RunSummary, run_id: int | None):
+        self._hubspot = hubspot
+        self._store = store
+        self._summary = summary
+        self._run_id = run_id
+        self._pending: dict[str, dict[str, str]] = {}
+
+    def add(self, contact_id: str, changes: Mapping[str, str]) -> None:
+        """Queue the changes for one contact; sends a batch once 100 contacts are queued."""
+        if not changes:
+            return
+        self._pending.setdefault(contact_id, {}).update(changes)
+        if len(self._pending) >= BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is queued."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, {}
+        result = self._hubspot.update_contacts(batch)
+        failed: dict[str, set[str | None]] = {}
+        for f in result.failures:
+            failed.setdefault(f.contact_id, set()).add(f.property)
+            self._summary.fail(RecordFailure(f.contact_id, f.code, f.message, f.property))
+            self._store.record_error(self._run_id, f.contact_id, f.code, f.message, property=f.property)
+        written = set(result.written)
+        for contact_id, changes in batch.items():
+            bad = failed.get(contact_id, set())
+            if contact_id not in written or None in bad:
+                continue
+            landed = {p: value_hash(v) for p, v in changes.items() if p not in bad}
+            if not landed:
+                continue
+            self._store.record_written(contact_id, landed)
+            self._summary.count("contacts_written")
+            self._summary.count("properties_written", len(landed))
