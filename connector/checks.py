@@ -60,8 +60,12 @@ def run_checks(settings: Settings) -> CheckReport:
         hubspot.close()
 
     outputs = set(mapping.output_properties())
+    inputs = set(mapping.input_properties())
     for name in missing_properties(mapping, existing):
-        hint = "run `saber-connector setup` to create it" if name in outputs else "the inputs read it"
+        if name in outputs:
+            hint = "run `saber-connector setup` to create it"
+        else:
+            hint = "the inputs read it" if name in inputs else "select.filters test it"
         report.problem(f"property {name} does not exist in HubSpot ({hint})", 2)
     for name in sorted(outputs & existing.keys()):
         conflict = type_conflict(mapping, name, existing[name])

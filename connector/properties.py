@@ -110,8 +110,9 @@ def option_problems(mapping: Mapping, existing: dict[str, PropertyInfo]) -> list
 
 
 def missing_properties(mapping: Mapping, existing: dict[str, PropertyInfo]) -> list[str]:
-    """Properties the mapping reads or writes that the portal does not have."""
-    return [name for name in mapping.hubspot_properties() if name not in existing]
+    """Properties the mapping reads, filters on or writes that the portal does not have."""
+    names = dict.fromkeys([*mapping.hubspot_properties(), *mapping.filter_properties()])
+    return [name for name in names if name not in existing]
 
 
 def _label(value: str, prefix: str = "") -> str:

@@ -134,10 +134,14 @@ def test_default_mapping_loads_and_prefixes_outputs() -> None:
 
 
 def test_default_mapping_contains_the_example() -> None:
-    """Every property, input and signal of the example is in the default mapping unchanged."""
+    """Every property, input and signal of the example is in the default mapping; seniority adds options."""
     example, default = parse_mapping(EXAMPLE), load_mapping(DEFAULT)
+    seniority = default.properties["saber_seniority"]
+    assert example.properties["saber_seniority"].options.items() <= seniority.options.items()
+    assert {"Manager", "Senior", "Entry"} <= set(seniority.options)
     for name, spec in example.properties.items():
-        assert default.properties[name] == spec
+        if name != "saber_seniority":
+            assert default.properties[name] == spec
     assert default.inputs.items()[: len(example.inputs.items())] == example.inputs.items()
     assert default.signals["runs_kubernetes"] == example.signals["runs_kubernetes"]
     assert default.select == example.select
