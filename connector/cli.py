@@ -177,12 +177,13 @@ def sandbox(
         credits=credits,
         seed=seed,
     )
+    # Handle SIGTERM before printing: whoever reads the output may stop the sandbox at once.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     typer.echo("Sandbox running. Point the connector at it with:\n")
     for name, value in box.env().items():
         typer.echo(f"  export {name}={value}")
     typer.echo("\nPress Ctrl-C to stop.")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stop.wait()
     except KeyboardInterrupt:

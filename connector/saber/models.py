@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
+    AliasGenerator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -51,8 +52,18 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
+def _both_spellings(name: str) -> AliasChoices:
+    """Read a field under its camelCase name (the API's) or its snake_case one."""
+    return AliasChoices(_camel(name), name)
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        frozen=True,
+        alias_generator=AliasGenerator(validation_alias=_both_spellings),
+    )
 
 
 class Answer(_Model):
@@ -157,20 +168,18 @@ class Signal(_Model):
     id: LooseStr = None
     status: LooseStr = None
     question: LooseStr = None
-    answer_type: LooseStr = Field(None, validation_alias=AliasChoices("answerType", "answer_type"))
-    signal_type: LooseStr = Field(None, validation_alias=AliasChoices("signalType", "signal_type"))
+    answer_type: LooseStr = None
+    signal_type: LooseStr = None
     domain: LooseStr = None
-    contact_profile_url: LooseStr = Field(
-        None, validation_alias=AliasChoices("contactProfileUrl", "contact_profile_url")
-    )
-    created_at: LooseDatetime = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
-    completed_at: LooseDatetime = Field(None, validation_alias=AliasChoices("completedAt", "completed_at"))
+    contact_profile_url: LooseStr = None
+    created_at: LooseDatetime = None
+    completed_at: LooseDatetime = None
     answer: Answer | None = None
     reasoning: LooseStr = None
     confidence: float | None = None
     sources: list[Source] = Field(default_factory=list)
     error: Any = None
-    error_code: LooseStr = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
+    error_code: LooseStr = None
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="before")
@@ -196,16 +205,14 @@ class Research(_Model):
 
     id: str
     status: str = "processing"
-    external_id: LooseStr = Field(None, validation_alias=AliasChoices("externalId", "external_id"))
-    external_source: LooseStr = Field(
-        None, validation_alias=AliasChoices("externalSource", "external_source")
-    )
-    created_at: LooseDatetime = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
-    completed_at: LooseDatetime = Field(None, validation_alias=AliasChoices("completedAt", "completed_at"))
+    external_id: LooseStr = None
+    external_source: LooseStr = None
+    created_at: LooseDatetime = None
+    completed_at: LooseDatetime = None
     result: dict[str, Any] | None = None
     signals: list[Signal] = Field(default_factory=list)
     error: Any = None
-    error_code: LooseStr = Field(None, validation_alias=AliasChoices("errorCode", "error_code"))
+    error_code: LooseStr = None
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="before")
@@ -245,7 +252,7 @@ class ResearchStarted(_Model):
 
     id: str
     status: str = "processing"
-    created_at: LooseDatetime = Field(None, validation_alias=AliasChoices("createdAt", "created_at"))
+    created_at: LooseDatetime = None
 
     @model_validator(mode="before")
     @classmethod

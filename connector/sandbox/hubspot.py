@@ -412,20 +412,6 @@ class HubSpotSandbox(SandboxServer):
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._seed_ids(seed_contacts(contacts, seed), seed)
 
-    def start(self) -> HubSpotSandbox:
-        """Serve in a background thread, polling for shutdown every 50 ms (not 500) so stop() is quick."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"{self.name}-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def __enter__(self) -> HubSpotSandbox:
-        return self.start()
-
     def _seed_ids(self, rows: list[dict[str, str | None]], seed: int) -> None:
         """Insert seeded contacts with non-contiguous ids (as real portals have)."""
         step = seed % 3 + 1

@@ -411,17 +411,6 @@ class SaberSandbox(SandboxServer):
                     (endpoint, _RawFault(status, body, content_type)) for _ in range(count)
                 )
 
-    def start(self) -> SaberSandbox:
-        """Serve in a background thread, polling for shutdown every 50 ms (not werkzeug's 0.5 s)."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"{self.name}-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         with self._lock:
             timers = [r.timer for r in self._research.values() if r.timer is not None]
