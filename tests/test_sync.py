@@ -262,3 +262,29 @@ def test_faulty_apis_end_in_the_same_state_as_a_clean_run(tmp_path: Path) -> Non
                 assert box.saber.count() > 0 and any(r.status >= 429 for r in box.saber.requests)
             results.append(portal_values(box, props))
     assert results[0] == results[1]
+
+
+def test_launch_that_keeps_failing_is_retried_by_the_next_run(box: RunningSandbox, tmp_path: Path) -> None:
+    """A launch Saber keeps refusing with 5xx is reported, and the next run launches it although HubSpot did not change."""
+    settings = settings_for(box, tmp_path, write_mapping(tmp_path), connector_concurrency=1)
+    prepare(settings)
+    cid = sorted(_eligible(box), key=int)[0]  # launched first: one worker goes in id order
+    box.saber.fail_next(settings.http_max_attempts, status=503, endpoint="research_create")
+    first = sync(settings, wait_seconds=20)
+    assert cid in {f.contact_id for f in first.failures}
+    assert box.saber.research_for(cid) is None
+    second = sync(settings, wait_seconds=20)
+    assert second.research["launched"] == 1
+    assert box.hubspot.contact(cid)["saber_research_status"] == "completed"
+
+
+@pytest.mark.postgres
+def test_sync_keeps_its_state_in_postgresql(box: RunningSandbox, tmp_path: Path, pg_url: str) -> None:
+    """With CONNECTOR_STATE_URL on PostgreSQL, a sync writes results and a second one finds nothing to do."""
+    s = settings_for(box, tmp_path, write_mapping(tmp_path), connector_state_url=pg_url)
+    prepare(s)
+    first = sync(s, wait_seconds=20)
+    assert first.research["completed"] == len(_eligible(box)) > 0
+    box.saber.clear_log()
+    second = sync(s)
+    assert box.saber.count() == 0 and second.contacts_written == 0

@@ -39,6 +39,14 @@ class CreditBudget:
             self.spent += cost
             return True
 
+    def plan_launch(self) -> bool:
+        """Dry runs: take a launch slot without asking for the balance."""
+        with self._lock:
+            if self.cap_reached:
+                return False
+            self.launches += 1
+            return True
+
     def reserve(self, cost: int) -> bool:
         """Take `cost` credits for a signal, or say no."""
         with self._lock:

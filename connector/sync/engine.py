@@ -159,10 +159,12 @@ class SyncEngine:
     # ------------------------------------------------------------------ 1. pull
     def _pull(self, upper: datetime) -> None:
         """Stream matching contacts page by page and process them in batches of 100."""
+        # Taken before the pull, so what this run defers waits for the next run.
+        due = [] if self.options.contact_ids else list(self._due_ids(upper))
         for chunk in _chunks(self._contacts(upper), BATCH_SIZE):
             self._process(chunk)
-        if not self.options.contact_ids:
-            for ids in _chunks(self._due_ids(upper), BATCH_SIZE):
+        if due:
+            for ids in _chunks(due, BATCH_SIZE):
                 # Contacts not modified in HubSpot but due for a refresh or a retry.
                 self._process(list(self._search(ids=ids)))
 
@@ -277,10 +279,9 @@ class SyncEngine:
         contact, inputs, state, decision = item
         assert inputs.inputs is not None and inputs.fingerprint is not None
         if self.options.dry_run:
-            if self.budget.cap_reached:
+            if not self.budget.plan_launch():  # honours the cap; asks Saber for nothing
                 self.summary.skip("launch_cap")
                 return None
-            self.budget.launches += 1  # the plan honours the cap; credits are not asked for
             self.summary.add_plan(PlannedChange(contact.id, "launch", decision.reason))
             self.summary.research_event("would_launch")
             return None
@@ -313,8 +314,10 @@ class SyncEngine:
         except SaberAuthError:
             raise
         except SaberError as exc:
+            # Saber kept failing after retries: try again next run (the cursor moves on).
             self.budget.refund(self.config.research_cost, launch=True)
             self._fail(contact.id, exc.code or "SABER_ERROR", str(exc))
+            self.store.record_skip(contact.id, DEFERRED + "launch failed")
             return None
         now = self.clock()
         self.store.record_launch(
@@ -330,7 +333,7 @@ class SyncEngine:
 
     def _defer(self, contact_id: str) -> None:
         """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
-        reason = "no_credits" if self.budget.exhausted else "launch_cap"
+        reason = "no_credits" if self.budget.exhausted and not self.budget.cap_reached else "launch_cap"
         self.summary.skip(reason)
         self.store.record_skip(contact_id, DEFERRED + reason.replace("_", " "))
 
