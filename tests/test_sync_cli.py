@@ -117,3 +117,15 @@ def test_sigkill_after_launches_then_rerun_pays_nothing_twice_and_loses_nothing(
             props = box.hubspot.contact(cid)
             assert props["saber_research_status"] == "completed", cid
             assert props["saber_summary"] == box.saber.research_for(cid)["result"]["summary"].strip()
+
+
+def test_filter_hubspot_refuses_exits_2(box: RunningSandbox, tmp_path: Path) -> None:
+    """A select filter HubSpot refuses (unknown property) stops `sync` with exit 2 naming select.filters."""
+    from tests.sync_harness import EXAMPLE_MAPPING
+
+    mapping = write_mapping(
+        tmp_path, EXAMPLE_MAPPING.replace("property: lifecyclestage", "property: no_such_stage")
+    )
+    proc = _cli("sync", env=sandbox_env(box, tmp_path, mapping), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "select.filters" in proc.stderr and "Traceback" not in proc.stderr

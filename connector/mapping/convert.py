@@ -1,6 +1,6 @@
 """Saber values to the strings HubSpot accepts, per property type.
 
-Choices (see docs-mapping.md):
+Choices (documented in the README, "Writing mappings"):
 - numbers: plain decimal strings, no exponent, no thousands separator; ints and Decimals exact,
   floats rounded to 15 significant digits (so 0.1 + 0.2 -> "0.3"); bools are not numbers;
   "12%", "1,200" and "$5" are rejected as ambiguous.

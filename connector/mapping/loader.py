@@ -226,7 +226,7 @@ def _explain(err: Any) -> tuple[Loc, str]:
         if loc == ("select", "filters"):
             return loc, (
                 f"found {ctx.get('actual_length')} filters, allowed: at most {MAX_FILTERS} "
-                "(the sync adds 2 of its own to HubSpot's 6 per search)"
+                "(the sync adds up to 3 of its own to HubSpot's 6 per search)"
             )
         return loc, f"found {ctx.get('actual_length')} entries, allowed: at most {ctx.get('max_length')}"
     if kind == "too_short":

@@ -52,7 +52,7 @@ REQUIRED_INPUTS = ("firstName", "lastName", "companyName", "companyDomain")
 OPTIONAL_INPUTS = ("contactProfileUrl", "linkedInSalesNavigatorUrl", "jobTitle")
 INPUT_FIELDS = REQUIRED_INPUTS + OPTIONAL_INPUTS
 OPTION_TYPES = ("enumeration", "multiple")
-MAX_FILTERS = 4
+MAX_FILTERS = 3  # HubSpot allows 6 per search; the sync adds up to 3 (time window, keyset or ids)
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SIGNAL_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

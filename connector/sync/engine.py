@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from connector.hubspot import Contact, HubSpotAdapter, SearchFilter
+from connector.errors import ConfigError
+from connector.hubspot import Contact, HubSpotAdapter, HubSpotError, SearchFilter
 from connector.logs import get_logger
 from connector.mapping import (
     InputsResult,
@@ -169,6 +170,17 @@ class SyncEngine:
                 self._process(list(self._search(ids=ids)))
 
     def _contacts(self, upper: datetime) -> Iterator[Contact]:
+        try:
+            yield from self._search_window(upper)
+        except HubSpotError as exc:
+            if exc.status == 400:  # HubSpot refuses the mapping's filters: a configuration error
+                where = self.mapping.source_path or "the mapping"
+                raise ConfigError(
+                    f"{where}: select.filters: HubSpot refused the search: {exc.message}"
+                ) from None
+            raise
+
+    def _search_window(self, upper: datetime) -> Iterator[Contact]:
         if self.options.contact_ids:
             for ids in _chunks(iter(self.options.contact_ids), BATCH_SIZE):
                 yield from self._search(ids=ids)
