@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from connector.settings import Settings, load_settings
 from connector.sync.options import SyncOptions
 from connector.sync.runner import run_sync
 from connector.sync.summary import RunSummary
+from tests.support import wait_for
 
 # The example from the mapping issue, exactly as written there.
 EXAMPLE_MAPPING = """\
@@ -114,10 +113,4 @@ def portal_values(box: RunningSandbox, props: list[str]) -> dict[str, dict[str, 
     return {cid: {p: box.hubspot.contact(cid).get(p) for p in props} for cid in box.hubspot.contact_ids()}
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.02) -> None:
-    """Poll `predicate` until it holds; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(interval)
+wait_until = wait_for  # the sync tests poll the sandbox and the state store

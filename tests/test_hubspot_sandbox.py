@@ -13,33 +13,18 @@ from hubspot.crm.contacts import PublicObjectSearchRequest
 
 from connector.sandbox.hubspot import HubSpotSandbox, to_epoch_ms
 from connector.sandbox.seed import seed_contacts
-
-try:  # tests/ as a package (rootdir on sys.path) or as plain files (tests/ on sys.path)
-    from tests.hubspot_fixtures import (
-        BATCH_READ,
-        BATCH_UPDATE,
-        CONTACTS,
-        GROUPS,
-        PROPERTIES,
-        SEARCH,
-        embedded_errors,
-        http,
-        running,
-        statuses,
-    )
-except ModuleNotFoundError:
-    from hubspot_fixtures import (  # type: ignore[no-redef]
-        BATCH_READ,
-        BATCH_UPDATE,
-        CONTACTS,
-        GROUPS,
-        PROPERTIES,
-        SEARCH,
-        embedded_errors,
-        http,
-        running,
-        statuses,
-    )
+from tests.hubspot_fixtures import (
+    BATCH_READ,
+    BATCH_UPDATE,
+    CONTACTS,
+    GROUPS,
+    PROPERTIES,
+    SEARCH,
+    embedded_errors,
+    http,
+    running,
+    statuses,
+)
 
 Row = dict[str, str | None]
 

@@ -35,6 +35,7 @@ from connector.saber.errors import parse_retry_after
 from connector.saber.retry import Backoff, action_for
 from connector.sandbox.saber import SaberSandbox
 from connector.sandbox.server import Knobs
+from tests.support import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "saber"
 JOHN = ResearchRequest("John", "Doe", "Acme Corp", "acme.com", external_id="51", external_source="hubspot")
@@ -44,18 +45,6 @@ DOMAIN_MESSAGE = "'domain' must be a valid hostname (e.g., 'example.com') withou
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll until `predicate` returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        time.sleep(0.01)
 
 
 def make_client(box: SaberSandbox, **options: Any) -> SaberClient:

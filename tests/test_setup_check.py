@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from connector.clients import hubspot_from
 from connector.mapping import Mapping, load_mapping
 from connector.properties import setup_properties
 from connector.sandbox.runner import RunningSandbox, start_sandbox
+from tests.support import run_cli as _cli
 from tests.sync_harness import EXAMPLE_MAPPING, prepare, sandbox_env, settings_for, write_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,18 +64,6 @@ EXPECTED_TYPES = {
     "saber_researched_at": ("datetime", "date"),  # HubSpot's datetime properties use fieldType date
     "saber_researched_on": ("date", "date"),
 }
-
-
-def _cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connector.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _bare_env() -> dict[str, str]:

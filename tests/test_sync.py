@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.mapping import build_inputs, load_mapping
+from connector.mapping import build_inputs, load_mapping, parse_mapping
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.settings import Settings
 from connector.state import StateStore
@@ -23,15 +23,7 @@ from tests.sync_harness import (
 )
 
 OPTIONS = {"VP": "vp", "Director": "director", "C-Level": "c_level"}
-MAPPED = [
-    "saber_summary",
-    "saber_seniority",
-    "saber_email",
-    "saber_runs_kubernetes",
-    "saber_runs_kubernetes_confidence",
-    "saber_research_status",
-    "saber_researched_at",
-]
+MAPPED = parse_mapping(EXAMPLE_MAPPING).output_properties()
 
 
 @pytest.fixture

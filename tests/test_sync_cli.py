@@ -14,23 +14,10 @@ import pytest
 
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.sandbox.server import Knobs
+from tests.support import run_cli as _cli
 from tests.sync_harness import prepare, sandbox_env, settings_for, wait_until, write_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cli(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connector.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture

@@ -162,7 +162,17 @@ class Source(_Model):
         return {"url": data} if isinstance(data, str) else data
 
 
-class Signal(_Model):
+class _AsyncJob(_Model):
+    """What research and signals share: timestamps, failure details and the raw JSON."""
+
+    created_at: LooseDatetime = None
+    completed_at: LooseDatetime = None
+    error: Any = None
+    error_code: LooseStr = None
+    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+
+class Signal(_AsyncJob):
     """A contact or company signal: one question and its (possibly null) answer."""
 
     id: LooseStr = None
@@ -172,15 +182,10 @@ class Signal(_Model):
     signal_type: LooseStr = None
     domain: LooseStr = None
     contact_profile_url: LooseStr = None
-    created_at: LooseDatetime = None
-    completed_at: LooseDatetime = None
     answer: Answer | None = None
     reasoning: LooseStr = None
     confidence: float | None = None
     sources: list[Source] = Field(default_factory=list)
-    error: Any = None
-    error_code: LooseStr = None
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -200,20 +205,15 @@ class Signal(_Model):
         return out
 
 
-class Research(_Model):
+class Research(_AsyncJob):
     """A contact research request: `processing`, then `completed` (with `result`) or `failed`."""
 
     id: str
     status: str = "processing"
     external_id: LooseStr = None
     external_source: LooseStr = None
-    created_at: LooseDatetime = None
-    completed_at: LooseDatetime = None
     result: dict[str, Any] | None = None
     signals: list[Signal] = Field(default_factory=list)
-    error: Any = None
-    error_code: LooseStr = None
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
