@@ -36,6 +36,7 @@ from typing import Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from connector.hubspot.adapter import OPERATORS  # the public list of search operators
 from connector.sandbox.seed import iso_from_ms, seed_contacts
 from connector.sandbox.server import Fault, Knobs, SandboxServer
 
@@ -54,23 +55,6 @@ STANDARD_CREATED = "2019-08-06T02:41:08.029Z"
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
     "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
-)
-OPERATORS = frozenset(
-    {
-        "EQ",
-        "NEQ",
-        "LT",
-        "LTE",
-        "GT",
-        "GTE",
-        "BETWEEN",
-        "IN",
-        "NOT_IN",
-        "HAS_PROPERTY",
-        "NOT_HAS_PROPERTY",
-        "CONTAINS_TOKEN",
-        "NOT_CONTAINS_TOKEN",
-    }
 )
 CATEGORIES = frozenset(
     {
