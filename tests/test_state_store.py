@@ -294,6 +294,9 @@ def test_pending_ordering_and_due_filter(store: StateStore) -> None:
     assert [s.contact_id for s in due] == ["soon", "mid"]
     assert [s.contact_id for s in store.pending(limit=1)] == ["soon"]
     assert all(isinstance(s, ContactState) for s in due)
+    assert [s.contact_id for s in store.pending(contact_ids=["late", "done"])] == ["late"]
+    assert store.count_pending() == 3
+    assert store.count_pending(contact_ids=["mid", "done", "absent"]) == 1
 
 
 def test_get_many_uses_chunks_of_500(store: StateStore, statements: list[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.mapping import build_inputs, load_mapping, parse_mapping
+from connector.mapping import build_inputs, parse_mapping
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.settings import Settings
 from connector.state import StateStore
@@ -41,7 +41,7 @@ def settings(box: RunningSandbox, tmp_path: Path) -> Settings:
 
 def _eligible(box: RunningSandbox) -> set[str]:
     """Contacts the example mapping selects (lead stages) whose inputs are usable."""
-    mapping = load_mapping(write_mapping_text())
+    mapping = parse_mapping(EXAMPLE_MAPPING)
     out = set()
     for cid in box.hubspot.contact_ids():
         props = box.hubspot.contact(cid)
@@ -49,14 +49,6 @@ def _eligible(box: RunningSandbox) -> set[str]:
         if lead and build_inputs(mapping, props).inputs is not None:
             out.add(cid)
     return out
-
-
-def write_mapping_text() -> Path:
-    import tempfile
-
-    path = Path(tempfile.mkdtemp()) / "example.yaml"
-    path.write_text(EXAMPLE_MAPPING, encoding="utf-8")
-    return path
 
 
 def _kubernetes(research: dict) -> dict | None:

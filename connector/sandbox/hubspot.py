@@ -734,24 +734,17 @@ class HubSpotSandbox(SandboxServer):
                 elif cid not in seen:
                     seen.add(cid)
                     results.append(self._object(cid, wanted))
-        answer = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": self._now_iso(),
-        }
-        if not missing:
-            return self._ok(request, answer)
-        answer["numErrors"] = 1
-        answer["errors"] = [
-            self._record_error(
-                "OBJECT_NOT_FOUND",
-                "Could not get some CONTACT objects, they may be deleted or not exist. "
-                "Check that ids are valid.",
-                missing,
+        errors = []
+        if missing:
+            errors.append(
+                self._record_error(
+                    "OBJECT_NOT_FOUND",
+                    "Could not get some CONTACT objects, they may be deleted or not exist. "
+                    "Check that ids are valid.",
+                    missing,
+                )
             )
-        ]
-        return self._ok(request, answer, 207)
+        return self._batch_answer(request, started, results, errors)
 
     def contacts_batch_update(self, request: Request) -> Response:
         started = self._now_iso()
@@ -781,19 +774,26 @@ class HubSpotSandbox(SandboxServer):
                 if change:
                     self._write(cid, change)
                 results.append(self._object(cid, (), change))
-        answer = {
+        errors = [
+            self._record_error("OBJECT_NOT_FOUND", f"Could not find CONTACT with id {raw}.", [raw])
+            for raw in missing
+        ]
+        return self._batch_answer(request, started, results, errors)
+
+    def _batch_answer(
+        self, request: Request, started: str, results: list[Any], errors: list[dict[str, Any]]
+    ) -> Response:
+        """A batch answer: 200 when every input succeeded, else 207 with per-record errors."""
+        answer: dict[str, Any] = {
             "status": "COMPLETE",
             "results": results,
             "startedAt": started,
             "completedAt": self._now_iso(),
         }
-        if not missing:
+        if not errors:
             return self._ok(request, answer)
-        answer["numErrors"] = len(missing)
-        answer["errors"] = [
-            self._record_error("OBJECT_NOT_FOUND", f"Could not find CONTACT with id {raw}.", [raw])
-            for raw in missing
-        ]
+        answer["numErrors"] = len(errors)
+        answer["errors"] = errors
         return self._ok(request, answer, 207)
 
     @staticmethod

@@ -132,19 +132,16 @@ _DEPARTMENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 def seniority_for(title: str) -> str:
     """Saber's seniority bucket for a job title ("Vice President" is VP, not C-Level)."""
-    lowered = title.lower()
-    for name, pattern in _SENIORITY_RULES:
-        if pattern.search(lowered):
-            return name
-    return "Entry"
+    return _first_match(_SENIORITY_RULES, title, "Entry")
 
 
 def department_for(title: str) -> str:
+    return _first_match(_DEPARTMENT_RULES, title, "Operations")
+
+
+def _first_match(rules: tuple[tuple[str, re.Pattern[str]], ...], title: str, default: str) -> str:
     lowered = title.lower()
-    for name, pattern in _DEPARTMENT_RULES:
-        if pattern.search(lowered):
-            return name
-    return "Operations"
+    return next((name for name, pattern in rules if pattern.search(lowered)), default)
 
 
 def _fold(text: str) -> str:

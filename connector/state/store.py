@@ -396,19 +396,38 @@ class StateStore:
             )
             conn.execute(stmt)
 
-    def pending(self, *, due_before: datetime | None = None, limit: int | None = None) -> list[ContactState]:
-        """Research still processing (due by `due_before` when given), soonest check first."""
-        _aware(due_before)
-        query = select(contacts).where(contacts.c.research_status == "processing")
-        if due_before is not None:
-            query = query.where(
-                or_(contacts.c.next_check_at.is_(None), contacts.c.next_check_at <= due_before)
-            )
+    def pending(
+        self,
+        *,
+        due_before: datetime | None = None,
+        limit: int | None = None,
+        contact_ids: Sequence[str] | None = None,
+    ) -> list[ContactState]:
+        """Research still processing (due by `due_before`, among `contact_ids` when given), soonest first."""
+        query = self._pending_query(select(contacts), due_before, contact_ids)
         query = query.order_by(nulls_first(contacts.c.next_check_at.asc()), contacts.c.contact_id)
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
             return [_contact_state(row) for row in conn.execute(query)]
+
+    def count_pending(self, *, contact_ids: Sequence[str] | None = None) -> int:
+        """How many research requests are still processing (among `contact_ids` when given)."""
+        query = self._pending_query(select(func.count()).select_from(contacts), None, contact_ids)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _pending_query(query: Any, due_before: datetime | None, contact_ids: Sequence[str] | None) -> Any:
+        _aware(due_before)
+        query = query.where(contacts.c.research_status == "processing")
+        if due_before is not None:
+            query = query.where(
+                or_(contacts.c.next_check_at.is_(None), contacts.c.next_check_at <= due_before)
+            )
+        if contact_ids is not None:  # a handful of ids from --contact
+            query = query.where(contacts.c.contact_id.in_(list(contact_ids)))
+        return query
 
     def due_for_refresh(
         self,

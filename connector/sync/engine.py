@@ -20,7 +20,7 @@ from itertools import islice
 from typing import Any
 
 from connector.errors import ConfigError
-from connector.hubspot import Contact, HubSpotAdapter, HubSpotError, SearchFilter
+from connector.hubspot import Contact, HubSpotAdapter, HubSpotError, RecordFailure, SearchFilter
 from connector.logs import get_logger
 from connector.mapping import (
     InputsResult,
@@ -48,7 +48,7 @@ from connector.sync.decide import Decision, RetryPolicy, decide
 from connector.sync.options import SyncOptions
 from connector.sync.polling import next_check_at
 from connector.sync.progress import Progress
-from connector.sync.summary import PlannedChange, RecordFailure, RunSummary
+from connector.sync.summary import PlannedChange, RunSummary
 from connector.sync.writer import BATCH_SIZE, BatchWriter
 
 log = get_logger("sync")
@@ -105,6 +105,7 @@ class SyncEngine:
             cap = options.max_new if cap is None else min(cap, options.max_new)
         self.budget = CreditBudget(saber.credits, cap)
         self._properties = sorted(set(mapping.hubspot_properties()))
+        self._filters = self._search_filters()
         self._policies = {name: spec.write for name, spec in mapping.properties.items()}
         self._run_id: int | None = None
         self._writer: BatchWriter | None = None
@@ -143,14 +144,7 @@ class SyncEngine:
         s.credits_used = self.budget.spent
         s.credits_left = self.budget.left
         s.credits_exhausted = self.budget.exhausted
-        with_ids = self.options.contact_ids or None
-        s.pending = (
-            len(self.store.pending())
-            if with_ids is None
-            else sum(
-                1 for st in self.store.get_many(list(with_ids)).values() if st.research_status == "processing"
-            )
-        )
+        s.pending = self.store.count_pending(contact_ids=self.options.contact_ids or None)
         if self._run_id is not None:
             self.store.finish_run(self._run_id, outcome=s.outcome, counts=s.counts(), error=error)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -191,16 +185,17 @@ class SyncEngine:
         )
         yield from self.hubspot.search_contacts(
             properties=self._properties,
-            filters=self._filters(),
+            filters=self._filters,
             modified_after=since,
             modified_before=upper,
         )
 
     def _search(self, ids: Sequence[str]) -> Iterator[Contact]:
-        filters = [*self._filters(), SearchFilter("hs_object_id", "IN", values=tuple(ids))]
+        filters = [*self._filters, SearchFilter("hs_object_id", "IN", values=tuple(ids))]
         return self.hubspot.search_contacts(properties=self._properties, filters=filters)
 
-    def _filters(self) -> list[SearchFilter]:
+    def _search_filters(self) -> list[SearchFilter]:
+        """The mapping's `select.filters` as HubSpot search filters."""
         return [
             SearchFilter(
                 f.property,
@@ -416,7 +411,7 @@ class SyncEngine:
         self._fail(contact_id, "REJECTED", str(exc))
 
     def _fail(self, contact_id: str, code: str, message: str, prop: str | None = None) -> None:
-        self.summary.fail(RecordFailure(contact_id, code, message, prop))
+        self.summary.fail(RecordFailure(contact_id, prop, code, message))
         if not self.options.dry_run:
             self.store.record_error(self._run_id, contact_id, code, message, property=prop)
 
@@ -424,20 +419,20 @@ class SyncEngine:
     def _collect(self) -> None:
         """Look pending research up; with --wait, keep at it until done or the deadline."""
         deadline = time.monotonic() + max(0.0, self.options.wait_seconds)
-        ids = set(self.options.contact_ids) or None
+        ids = self.options.contact_ids or None
         while True:
             now = self.clock()
-            due = [s for s in self.store.pending(due_before=now) if ids is None or s.contact_id in ids]
+            due = self.store.pending(due_before=now, contact_ids=ids)
             for chunk in _chunks(iter(due), BATCH_SIZE):
                 self._collect_chunk(chunk)
             if self.options.dry_run:
                 return
-            remaining = [s for s in self.store.pending() if ids is None or s.contact_id in ids]
-            if not remaining or time.monotonic() >= deadline:
+            soonest = self.store.pending(contact_ids=ids, limit=1)
+            if not soonest or time.monotonic() >= deadline:
                 return
             if self._writer is not None:
                 self._writer.flush()  # what landed so far is safe while we wait
-            earliest = min((s.next_check_at or now) for s in remaining)
+            earliest = soonest[0].next_check_at or now
             pause = min((earliest - self.clock()).total_seconds(), deadline - time.monotonic())
             if pause > 0:
                 time.sleep(min(pause, 5.0))

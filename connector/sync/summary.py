@@ -8,19 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connector.hubspot import RecordFailure  # one record-level failure, whichever API it came from
+
 # Exit codes are part of the CLI's contract.
 EXIT_OK = 0
 EXIT_RECORD_FAILURES = 1
-
-
-@dataclass(frozen=True)
-class RecordFailure:
-    """One contact (and maybe one property) that could not be researched or written."""
-
-    contact_id: str
-    code: str
-    message: str
-    property: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from connector.hubspot import HubSpotAdapter
 from connector.mapping import value_hash
 from connector.state import StateStore
-from connector.sync.summary import RecordFailure, RunSummary
+from connector.sync.summary import RunSummary
 
 BATCH_SIZE = 100  # HubSpot's batch update limit
 
@@ -44,7 +44,7 @@ class BatchWriter:
         failed: dict[str, set[str | None]] = {}
         for f in result.failures:
             failed.setdefault(f.contact_id, set()).add(f.property)
-            self._summary.fail(RecordFailure(f.contact_id, f.code, f.message, f.property))
+            self._summary.fail(f)
             self._store.record_error(self._run_id, f.contact_id, f.code, f.message, property=f.property)
         written = set(result.written)
         for contact_id, changes in batch.items():
