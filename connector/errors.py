@@ -1,6 +1,22 @@
-"""Error types that decide how the CLI ends: each carries the process exit code."""
+"""Error types shared by every part of the connector, typed by what happens next.
+
+As in Meltano's singer-sdk, an error's class says its consequence, so callers catch by
+consequence and never re-raise by hand:
+
+* `FatalApiError`: retrying in this run cannot help (a refused key, a `DAILY` limit):
+  the run stops, exit code 3.
+* `RetriableApiError`: the API is down or throttling past every retry; one call failed,
+  the next may work. Per contact it is put off to the next run; a run of them in a row
+  trips an `ApiOutage`, which stops the run with exit code 3.
+* `SkippableError`: the API refused this one record (bad inputs, an odd answer): the
+  record is reported, the run goes on.
+
+`ConfigError` (exit 2) is what the operator must fix before anything can run.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class ConnectorError(Exception):
@@ -19,3 +35,29 @@ class ApiUnavailableError(ConnectorError):
     """An API could not be reached or refused the key (exit code 3)."""
 
     exit_code = 3
+
+
+class FatalApiError(ApiUnavailableError):
+    """Retrying cannot help in this run: a refused key, a used-up daily limit (stops the run)."""
+
+
+class RetriableApiError(ApiUnavailableError):
+    """The API is unavailable right now (5xx, 429 or no answer after every retry)."""
+
+
+class ApiOutage(FatalApiError):
+    """Consecutive unavailable answers passed the threshold: the API is taken as down for this run."""
+
+
+class SkippableError(ConnectorError):
+    """The API refused one record's call; report it against that record and go on."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """One record-level failure (a HubSpot write or a Saber call), for the summary and `status`."""
+
+    contact_id: str
+    property: str | None  # None: the whole record failed
+    code: str
+    message: str

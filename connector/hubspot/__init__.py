@@ -1,12 +1,12 @@
 """HubSpot CRM access: the adapter over the official client, its data types and errors."""
 
+from connector.errors import RecordFailure  # re-exported: batch results carry it
 from connector.hubspot.adapter import (
     BatchResult,
     Contact,
     HubSpotAdapter,
     PropertyInfo,
     PropertySpec,
-    RecordFailure,
     SearchFilter,
 )
 from connector.hubspot.errors import (

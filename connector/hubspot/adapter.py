@@ -25,6 +25,7 @@ import hubspot.crm.properties as hs_properties
 import urllib3
 from tenacity import RetryCallState
 
+from connector.errors import RecordFailure
 from connector.hubspot.errors import (
     HubSpotError,
     HubSpotUnavailableError,
@@ -119,14 +120,6 @@ class PropertySpec:
     group_name: str
     options: tuple[tuple[str, str], ...] = ()  # (label, value)
     description: str = ""
-
-
-@dataclass(frozen=True)
-class RecordFailure:
-    contact_id: str
-    property: str | None  # None: the whole record failed
-    code: str
-    message: str
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from connector.errors import ApiUnavailableError, ConnectorError
+from connector.errors import ApiUnavailableError, ConnectorError, FatalApiError, RetriableApiError
 from connector.logs import scrub
 
 MAX_MESSAGE = 500  # characters of HubSpot's message kept in str(error)
@@ -63,15 +63,15 @@ class HubSpotError(ConnectorError):
         return isinstance(self, ApiUnavailableError)
 
 
-class HubSpotAuthError(HubSpotError, ApiUnavailableError):
+class HubSpotAuthError(HubSpotError, FatalApiError):
     """HubSpot refused the token (401) or the private app lacks a scope (403)."""
 
 
-class HubSpotUnavailableError(HubSpotError, ApiUnavailableError):
+class HubSpotUnavailableError(HubSpotError, RetriableApiError):
     """HubSpot could not be reached, or kept failing with 5xx, after every retry."""
 
 
-class DailyLimitReached(HubSpotError, ApiUnavailableError):
+class DailyLimitReached(HubSpotError, FatalApiError):
     """The portal's daily API limit is used up: retrying before it resets only wastes calls."""
 
 

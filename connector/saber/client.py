@@ -25,7 +25,7 @@ from tenacity import RetryCallState
 from connector import __version__
 from connector.logs import get_logger
 from connector.ratelimit import RateLimiter
-from connector.saber.errors import SaberError, SaberNotFound, SaberUnavailable, parse_error
+from connector.saber.errors import SaberError, SaberNotFound, SaberRequestError, SaberUnavailable, parse_error
 from connector.saber.models import Research, ResearchStarted, Signal, SignalPage
 from connector.saber.retry import Backoff, retrying
 
@@ -237,7 +237,7 @@ class SaberClient:
             data.get("remainingCredits", data.get("remaining_credits")) if isinstance(data, dict) else None
         )
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SaberError(
+            raise SaberRequestError(
                 f"no remainingCredits in the answer: {_short(data)}", status=200, code="INVALID_RESPONSE"
             )
         return int(value)
@@ -302,7 +302,7 @@ class SaberClient:
             try:
                 response = self._http.request(method, path, params=params, json=body, headers=headers)
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
-                raise SaberError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
+                raise SaberRequestError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
             except httpx.TransportError as exc:
                 raise SaberUnavailable(f"{type(exc).__name__}: {exc}", code="TRANSPORT_ERROR") from exc
             if response.is_success:
@@ -340,7 +340,7 @@ class SaberClient:
         try:
             return response.json()
         except ValueError:
-            raise SaberError(
+            raise SaberRequestError(
                 f"answer is not JSON: {_short(response.text)}",
                 status=response.status_code,
                 code="INVALID_RESPONSE",
@@ -354,7 +354,7 @@ class SaberClient:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or model.__name__
-            raise SaberError(
+            raise SaberRequestError(
                 f"unexpected {model.__name__} answer ({where}: {first['msg']}): {_short(data)}",
                 status=200,
                 code="INVALID_RESPONSE",

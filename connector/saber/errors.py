@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from connector.errors import ApiUnavailableError, ConnectorError
+from connector.errors import ConnectorError, FatalApiError, RetriableApiError, SkippableError
 from connector.logs import scrub
 
 
@@ -60,26 +60,30 @@ class SaberError(ConnectorError):
         return scrub(text)
 
 
-class SaberAuthError(SaberError, ApiUnavailableError):
-    """401/403: the key is missing, wrong or lacks a permission (the CLI exits 3)."""
+class SaberAuthError(SaberError, FatalApiError):
+    """401/403: the key is missing, wrong or lacks a permission (fatal: the CLI exits 3)."""
 
     exit_code = 3
 
 
+class SaberRequestError(SaberError, SkippableError):
+    """Saber refused or garbled one call in a way that concerns that call only (skippable)."""
+
+
 class InsufficientCredits(SaberError):
-    """402: the account has no credits left for this call."""
+    """402: the account has no credits left for this call (spending stops; the run goes on)."""
 
 
-class SaberNotFound(SaberError):
+class SaberNotFound(SaberRequestError):
     """404: no such research or signal (or not visible to this key)."""
 
 
-class SaberValidationError(SaberError):
+class SaberValidationError(SaberRequestError):
     """400/422: Saber rejected what was sent; resending the same request cannot help."""
 
 
-class SaberUnavailable(SaberError, ApiUnavailableError):
-    """5xx or a transport failure that outlasted the retries (the CLI exits 3)."""
+class SaberUnavailable(SaberError, RetriableApiError):
+    """5xx or a transport failure that outlasted the retries (retriable; the CLI exits 3)."""
 
     exit_code = 3
 
@@ -102,7 +106,7 @@ def error_class(status: int | None) -> type[SaberError]:
         return SaberValidationError
     if status == 429:
         return SaberRateLimited
-    return SaberError
+    return SaberRequestError
 
 
 def parse_error(status: int, content: bytes | str, headers: Mapping[str, str] | None = None) -> SaberError:

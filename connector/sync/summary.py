@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connector.hubspot import RecordFailure  # one record-level failure, whichever API it came from
+from connector.errors import RecordFailure
 
 # Exit codes are part of the CLI's contract.
 EXIT_OK = 0
@@ -98,7 +98,7 @@ class RunSummary:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             **self.counts(),
             "credits_exhausted": self.credits_exhausted,
-            "failures": [f.__dict__ for f in self.failures[:max_failures]],
+            "failures": [asdict(f) for f in self.failures[:max_failures]],
             "notes": self.notes,
             "exit_code": self.exit_code,
         }
