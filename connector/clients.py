@@ -8,7 +8,7 @@ from connector.hubspot import HubSpotAdapter
 from connector.saber import SaberClient
 from connector.settings import Settings
 from connector.state import StateStore
-from connector.sync.engine import EngineConfig
+from connector.sync.config import EngineConfig
 
 
 def hubspot_from(settings: Settings) -> HubSpotAdapter:
@@ -47,4 +47,5 @@ def engine_config_from(settings: Settings) -> EngineConfig:
         cursor_overlap=timedelta(seconds=settings.connector_cursor_overlap_seconds),
         poll_min_seconds=settings.connector_poll_min_seconds,
         poll_max_seconds=settings.connector_poll_max_seconds,
+        outage_threshold=settings.connector_outage_threshold,
     )

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     connector_poll_max_seconds: float = Field(3600.0, gt=0)
     connector_cursor_overlap_seconds: int = Field(600, ge=0)
     saber_research_cost: int = Field(1, ge=0)  # assumption: credits one research costs
+    # Consecutive Saber calls unavailable after their retries that stop launches for the run.
+    connector_outage_threshold: int = Field(3, ge=1)
 
     @field_validator("hubspot_base_url", "saber_base_url")
     @classmethod

@@ -110,7 +110,7 @@ def test_migrations_create_schema_and_second_open_is_noop(
     assert writes == []
     assert second.get_cursor("kept") == "yes"
     with second.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_heads() == ("0001",)
+        assert MigrationContext.configure(conn).get_current_heads() == ("0002",)
 
 
 def test_models_match_migrations(store: StateStore) -> None:
@@ -344,6 +344,64 @@ def test_due_for_refresh(store: StateStore) -> None:
     due = store.due_for_refresh(completed_before=T0 - timedelta(days=30), retry=EveryHour(), now=T0)
     assert due == ["old", "retry"]
     assert store.due_for_refresh(completed_before=None) == []
+
+
+def test_deferred_launches_are_found_and_cleared(store: StateStore) -> None:
+    """A deferred launch is due for the next run until it is cleared or launched; unknown reasons are refused."""
+    store.record_deferred("a", "launch_cap")
+    store.record_deferred("b", "no_credits")
+    assert store.get("a").deferred == "launch_cap"  # type: ignore[union-attr]
+    assert store.due_for_refresh(completed_before=None) == ["a", "b"]
+    store.clear_skip("a")
+    launch(store, "b")
+    assert store.due_for_refresh(completed_before=None) == []
+    assert store.get("b").deferred is None  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="unknown deferral"):
+        store.record_deferred("c", "because")
+
+
+def test_upgrade_moves_old_deferred_prefix_into_its_column(tmp_path: Path) -> None:
+    """A database at revision 0001 upgrades in place: `skip_reason = 'deferred: …'` becomes the deferred column."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from connector.state.store import MIGRATIONS_DIR
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        for cid, reason in (
+            ("a", "deferred: launch cap"),
+            ("b", "deferred: no credits"),
+            ("c", "email missing"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO contacts (contact_id, research_status, check_count, failure_count,"
+                    " skip_reason, written, signals, updated_at)"
+                    " VALUES (:cid, 'none', 0, 0, :reason, '{}', '{}', '2025-03-01 12:00:00')"
+                ),
+                {"cid": cid, "reason": reason},
+            )
+    engine.dispose()
+    store = StateStore(url)
+    try:
+        assert store.schema_upgraded is True
+        states = store.get_many(["a", "b", "c"])
+        assert {cid: (s.deferred, s.skip_reason) for cid, s in states.items()} == {
+            "a": ("launch_cap", None),
+            "b": ("no_credits", None),
+            "c": (None, "email missing"),
+        }
+        assert store.due_for_refresh(completed_before=None) == ["a", "b"]
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------------- cursors, runs, errors

@@ -34,10 +34,12 @@ from connector.mapping.model import (
     Select,
     SignalSpec,
 )
-from connector.mapping.policy import edited_by_person, should_write, value_hash
+from connector.mapping.policy import WriteDecision, edited_by_person, should_write, value_hash, write_decision
 from connector.mapping.values import PropertyValue, SignalAsk, map_values, signals_to_ask
 
 __all__ = [
+    "WriteDecision",
+    "write_decision",
     "ANSWER_TYPES",
     "INPUT_FIELDS",
     "OPERATORS",

@@ -12,6 +12,7 @@ Under every policy a null answer (None) writes nothing and an equal value is not
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from connector.mapping.model import WRITE_POLICIES
 
@@ -25,22 +26,37 @@ def is_empty(value: str | None) -> bool:
     return value is None or not value.strip()
 
 
-def should_write(policy: str, new: str | None, current: str | None, last_written_hash: str | None) -> bool:
-    """Whether `new` may be written over HubSpot's `current` value under `policy`."""
+WriteDecision = Literal["write", "null", "unchanged", "kept_edit", "kept_value"]
+
+
+def write_decision(
+    policy: str, new: str | None, current: str | None, last_written_hash: str | None
+) -> WriteDecision:
+    """What happens to one property under `policy`, and why (the provenance `explain` shows).
+
+    `null`: the answer is empty, nothing is written; `unchanged`: HubSpot holds the value
+    already; `kept_edit`: a person changed what the connector wrote (`unless_edited`);
+    `kept_value`: `if_empty` keeps a value that is there; `write`: the value goes out.
+    """
     if policy not in WRITE_POLICIES:
         raise ValueError(f"unknown write policy {policy!r}; allowed: {', '.join(WRITE_POLICIES)}")
     if new is None:
-        return False
+        return "null"
     if current == new:
-        return False
-    if is_empty(current):
-        return True
+        return "unchanged"
+    if is_empty(current) or policy == "always":
+        return "write"
     if policy == "if_empty":
-        return False
-    if policy == "always":
-        return True
+        return "kept_value"
     assert current is not None
-    return last_written_hash is not None and value_hash(current) == last_written_hash
+    if last_written_hash is not None and value_hash(current) == last_written_hash:
+        return "write"
+    return "kept_edit"
+
+
+def should_write(policy: str, new: str | None, current: str | None, last_written_hash: str | None) -> bool:
+    """Whether `new` may be written over HubSpot's `current` value under `policy`."""
+    return write_decision(policy, new, current, last_written_hash) == "write"
 
 
 def edited_by_person(current: str | None, last_written_hash: str | None) -> bool:

@@ -238,6 +238,21 @@ class Research(_AsyncJob):
     def is_done(self) -> bool:
         return self.status in ("completed", "failed")
 
+    @classmethod
+    def failure(
+        cls, research_id: str, code: str | None, message: str | None, completed_at: datetime | None = None
+    ) -> Research:
+        """A failed research as the connector knows it (stored, timed out): the one synthetic shape."""
+        return cls.model_validate(
+            {
+                "id": research_id,
+                "status": "failed",
+                "errorCode": code,
+                "error": message,
+                "completedAt": completed_at,
+            }
+        )
+
     def signal_for(self, question: str) -> Signal | None:
         """The result's signal that answers exactly this question (whitespace/case folded)."""
         wanted = " ".join(question.split()).casefold()

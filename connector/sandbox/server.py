@@ -165,6 +165,11 @@ class SandboxServer:
         """Reset the connection of the next `count` matching requests (no answer at all)."""
         self._script(count, Fault(status=0), endpoint)
 
+    def clear_faults(self) -> None:
+        """Drop every scripted fault not yet served (the API is healthy again)."""
+        with self._lock:
+            self._faults.items.clear()
+
     def _script(self, count: int, fault: Fault, endpoint: str | None) -> None:
         with self._lock:
             self._faults.items.extend((endpoint, fault) for _ in range(count))

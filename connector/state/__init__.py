@@ -5,10 +5,11 @@ migrated with alembic when the store opens.
 """
 
 from connector.state.db import StateUnavailableError, mask_url, parse_url
-from connector.state.store import DEFERRED, ContactState, RetryRule, RunRecord, StateStore
+from connector.state.store import ContactState, RetryRule, RunRecord, StateStore
+from connector.state.tables import DEFERRALS
 
 __all__ = [
-    "DEFERRED",
+    "DEFERRALS",
     "ContactState",
     "RetryRule",
     "RunRecord",

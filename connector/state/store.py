@@ -40,7 +40,7 @@ from connector.state.db import (
     parse_url,
     sqlite_file,
 )
-from connector.state.tables import RESEARCH_STATUSES, RUN_OUTCOMES, contacts, cursors, errors, runs
+from connector.state.tables import DEFERRALS, RESEARCH_STATUSES, RUN_OUTCOMES, contacts, cursors, errors, runs
 
 try:  # POSIX: the SQLite run lock is an flock the kernel drops when the holder dies
     import fcntl
@@ -50,7 +50,6 @@ except ImportError:  # pragma: no cover - Windows: the lock only excludes this p
 log = get_logger("state")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-DEFERRED = "deferred: "  # skip_reason prefix of a launch put off to a later run (cap, credits)
 CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 MAX_TEXT = 4000  # error texts are truncated to this many characters
 
@@ -80,6 +79,7 @@ class ContactState:
     check_count: int
     failure_count: int
     skip_reason: str | None
+    deferred: str | None  # a launch put off to a later run, and why (one of DEFERRALS)
     last_error: str | None
     written: dict[str, str]
     written_at: datetime | None
@@ -278,6 +278,7 @@ class StateStore:
                 "next_check_at": next_check_at,
                 "check_count": 0,
                 "skip_reason": None,
+                "deferred": None,
                 "updated_at": now,
             }
             if row.fingerprint != fingerprint:
@@ -357,6 +358,21 @@ class StateStore:
         with self._write() as conn:
             self._ensure_contact(conn, contact_id, now)
             self._update_contact(conn, contact_id, skip_reason=_clip(reason), updated_at=now)
+
+    def record_deferred(self, contact_id: str, reason: str) -> None:
+        """A launch put off to the next run (`reason` one of DEFERRALS); `due_for_refresh` finds it."""
+        if reason not in DEFERRALS:
+            raise ValueError(f"unknown deferral {reason!r} (one of {', '.join(DEFERRALS)})")
+        now = self._clock()
+        with self._write() as conn:
+            self._ensure_contact(conn, contact_id, now)
+            self._update_contact(conn, contact_id, deferred=reason, skip_reason=None, updated_at=now)
+
+    def clear_skip(self, contact_id: str) -> None:
+        """The contact is being handled again: forget why it was skipped or put off."""
+        now = self._clock()
+        with self._write() as conn:
+            self._update_contact(conn, contact_id, skip_reason=None, deferred=None, updated_at=now)
 
     def record_error(
         self,
@@ -438,7 +454,7 @@ class StateStore:
     ) -> list[str]:
         """Contacts to look at although HubSpot did not change them.
 
-        Those are: launches deferred by an earlier run (cap or credits, see `DEFERRED`),
+        Those are: launches deferred by an earlier run (the `deferred` column),
         results completed at or before `completed_before` (stale), and failed research whose
         `retry.retry_at(state)` is at or before `now`.
         """
@@ -448,7 +464,7 @@ class StateStore:
         with self._read() as conn:
             deferred = (
                 select(contacts.c.contact_id)
-                .where(contacts.c.skip_reason.like(DEFERRED + "%"))
+                .where(contacts.c.deferred.is_not(None))
                 .order_by(contacts.c.contact_id)
             )
             ids.extend(conn.execute(deferred).scalars())
@@ -666,6 +682,7 @@ def _contact_state(row: Row[Any]) -> ContactState:
         check_count=int(row.check_count or 0),
         failure_count=int(row.failure_count or 0),
         skip_reason=row.skip_reason,
+        deferred=row.deferred,
         last_error=row.last_error,
         written=dict(row.written or {}),
         written_at=row.written_at,

@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 RESEARCH_STATUSES = ("none", "processing", "completed", "failed")
 RUN_OUTCOMES = ("running", "ok", "partial", "failed", "interrupted", "skipped")
+DEFERRALS = ("launch_cap", "no_credits", "launch_failed")  # why a launch waits for a later run
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -84,6 +85,8 @@ class ContactRow(Base):
     check_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failure_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     skip_reason: Mapped[str | None] = mapped_column(Text)
+    # A launch put off to a later run (cap, credits, Saber failing): why, as a code (DEFERRALS).
+    deferred: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     written: Mapped[dict[str, str]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -91,7 +94,10 @@ class ContactRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(_json())
     signals: Mapped[dict[str, Any]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
 
-    __table_args__ = (Index("ix_contacts_status_next_check", "research_status", "next_check_at"),)
+    __table_args__ = (
+        Index("ix_contacts_status_next_check", "research_status", "next_check_at"),
+        Index("ix_contacts_deferred", "deferred"),
+    )
 
 
 class CursorRow(Base):

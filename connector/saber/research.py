@@ -1,0 +1,36 @@
+"""Starting research for one CRM contact: the request body and the idempotency key, in one place.
+
+The key is derived from the contact, the fingerprint of its inputs and the research it
+replaces, so a retried, crashed or concurrent launch of the same thing sends the same key
+and Saber answers it once; new inputs or a refresh make a new key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from connector.saber.client import RESEARCH_PATH, ResearchRequest, SaberClient, idempotency_key
+from connector.saber.models import ResearchStarted
+
+
+def research_key(contact_id: str, fingerprint: str, replaces: str | None) -> str:
+    """The `Idempotency-Key` of one launch."""
+    return idempotency_key(
+        "POST", RESEARCH_PATH, {"contact": contact_id, "inputs": fingerprint, "replaces": replaces}
+    )
+
+
+def start_contact_research(
+    saber: SaberClient,
+    inputs: Mapping[str, str],
+    *,
+    contact_id: str,
+    external_source: str,
+    fingerprint: str,
+    replaces: str | None,
+) -> ResearchStarted:
+    """POST the research for one contact keyed by `externalId` (the CRM id) and `externalSource`."""
+    request = ResearchRequest.from_body(
+        {**inputs, "externalId": contact_id, "externalSource": external_source}
+    )
+    return saber.create_research(request, idempotency_key=research_key(contact_id, fingerprint, replaces))

@@ -1,0 +1,53 @@
+"""Tuning of a cycle and what every stage of one run shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from connector.hubspot import HubSpotAdapter
+from connector.mapping import Mapping
+from connector.saber import SaberClient
+from connector.state import StateStore
+from connector.sync.credits import CreditBudget
+from connector.sync.decide import RetryPolicy
+from connector.sync.options import SyncOptions
+from connector.sync.outage import OutageBreaker
+from connector.sync.summary import RunSummary
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Tuning of the cycle (from settings); the defaults suit a real portal."""
+
+    concurrency: int = 8
+    research_cost: int = 1  # credits one research is assumed to cost (assumption A5)
+    signal_cost: int = 1
+    cursor_overlap: timedelta = timedelta(minutes=10)
+    poll_min_seconds: float = 15.0
+    poll_max_seconds: float = 3600.0
+    research_timeout: timedelta = timedelta(hours=24)
+    retry: RetryPolicy = RetryPolicy()
+    outage_threshold: int = 3  # consecutive unavailable Saber calls that stop launches for the run
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """The clients, the state and the counters of one run, as every stage sees them."""
+
+    mapping: Mapping
+    hubspot: HubSpotAdapter
+    saber: SaberClient
+    store: StateStore
+    options: SyncOptions
+    config: EngineConfig
+    summary: RunSummary
+    budget: CreditBudget
+    saber_health: OutageBreaker
+    clock: Callable[[], datetime]
+    properties: tuple[str, ...]  # the HubSpot properties a run reads

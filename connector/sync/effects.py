@@ -1,0 +1,165 @@
+"""The one seam between a live run and a dry run: every effect a cycle has on the world.
+
+The engine and its stages decide; an `Effects` object does. `LiveEffects` launches, asks,
+records and writes; `DryRunEffects` records the plan in the summary and touches nothing:
+no state write, no paid call, no HubSpot write, no cursor move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from connector.errors import RecordFailure
+from connector.mapping import InputsResult, SignalAsk
+from connector.saber.models import Research, Signal
+from connector.state import ContactState
+from connector.sync.changes import ChangeSet
+from connector.sync.collect import Collector
+from connector.sync.config import Cycle
+from connector.sync.jobs import ContactJob, LaunchOutcome
+from connector.sync.launch import Launcher
+from connector.sync.pull import Puller
+from connector.sync.signals import SignalAsker
+from connector.sync.summary import PlannedChange
+from connector.sync.writer import BatchWriter
+
+
+class Effects(Protocol):
+    """What a cycle does to the state, Saber and HubSpot."""
+
+    waits: bool  # whether collecting may wait for research (`--wait`) between rounds
+    run_id: int | None
+
+    def start_run(self) -> None: ...
+    def finish_run(self, error: str | None) -> None: ...
+    def skip(self, job: ContactJob) -> None: ...
+    def clear_skips(self, contact_ids: Sequence[str]) -> None: ...
+    def wait(self, contact_id: str) -> None: ...
+    def launch(self, job: ContactJob) -> LaunchOutcome: ...
+    def collect(self, state: ContactState) -> Research | None: ...
+    def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None: ...
+    def fail(self, failure: RecordFailure) -> None: ...
+    def write(self, changes: ChangeSet) -> None: ...
+    def flush(self) -> None: ...
+    def complete(self, upper: datetime) -> None: ...
+
+
+class LiveEffects:
+    """A real run: state, Saber and HubSpot are changed; the cursor moves after the writes."""
+
+    waits = True
+
+    def __init__(self, cycle: Cycle, puller: Puller) -> None:
+        self.cycle = cycle
+        self.puller = puller
+        self.run_id: int | None = None
+        self.launcher = Launcher(cycle, self.fail)
+        self.collector = Collector(cycle)
+        self.asker = SignalAsker(cycle, self.fail)
+        self.writer = BatchWriter(cycle.hubspot, cycle.store, cycle.summary, None)
+
+    def start_run(self) -> None:
+        self.run_id = self.cycle.store.start_run()
+        self.writer = BatchWriter(self.cycle.hubspot, self.cycle.store, self.cycle.summary, self.run_id)
+
+    def finish_run(self, error: str | None) -> None:
+        s = self.cycle.summary
+        if self.run_id is not None:
+            self.cycle.store.finish_run(self.run_id, outcome=s.outcome, counts=s.counts(), error=error)
+
+    def skip(self, job: ContactJob) -> None:
+        if job.state is None or job.state.skip_reason != job.decision.detail:
+            self.cycle.store.record_skip(job.contact_id, job.decision.detail)
+
+    def clear_skips(self, contact_ids: Sequence[str]) -> None:
+        for cid in contact_ids:
+            self.cycle.store.clear_skip(cid)
+
+    def wait(self, contact_id: str) -> None:
+        return None  # the collect step looks it up when it is due
+
+    def launch(self, job: ContactJob) -> LaunchOutcome:
+        return self.launcher.launch(job)
+
+    def collect(self, state: ContactState) -> Research | None:
+        return self.collector.poll(state)
+
+    def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None:
+        return self.asker.ask(contact_id, ask, inputs)
+
+    def fail(self, failure: RecordFailure) -> None:
+        self.cycle.summary.fail(failure)
+        self.cycle.store.record_error(
+            self.run_id, failure.contact_id, failure.code, failure.message, property=failure.property
+        )
+
+    def write(self, changes: ChangeSet) -> None:
+        self.writer.add(changes.contact_id, changes.updates)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def complete(self, upper: datetime) -> None:
+        self.writer.flush()
+        self.puller.advance(upper)
+
+
+class DryRunEffects:
+    """`--dry-run`: the plan goes into the summary; nothing is launched, asked, stored or written."""
+
+    waits = False
+    run_id: int | None = None
+
+    def __init__(self, cycle: Cycle) -> None:
+        self.cycle = cycle
+
+    def _plan(self, item: PlannedChange) -> None:
+        self.cycle.summary.add_plan(item)
+
+    def start_run(self) -> None:
+        return None
+
+    def finish_run(self, error: str | None) -> None:
+        return None
+
+    def skip(self, job: ContactJob) -> None:
+        self._plan(PlannedChange(job.contact_id, "skip", job.decision.detail))
+
+    def clear_skips(self, contact_ids: Sequence[str]) -> None:
+        return None
+
+    def wait(self, contact_id: str) -> None:
+        self._plan(PlannedChange(contact_id, "wait", "research pending"))
+
+    def launch(self, job: ContactJob) -> LaunchOutcome:
+        if not self.cycle.budget.plan_launch():  # honours the cap; asks Saber for nothing
+            self.cycle.summary.skip("launch_cap")
+            return LaunchOutcome("deferred", job.contact_id)
+        self._plan(PlannedChange(job.contact_id, "launch", job.decision.reason))
+        self.cycle.summary.research_event("would_launch")
+        return LaunchOutcome("launched", job.contact_id)
+
+    def collect(self, state: ContactState) -> Research | None:
+        self.wait(state.contact_id)
+        return None
+
+    def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None:
+        return None
+
+    def fail(self, failure: RecordFailure) -> None:
+        self.cycle.summary.fail(failure)
+
+    def write(self, changes: ChangeSet) -> None:
+        shown = {
+            c.property: {"from": c.current, "to": c.value} for c in changes.changes if c.decision == "write"
+        }
+        if shown:
+            self._plan(PlannedChange(changes.contact_id, "write", "", shown))
+
+    def flush(self) -> None:
+        return None
+
+    def complete(self, upper: datetime) -> None:
+        return None

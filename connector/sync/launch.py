@@ -1,0 +1,158 @@
+"""Launching: start (or adopt) research for one contact, paying at most once for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.logs import get_logger
+from connector.saber import InsufficientCredits, SaberValidationError
+from connector.saber.models import Research, ResearchStarted
+from connector.saber.research import start_contact_research
+from connector.sync.collect import record_done
+from connector.sync.config import Cycle
+from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob
+from connector.sync.polling import next_check_at
+
+log = get_logger("sync")
+
+
+class Launcher:
+    """One contact at a time, from any thread: look for an orphan, reserve credits, POST, record.
+
+    The research id is stored as soon as Saber answers; a contact with no local record is
+    first looked up by external ID (a crash between a POST and its record leaves one); the
+    POST's idempotency key is derived from the contact, its inputs and what it replaces.
+    """
+
+    def __init__(self, cycle: Cycle, fail: Callable[[RecordFailure], None]) -> None:
+        self.cycle = cycle
+        self.fail = fail
+
+    def launch(self, job: ContactJob) -> LaunchOutcome:
+        c, cid, inputs = self.cycle, job.contact_id, job.inputs
+        assert inputs.inputs is not None and inputs.fingerprint is not None
+        if job.state is None:
+            existing = self._find_existing(job)
+            if existing is not None:
+                return self._adopt(job, existing)
+        cost = c.config.research_cost
+        if not c.budget.reserve_launch(cost):
+            return self._defer(cid)
+        started: ResearchStarted | None = None
+        rejected: str | None = None
+        failed: SkippableError | RetriableApiError | None = None
+        try:
+            started = c.saber_health.call(
+                "create_research",
+                lambda: start_contact_research(
+                    c.saber,
+                    inputs.inputs or {},
+                    contact_id=cid,
+                    external_source=c.mapping.external_source,
+                    fingerprint=inputs.fingerprint or "",
+                    replaces=job.state.research_id if job.state is not None else None,
+                ),
+            )
+        except InsufficientCredits:
+            c.budget.mark_exhausted()
+        except SaberValidationError as exc:
+            rejected = str(exc)
+        except (SkippableError, RetriableApiError) as exc:
+            failed = exc
+        finally:
+            if started is None:  # nothing was spent: give the reservation back (fatal errors too)
+                c.budget.refund(cost, launch=True)
+        if rejected is not None:
+            # Saber rejected the inputs: record it against these inputs, never resend them.
+            self._record_rejected(job, rejected)
+            return LaunchOutcome("rejected", cid)
+        if failed is not None:
+            # Saber kept failing after retries: try again next run (the cursor moves on).
+            self.fail(RecordFailure(cid, None, getattr(failed, "code", None) or "SABER_ERROR", str(failed)))
+            c.store.record_deferred(cid, "launch_failed")
+            return LaunchOutcome("failed", cid)
+        if started is None:  # 402: out of credits
+            return self._defer(cid)
+        now = c.clock()
+        c.store.record_launch(
+            cid,
+            external_id=cid,
+            fingerprint=inputs.fingerprint,
+            research_id=started.id,
+            next_check_at=next_check_at(now, now, c.config.poll_min_seconds, c.config.poll_max_seconds),
+        )
+        c.summary.research_event("launched")
+        log.debug("research launched", contact_id=cid, research_id=started.id, reason=job.decision.reason)
+        return LaunchOutcome("launched", cid)
+
+    def _defer(self, contact_id: str) -> LaunchOutcome:
+        """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
+        budget = self.cycle.budget
+        reason = "no_credits" if budget.exhausted and not budget.cap_reached else "launch_cap"
+        self.cycle.summary.skip(reason)
+        self.cycle.store.record_deferred(contact_id, reason)
+        return LaunchOutcome("deferred", contact_id)
+
+    def _find_existing(self, job: ContactJob) -> Research | None:
+        """A research Saber already holds for this contact and these inputs (a crash's orphan)."""
+        c = self.cycle
+        try:
+            found = c.saber_health.call(
+                "find_research", lambda: c.saber.find_research(job.contact_id, c.mapping.external_source)
+            )
+        except (SkippableError, RetriableApiError) as exc:
+            log.warning("lookup by external id failed", contact_id=job.contact_id, error=str(exc))
+            return None
+        if found is None or found.status == "failed":
+            return None
+        assert job.inputs.inputs is not None
+        for field, value in job.inputs.inputs.items():
+            if field in found.raw and found.raw[field] is not None and str(found.raw[field]) != value:
+                return None
+        days = c.mapping.select.refresh_after_days
+        if found.completed_at and days is not None and c.clock() - found.completed_at >= timedelta(days=days):
+            return None
+        return found
+
+    def _adopt(self, job: ContactJob, research: Research) -> LaunchOutcome:
+        c = self.cycle
+        assert job.inputs.fingerprint is not None
+        c.store.record_launch(
+            job.contact_id,
+            external_id=job.contact_id,
+            fingerprint=job.inputs.fingerprint,
+            research_id=research.id,
+            next_check_at=c.clock(),
+        )
+        c.summary.research_event("adopted")
+        if not research.is_done:
+            return LaunchOutcome("adopted", job.contact_id)
+        record_done(c, job.contact_id, research)
+        write = WriteJob(job.contact_id, job.contact.properties, job.inputs, research, written={}, signals={})
+        return LaunchOutcome("adopted", job.contact_id, write)
+
+    def _record_rejected(self, job: ContactJob, message: str) -> None:
+        c = self.cycle
+        assert job.inputs.fingerprint is not None
+        now = c.clock()
+        c.store.record_launch(
+            job.contact_id,
+            external_id=job.contact_id,
+            fingerprint=job.inputs.fingerprint,
+            research_id="",
+            status="failed",
+            next_check_at=now,
+        )
+        c.store.record_result(
+            job.contact_id,
+            research_id="",
+            status="failed",
+            result=None,
+            completed_at=now,
+            error_code="REJECTED",
+            error=message,
+        )
+        c.summary.skip("rejected_by_saber")
+        self.fail(RecordFailure(job.contact_id, None, "REJECTED", message))

@@ -1,0 +1,123 @@
+"""Pulling: the contacts a run looks at, and the cursor that moves only after writes landed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from connector.errors import ConfigError
+from connector.hubspot import Contact, HubSpotError, SearchFilter
+from connector.logs import get_logger
+from connector.sync.config import Cycle
+from connector.sync.writer import BATCH_SIZE
+
+log = get_logger("sync")
+
+CURSOR = "contacts.lastmodifieddate"
+MAPPING_CURSOR = "mapping.fingerprint"
+
+
+def chunks(items: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class Puller:
+    """Contacts modified in the window (or the `--contact` ids), then those due without a change."""
+
+    def __init__(self, cycle: Cycle) -> None:
+        self.cycle = cycle
+        self.filters = self._search_filters()
+        self.fingerprint = self._mapping_fingerprint()
+
+    def batches(self, upper: datetime) -> Iterator[list[Contact]]:
+        """Batches of at most 100 contacts: the modified ones page by page, then the due ones."""
+        # Taken before the pull, so what this run defers waits for the next run.
+        due = [] if self.cycle.options.contact_ids else list(self._due_ids(upper))
+        yield from chunks(self._contacts(upper))
+        for ids in chunks(due):
+            # Contacts not modified in HubSpot but due for a refresh or a retry.
+            yield list(self.search(ids))
+
+    def search(self, ids: Sequence[str]) -> Iterator[Contact]:
+        """These contacts, if they still match the mapping's filters."""
+        filters = [*self.filters, SearchFilter("hs_object_id", "IN", values=tuple(ids))]
+        return self.cycle.hubspot.search_contacts(properties=self.cycle.properties, filters=filters)
+
+    def advance(self, upper: datetime) -> None:
+        """Move the cursor to `upper` (call only once the cycle's writes have landed)."""
+        if self.cycle.options.contact_ids:
+            return
+        self.cycle.store.set_cursor(CURSOR, upper.isoformat())
+        self.cycle.store.set_cursor(MAPPING_CURSOR, self.fingerprint)
+
+    def _contacts(self, upper: datetime) -> Iterator[Contact]:
+        try:
+            yield from self._window(upper)
+        except HubSpotError as exc:
+            if exc.status == 400:  # HubSpot refuses the mapping's filters: a configuration error
+                where = self.cycle.mapping.source_path or "the mapping"
+                raise ConfigError(
+                    f"{where}: select.filters: HubSpot refused the search: {exc.message}"
+                ) from None
+            raise
+
+    def _window(self, upper: datetime) -> Iterator[Contact]:
+        options = self.cycle.options
+        if options.contact_ids:
+            for ids in chunks(options.contact_ids):
+                yield from self.search(ids)
+            return
+        since = None if options.full else self._cursor_start()
+        log.info(
+            "pull", modified_after=since.isoformat() if since else None, modified_before=upper.isoformat()
+        )
+        yield from self.cycle.hubspot.search_contacts(
+            properties=self.cycle.properties,
+            filters=self.filters,
+            modified_after=since,
+            modified_before=upper,
+        )
+
+    def _cursor_start(self) -> datetime | None:
+        """Where the incremental pull starts: the saved cursor less the overlap window.
+
+        A changed mapping (new properties, other filters) starts from the beginning, so
+        every contact gets the new mapping applied.
+        """
+        store = self.cycle.store
+        if store.get_cursor(MAPPING_CURSOR) != self.fingerprint:
+            return None
+        saved = store.get_cursor(CURSOR)
+        if not saved:
+            return None
+        return datetime.fromisoformat(saved) - self.cycle.config.cursor_overlap
+
+    def _due_ids(self, now: datetime) -> Iterator[str]:
+        days = self.cycle.mapping.select.refresh_after_days
+        stale_before = now - timedelta(days=days) if days is not None else None
+        yield from self.cycle.store.due_for_refresh(
+            completed_before=stale_before, retry=self.cycle.config.retry, now=now
+        )
+
+    def _search_filters(self) -> list[SearchFilter]:
+        """The mapping's `select.filters` as HubSpot search filters."""
+        return [
+            SearchFilter(
+                f.property,
+                f.operator,
+                value=None if f.value is None else str(f.value),
+                values=None if f.values is None else tuple(str(v) for v in f.values),
+                high_value=None if f.high_value is None else str(f.high_value),
+            )
+            for f in self.cycle.mapping.select.filters
+        ]
+
+    def _mapping_fingerprint(self) -> str:
+        data = self.cycle.mapping.model_dump(mode="json", exclude={"source_path"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
