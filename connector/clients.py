@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from connector.http_policy import CallPolicy
 from connector.hubspot import HubSpotAdapter
 from connector.saber import SaberClient
 from connector.settings import Settings
@@ -11,27 +12,32 @@ from connector.state import StateStore
 from connector.sync.config import EngineConfig
 
 
-def hubspot_from(settings: Settings) -> HubSpotAdapter:
+def policy_from(settings: Settings) -> CallPolicy:
+    """The one call policy both clients follow (attempts, waits, per-call time cap, timeouts)."""
+    return CallPolicy(
+        max_attempts=settings.http_max_attempts,
+        max_backoff=settings.http_max_backoff,
+        max_call_seconds=settings.http_max_call_seconds,
+        connect_timeout=settings.http_connect_timeout,
+        read_timeout=settings.http_read_timeout,
+    )
+
+
+def hubspot_from(settings: Settings, policy: CallPolicy | None = None) -> HubSpotAdapter:
     return HubSpotAdapter(
         settings.hubspot_base_url,
         settings.require_hubspot_token(),
-        connect_timeout=settings.http_connect_timeout,
-        read_timeout=settings.http_read_timeout,
-        max_attempts=settings.http_max_attempts,
-        max_backoff=settings.http_max_backoff,
+        policy=policy or policy_from(settings),
         requests_per_10s=settings.hubspot_requests_per_10s,
         searches_per_second=settings.hubspot_searches_per_second,
     )
 
 
-def saber_from(settings: Settings) -> SaberClient:
+def saber_from(settings: Settings, policy: CallPolicy | None = None) -> SaberClient:
     return SaberClient(
         settings.saber_base_url,
         settings.require_saber_key(),
-        connect_timeout=settings.http_connect_timeout,
-        read_timeout=settings.http_read_timeout,
-        max_attempts=settings.http_max_attempts,
-        max_backoff=settings.http_max_backoff,
+        policy=policy or policy_from(settings),
         requests_per_second=settings.saber_requests_per_second,
     )
 

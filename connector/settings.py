@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     http_read_timeout: float = Field(30.0, gt=0)
     http_max_attempts: int = Field(6, ge=1, le=20)
     http_max_backoff: float = Field(60.0, gt=0)
+    http_max_call_seconds: float = Field(300.0, gt=0)  # one call, its retries and waits included
     saber_requests_per_second: float = Field(20.0, gt=0)
     hubspot_requests_per_10s: int = Field(90, ge=1)
     hubspot_searches_per_second: int = Field(4, ge=1)

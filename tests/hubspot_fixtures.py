@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from connector.http_policy import CallPolicy
 from connector.hubspot import HubSpotAdapter
 from connector.sandbox.hubspot import HubSpotSandbox
 
@@ -39,16 +41,25 @@ def http(box: HubSpotSandbox, token: str | None = None) -> httpx.Client:
     return httpx.Client(base_url=box.url, headers=headers, timeout=10)
 
 
+POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(CallPolicy))
+
+
 def fast_adapter(box: HubSpotSandbox, **options: Any) -> HubSpotAdapter:
-    """An adapter with short back-offs and limits that do not get in the way of a test."""
-    options.setdefault("max_backoff", 0.05)
-    options.setdefault("min_backoff", 0.01)
+    """An adapter with short back-offs and limits that do not get in the way of a test.
+
+    Options named like a `CallPolicy` field go to the policy, the rest to the adapter.
+    """
+    policy: dict[str, Any] = {
+        "backoff_base": 0.01,
+        "max_backoff": 0.05,
+        "connect_timeout": 2.0,
+        "read_timeout": 10.0,
+    }
+    policy.update({name: options.pop(name) for name in POLICY_FIELDS & options.keys()})
     options.setdefault("requests_per_10s", 10_000)
     options.setdefault("searches_per_second", 1_000)
-    options.setdefault("connect_timeout", 2.0)
-    options.setdefault("read_timeout", 10.0)
     token = options.pop("token", box.token)
-    return HubSpotAdapter(box.url, token, **options)
+    return HubSpotAdapter(box.url, token, policy=CallPolicy(**policy), **options)
 
 
 def embedded_errors(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connector.errors import ApiUnavailableError
+from connector.http_policy import RETRIED_EVENT, CallPolicy
 from connector.hubspot import (
     Contact,
     DailyLimitReached,
@@ -24,7 +25,6 @@ from connector.hubspot import (
     SearchFilter,
 )
 from connector.hubspot.errors import error_from_response, parse_property_errors
-from connector.hubspot.retry import Action, classify
 from connector.ratelimit import RateLimiter
 from connector.sandbox.hubspot import HubSpotSandbox
 
@@ -150,7 +150,9 @@ def test_unreachable_hubspot_is_unavailable_after_retries() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     hs = HubSpotAdapter(
-        f"http://127.0.0.1:{port}", "pat-na1-secret", max_attempts=2, max_backoff=0.01, min_backoff=0.01
+        f"http://127.0.0.1:{port}",
+        "pat-na1-secret",
+        policy=CallPolicy(max_attempts=2, max_backoff=0.01, backoff_base=0.01),
     )
     with pytest.raises(HubSpotUnavailableError) as info:
         hs.check_access()
@@ -213,39 +215,9 @@ def test_retries_are_logged_without_the_token(box: HubSpotSandbox) -> None:
     hs = fast_adapter(box)
     with capture_logs() as logs:
         hs.check_access()
-    retries = [e for e in logs if e["event"] == "hubspot_retry"]
+    retries = [e for e in logs if e["event"] == RETRIED_EVENT and e["api"] == "hubspot"]
     assert len(retries) == 1 and retries[0]["operation"] == "check_access" and retries[0]["status"] == 503
     assert box.token not in repr(logs)
-
-
-@pytest.mark.parametrize(
-    ("error", "action"),
-    [
-        (HubSpotError("x", status=429, policy_name="TEN_SECONDLY_ROLLING"), Action.WAIT_WINDOW),
-        (HubSpotError("x", status=429, policy_name="SECONDLY"), Action.WAIT_WINDOW),
-        (HubSpotError("x", status=429), Action.WAIT_WINDOW),
-        (DailyLimitReached("x", status=429, policy_name="DAILY"), Action.FAIL),
-        (HubSpotError("x", status=500), Action.RETRY),
-        (HubSpotError("x", status=504), Action.RETRY),
-        (HubSpotError("x", transport=True), Action.RETRY),
-        (HubSpotError("x", status=400), Action.FAIL),
-        (HubSpotError("x", status=401), Action.FAIL),
-        (HubSpotError("x", status=404), Action.FAIL),
-        (HubSpotError("x", status=409), Action.FAIL),
-        (ValueError("x"), Action.FAIL),
-    ],
-)
-def test_classify_table(error: BaseException, action: Action) -> None:
-    """The retry table: 429 waits, 5xx and transport back off, DAILY and other 4xx fail."""
-    assert classify(error).action is action
-
-
-def test_rate_limit_waits_fall_back_to_each_policys_window() -> None:
-    """Without Retry-After or an interval header, SECONDLY waits 1 s and ten-secondly 10 s."""
-    assert classify(HubSpotError("x", status=429, policy_name="SECONDLY")).wait == 1.0
-    assert classify(HubSpotError("x", status=429, policy_name="TEN_SECONDLY_ROLLING")).wait == 10.0
-    assert classify(HubSpotError("x", status=429, interval_ms=2500)).wait == 2.5
-    assert classify(HubSpotError("x", status=429, retry_after=3, interval_ms=10000)).wait == 3
 
 
 # ------------------------------------------------------------------------------ errors

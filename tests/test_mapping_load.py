@@ -298,7 +298,7 @@ ERRORS = [
         edit("operator: IN", "operator: in"),
         "operator: in",
         "select.filters[0].operator: found 'in', allowed: EQ, NEQ, GT, GTE, LT, LTE, IN, NOT_IN, HAS_PROPERTY, "
-        "NOT_HAS_PROPERTY, BETWEEN, CONTAINS_TOKEN; did you mean 'IN'?",
+        "NOT_HAS_PROPERTY, BETWEEN, CONTAINS_TOKEN, NOT_CONTAINS_TOKEN; did you mean 'IN'?",
     ),
     (
         "operator without the operand it needs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import socket
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from connector.errors import ApiUnavailableError
+from connector.http_policy import FAILED_EVENT, RETRIED_EVENT, CallPolicy, parse_retry_after
 from connector.logs import configure_logging
 from connector.saber import (
     InsufficientCredits,
@@ -31,8 +33,6 @@ from connector.saber import (
     idempotency_key,
     parse_error,
 )
-from connector.saber.errors import parse_retry_after
-from connector.saber.retry import Backoff, action_for
 from connector.sandbox.saber import SaberSandbox
 from connector.sandbox.server import Knobs
 from tests.support import wait_for
@@ -47,16 +47,18 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
+POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(CallPolicy))
+
+
 def make_client(box: SaberSandbox, **options: Any) -> SaberClient:
-    """A client with tiny backoffs and no practical rate limit unless a test asks for one."""
-    settings: dict[str, Any] = {
-        "backoff_base": 0.01,
-        "max_backoff": 0.2,
-        "max_attempts": 4,
-        "requests_per_second": 1000.0,
-    }
-    settings.update(options)
-    return SaberClient(box.url, box.api_key, **settings)
+    """A client with tiny backoffs and no practical rate limit unless a test asks for one.
+
+    Options named like a `CallPolicy` field go to the policy, the rest to the client.
+    """
+    policy: dict[str, Any] = {"backoff_base": 0.01, "max_backoff": 0.2, "max_attempts": 4}
+    policy.update({name: options.pop(name) for name in POLICY_FIELDS & options.keys()})
+    options.setdefault("requests_per_second", 1000.0)
+    return SaberClient(box.url, box.api_key, policy=CallPolicy(**policy), **options)
 
 
 @pytest.fixture
@@ -195,7 +197,9 @@ def test_a_refused_connection_is_unavailable() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     saber = SaberClient(
-        f"http://127.0.0.1:{port}", "sk_live_x", backoff_base=0.01, max_backoff=0.02, max_attempts=3
+        f"http://127.0.0.1:{port}",
+        "sk_live_x",
+        policy=CallPolicy(backoff_base=0.01, max_backoff=0.02, max_attempts=3),
     )
     with saber, pytest.raises(SaberUnavailable) as caught:
         saber.credits()
@@ -212,23 +216,6 @@ def test_4xx_other_than_429_is_not_retried(sandbox: SaberSandbox, client: SaberC
         ("firstName", "must not be empty"),
         ("companyDomain", "must be a valid hostname"),
     ]
-
-
-def test_the_action_table() -> None:
-    """429 waits as told, 5xx/408/no answer back off, other 4xx fail."""
-    assert action_for(429) == "retry_after"
-    assert [action_for(s) for s in (None, 408, 500, 502, 503, 504)] == ["backoff"] * 6
-    assert [action_for(s) for s in (400, 401, 402, 403, 404, 409, 422, 501)] == ["fail"] * 8
-
-
-def test_backoff_grows_is_capped_and_honours_hints() -> None:
-    """Backoff doubles per attempt up to the cap; a 429 hint is waited at least, capped at max_backoff."""
-    backoff = Backoff(base=1.0, cap=8.0)
-    assert 0.5 <= backoff.exponential(1) <= 1.0 and 2.0 <= backoff.exponential(3) <= 4.0
-    assert 4.0 <= backoff.exponential(10) <= 8.0
-    throttled = SaberRateLimited("slow down", status=429, retry_after=3.0)
-    assert 3.0 <= backoff.wait_for(throttled, 1) <= 3.3
-    assert backoff.wait_for(SaberRateLimited("x", status=429, retry_after=100.0), 1) == 8.0
 
 
 # ----------------------------------------------------------------------------- error shapes
@@ -316,7 +303,7 @@ def test_insufficient_credits_is_402_and_launches_nothing(sandbox: SaberSandbox,
 
 def test_a_wrong_key_is_an_auth_error_with_exit_code_3(sandbox: SaberSandbox) -> None:
     """401 raises SaberAuthError (an ApiUnavailableError), without retries and without the key in it."""
-    saber = SaberClient(sandbox.url, "sk_live_wrong_key_123", backoff_base=0.01)
+    saber = SaberClient(sandbox.url, "sk_live_wrong_key_123", policy=CallPolicy(backoff_base=0.01))
     with saber, pytest.raises(SaberAuthError) as caught:
         saber.credits()
     assert caught.value.status == 401 and caught.value.code == "UNAUTHORIZED" and caught.value.request_id
@@ -348,8 +335,8 @@ def test_logs_keep_request_ids_and_never_the_key() -> None:
     finally:
         configure_logging("WARNING", "console")
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-    retried = [x for x in lines if x["event"] == "saber call retried"]
-    failed = [x for x in lines if x["event"] == "saber call failed"]
+    retried = [x for x in lines if x["event"] == RETRIED_EVENT and x["api"] == "saber"]
+    failed = [x for x in lines if x["event"] == FAILED_EVENT and x["api"] == "saber"]
     assert retried and retried[0]["status"] == 503 and retried[0]["request_id"]
     assert failed and failed[0]["request_id"] == "e69ed773-2674-4dca-be61-886d6698f360"
     assert secret not in stream.getvalue()

@@ -1,21 +1,43 @@
-"""HubSpot CRM access: the adapter over the official client, its data types and errors."""
+"""HubSpot CRM access: the adapter over the official client, its data types and errors.
 
-from connector.errors import RecordFailure  # re-exported: batch results carry it
-from connector.hubspot.adapter import (
-    BatchResult,
-    Contact,
-    HubSpotAdapter,
-    PropertyInfo,
-    PropertySpec,
-    SearchFilter,
-)
-from connector.hubspot.errors import (
-    DailyLimitReached,
-    HubSpotAuthError,
-    HubSpotError,
-    HubSpotUnavailableError,
-    PropertyError,
-)
+The adapter (and with it the official client, a large import) loads on first use of one of
+these names, so `connector.hubspot.limits` stays cheap for the mapping to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connector.errors import RecordFailure  # re-exported: batch results carry it
+    from connector.hubspot.adapter import (
+        BatchResult,
+        Contact,
+        HubSpotAdapter,
+        PropertyInfo,
+        PropertySpec,
+        SearchFilter,
+    )
+    from connector.hubspot.errors import (
+        DailyLimitReached,
+        HubSpotAuthError,
+        HubSpotError,
+        HubSpotUnavailableError,
+        PropertyError,
+    )
+
+_HOMES = {
+    "RecordFailure": "connector.errors",
+    **dict.fromkeys(
+        ("BatchResult", "Contact", "HubSpotAdapter", "PropertyInfo", "PropertySpec", "SearchFilter"),
+        "connector.hubspot.adapter",
+    ),
+    **dict.fromkeys(
+        ("DailyLimitReached", "HubSpotAuthError", "HubSpotError", "HubSpotUnavailableError", "PropertyError"),
+        "connector.hubspot.errors",
+    ),
+}
 
 __all__ = [
     "BatchResult",
@@ -31,3 +53,17 @@ __all__ = [
     "RecordFailure",
     "SearchFilter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562), then keep the name here."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,17 +1,16 @@
 """The only place the connector talks to HubSpot, through the official hubspot-api-client.
 
-What it adds to the client: timeouts on every call, retries with tenacity (429 after the
-window, 5xx and transport errors with back-off, for POSTs too; never the daily limit), a
-client-side rate limit, one error type, search paging that never hits HubSpot's
-10,000-result cap, and batch updates that land the valid values of a batch even when
-HubSpot rejects the batch for one bad value.
+What it adds to the client: timeouts on every call, retries under the shared call policy
+(`connector.http_policy`; 429 after the window, 5xx and transport errors with back-off, for
+POSTs too; never the daily limit), a client-side rate limit, one error type, search paging
+that never hits HubSpot's 10,000-result cap, and batch updates that land the valid values of
+a batch even when HubSpot rejects the batch for one bad value.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,16 +22,24 @@ import hubspot
 import hubspot.crm.contacts as hs_contacts
 import hubspot.crm.properties as hs_properties
 import urllib3
-from tenacity import RetryCallState
 
 from connector.errors import RecordFailure
+from connector.http_policy import Caller, CallPolicy
 from connector.hubspot.errors import (
     HubSpotError,
     HubSpotUnavailableError,
     PropertyError,
     error_from_response,
 )
-from connector.hubspot.retry import Action, classify, retrying
+from connector.hubspot.limits import (
+    MAX_BATCH,
+    MAX_FILTERS_PER_GROUP,
+    MAX_LIST_PAGE,
+    MAX_SEARCH_PAGE,
+    MAX_TEXT,
+    OPERATORS,
+)
+from connector.hubspot.retry import classify, facts
 from connector.logs import get_logger, scrub
 from connector.ratelimit import RateLimiter
 
@@ -40,29 +47,8 @@ log = get_logger("hubspot")
 
 T = TypeVar("T")
 OBJECT_TYPE = "contacts"
-MAX_BATCH = 100
-MAX_SEARCH_PAGE = 200
-MAX_FILTERS_PER_GROUP = 6
-OPERATORS = frozenset(
-    {
-        "EQ",
-        "NEQ",
-        "LT",
-        "LTE",
-        "GT",
-        "GTE",
-        "BETWEEN",
-        "IN",
-        "NOT_IN",
-        "HAS_PROPERTY",
-        "NOT_HAS_PROPERTY",
-        "CONTAINS_TOKEN",
-        "NOT_CONTAINS_TOKEN",
-    }
-)
 # Errors about the property itself (not its value): every input carrying it is affected.
 PROPERTY_LEVEL_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE", "UNKNOWN_PROPERTY"})
-MAX_TEXT = 65_536
 
 _API_EXCEPTIONS: tuple[type[BaseException], ...] = (
     hs_contacts.ApiException,
@@ -131,7 +117,9 @@ class BatchResult:
 class HubSpotAdapter:
     """HubSpot CRM v3 contacts and contact properties, with retries and rate limiting.
 
-    Thread-safe: the API objects (and their connection pools) are built once and shared.
+    `policy` (attempts, waits, the per-call time cap, timeouts) is shared with the Saber
+    client; the rate limits are HubSpot's own. Thread-safe: the API objects (and their
+    connection pools) are built once and shared.
     """
 
     def __init__(
@@ -139,25 +127,21 @@ class HubSpotAdapter:
         base_url: str,
         access_token: str,
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-        max_attempts: int = 6,
-        max_backoff: float = 60.0,
+        policy: CallPolicy | None = None,
         requests_per_10s: int = 90,
         searches_per_second: int = 4,
-        min_backoff: float = 0.5,
         rate_period: float = 10.0,
         search_period: float = 1.0,
     ):
         self.base_url = base_url.rstrip("/")
-        self._timeout = (connect_timeout, read_timeout)
-        self._max_attempts = max_attempts
-        self._min_backoff = min_backoff
-        self._max_backoff = max_backoff
+        self.policy = policy or CallPolicy()
+        self._timeout = (self.policy.connect_timeout, self.policy.read_timeout)
         self._limiter = RateLimiter(requests_per_10s, rate_period)
         self._search_limiter = RateLimiter(searches_per_second, search_period)
-        self.calls: Counter[str] = Counter()
-        self._calls_lock = threading.Lock()
+        self._caller = Caller("hubspot", self.policy, classify, HubSpotError, log, describe=facts)
+        # Requests sent per operation (retries included), and of those the retries.
+        self.calls: Counter[str] = self._caller.counters.calls
+        self.retries: Counter[str] = self._caller.counters.retries
         # No urllib3 retries: tenacity decides (for POSTs too), and 429s come back as ApiException.
         no_retry = urllib3.Retry(total=0, redirect=0, raise_on_status=False)
         client = hubspot.HubSpot(access_token=access_token, host=self.base_url, retry=no_retry)
@@ -240,10 +224,12 @@ class HubSpotAdapter:
                 raise HubSpotError(f"HubSpot's search did not advance past contact {last_id}; stopping")
             last_id = highest
 
-    def list_contacts(self, *, properties: Sequence[str], page_size: int = 100) -> Iterator[Contact]:
+    def list_contacts(
+        self, *, properties: Sequence[str], page_size: int = MAX_LIST_PAGE
+    ) -> Iterator[Contact]:
         """Every contact, in HubSpot's list order (id), one page at a time."""
-        if not 1 <= page_size <= 100:
-            raise ValueError(f"page_size must be between 1 and 100, got {page_size}")
+        if not 1 <= page_size <= MAX_LIST_PAGE:
+            raise ValueError(f"page_size must be between 1 and {MAX_LIST_PAGE}, got {page_size}")
         props = list(dict.fromkeys(properties))
 
         def pages() -> Iterator[Contact]:
@@ -423,14 +409,12 @@ class HubSpotAdapter:
 
     # ---------------------------------------------------------------- one call
     def _call(self, operation: str, fn: Callable[[], T], *, search: bool = False) -> T:
-        """Run one API call under the rate limits, retrying as `classify` says."""
+        """Run one API call under the rate limits, retrying as the call policy and `classify` say."""
 
         def attempt() -> T:
             self._limiter.acquire()
             if search:
                 self._search_limiter.acquire()
-            with self._calls_lock:
-                self.calls[operation] += 1
             try:
                 return fn()
             except _API_EXCEPTIONS as exc:
@@ -446,37 +430,7 @@ class HubSpotAdapter:
             except ValueError as exc:  # the client's models validate answers as they deserialise them
                 raise HubSpotError(f"HubSpot's answer did not match its API schema: {exc}") from None
 
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "hubspot_retry",
-                operation=operation,
-                attempt=state.attempt_number,
-                wait_seconds=round(state.upcoming_sleep, 3),
-                reason=classify(exc).reason if exc else "",
-                status=getattr(exc, "status", None),
-            )
-
-        policy = retrying(
-            max_attempts=self._max_attempts,
-            min_backoff=self._min_backoff,
-            max_backoff=self._max_backoff,
-            before_sleep=before_sleep,
-        )
-        try:
-            return policy(attempt)
-        except HubSpotError as exc:
-            exc.attempts = policy.statistics.get("attempt_number", 1)
-            retried = classify(exc).action is not Action.FAIL  # retryable, so retries ran out
-            (log.warning if retried else log.info)(
-                "hubspot_call_failed",
-                operation=operation,
-                status=exc.status,
-                category=exc.category,
-                correlation_id=exc.correlation_id,
-                attempts=exc.attempts,
-            )
-            raise
+        return self._caller.call(operation, attempt)
 
     def _transport_error(self, exc: BaseException) -> HubSpotError:
         reason = getattr(exc, "reason", None) or exc

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from connector.errors import ApiUnavailableError, ConnectorError, FatalApiError, RetriableApiError
+from connector.http_policy import header_value, parse_retry_after
 from connector.logs import scrub
 
 MAX_MESSAGE = 500  # characters of HubSpot's message kept in str(error)
@@ -55,7 +55,7 @@ class HubSpotError(ConnectorError):
         self.interval_ms = interval_ms
         self.message = scrub(hubspot_message if hubspot_message is not None else message)
         self.transport = transport
-        self.attempts = 1
+        self.attempts = 1  # set by the call policy when the call gives up
 
     @property
     def unavailable(self) -> bool:
@@ -96,8 +96,8 @@ def error_from_response(
         "correlation_id": _str(data.get("correlationId")),
         "policy_name": policy,
         "errors": parse_property_errors(hubspot_message, data.get("errors")),
-        "retry_after": _retry_after(_header(headers, "Retry-After")),
-        "interval_ms": _int(_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")),
+        "retry_after": parse_retry_after(header_value(headers, "Retry-After")),
+        "interval_ms": _int(header_value(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")),
         "hubspot_message": hubspot_message,
     }
     short = hubspot_message if len(hubspot_message) <= MAX_MESSAGE else hubspot_message[:MAX_MESSAGE] + "…"
@@ -153,32 +153,6 @@ def parse_property_errors(message: str, errors: Any = None) -> list[PropertyErro
                     )
                 )
     return out
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    value = headers.get(name)
-    if value is None:  # plain dicts are case-sensitive; urllib3's HTTPHeaderDict is not
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: a number or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        from datetime import UTC, datetime
-
-        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None
 
 
 def _int(value: str | None) -> int | None:

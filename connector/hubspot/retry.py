@@ -1,37 +1,17 @@
-"""When to retry a HubSpot call, and how long to wait: a small table and a separate back-off.
+"""Which HubSpot failures are worth another attempt: the classification table, and nothing else.
 
-`classify` is the whole policy (status/condition -> action), kept apart from the waiting
-so that it can be read and tested on its own, as in Airbyte's CDK error handlers.
+The waiting, the attempt budget, the counters and the logs are the shared call policy's
+(`connector.http_policy`); this module only says what each HubSpot answer means, and what
+its errors are called in the shared log lines.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
-
+from connector.http_policy import Action, ErrorFacts, Verdict
 from connector.hubspot.errors import DailyLimitReached, HubSpotError
+from connector.hubspot.limits import DEFAULT_WINDOW, POLICY_WINDOWS
 
-# How long a rate-limit window lasts when HubSpot does not say (no Retry-After, no header).
-POLICY_WINDOWS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
-DEFAULT_WINDOW = 10.0
 RETRY_STATUSES = frozenset({408, 423, 425})  # timeouts and HubSpot's "record locked, try again"
-
-
-class Action(enum.Enum):
-    RETRY = "retry"  # transient failure: exponential back-off with jitter
-    WAIT_WINDOW = "wait_window"  # rate limited: wait for the window to pass, then retry
-    FAIL = "fail"  # retrying cannot help
-
-
-@dataclass(frozen=True)
-class Verdict:
-    action: Action
-    reason: str
-    wait: float | None = None  # for WAIT_WINDOW: seconds until the window has passed
 
 
 def classify(exc: BaseException) -> Verdict:
@@ -41,14 +21,14 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(exc, DailyLimitReached):
         return Verdict(Action.FAIL, "daily limit used up")
     if exc.transport:
-        return Verdict(Action.RETRY, "transport error")
+        return Verdict(Action.BACKOFF, "transport error")
     status = exc.status or 0
     if status == 429:
         return Verdict(
-            Action.WAIT_WINDOW, f"rate limited ({exc.policy_name or 'unknown policy'})", _window(exc)
+            Action.RETRY_AFTER, f"rate limited ({exc.policy_name or 'unknown policy'})", _window(exc)
         )
     if status >= 500 or status in RETRY_STATUSES:
-        return Verdict(Action.RETRY, f"HubSpot answered {status}")
+        return Verdict(Action.BACKOFF, f"HubSpot answered {status}", exc.retry_after)
     return Verdict(Action.FAIL, f"HubSpot answered {status}")
 
 
@@ -61,27 +41,8 @@ def _window(exc: HubSpotError) -> float:
     return POLICY_WINDOWS.get(exc.policy_name or "", DEFAULT_WINDOW)
 
 
-def retrying(
-    *,
-    max_attempts: int,
-    min_backoff: float,
-    max_backoff: float,
-    before_sleep: Callable[[RetryCallState], Any] | None = None,
-) -> Retrying:
-    """A tenacity `Retrying` that follows `classify`, waiting at most `max_backoff` each time."""
-    backoff = wait_random_exponential(multiplier=min_backoff, max=max_backoff)
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        verdict = classify(exc) if exc else Verdict(Action.RETRY, "")
-        if verdict.action is Action.WAIT_WINDOW and verdict.wait is not None:
-            return min(verdict.wait, max_backoff)
-        return backoff(state)
-
-    return Retrying(
-        retry=retry_if_exception(lambda exc: classify(exc).action is not Action.FAIL),
-        stop=stop_after_attempt(max_attempts),
-        wait=wait,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
+def facts(exc: BaseException) -> ErrorFacts:
+    """HubSpot's category and correlation id, under the shared log fields' names (code, request_id)."""
+    if not isinstance(exc, HubSpotError):
+        return ErrorFacts(None, None, None, str(exc))
+    return ErrorFacts(exc.status, exc.category, exc.correlation_id, exc.message)

@@ -25,16 +25,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from connector.hubspot.limits import SearchOperator
 from connector.mapping.convert import ConversionError, option_key
 from connector.mapping.hints import did_you_mean, shown
 from connector.mapping.paths import FROM_PATTERN, FromPath, PathError, parse_from
 
 WritePolicy = Literal["unless_edited", "always", "if_empty"]
 PropertyType = Literal["string", "number", "bool", "date", "datetime", "enumeration", "multiple"]
-Operator = Literal[
-    "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "NOT_IN",
-    "HAS_PROPERTY", "NOT_HAS_PROPERTY", "BETWEEN", "CONTAINS_TOKEN",
-]  # fmt: skip
+Operator = (
+    SearchOperator  # HubSpot's own list (connector.hubspot.limits): the mapping accepts what search does
+)
 Normalizer = Literal["domain", "email_domain", "url", "trim"]
 Scope = Literal["contact", "company"]
 AnswerType = Literal[

@@ -1,16 +1,17 @@
 """The Saber API client: one shared httpx connection pool, retries, a rate limit, typed answers.
 
-Safe to share between the threads of a pool: httpx's `Client` is thread-safe, the rate
-limiter and the call counter take their own locks, and every call keeps its own retry
-state. Every POST carries an `Idempotency-Key` (the caller's, or one derived from what is
-asked) that stays the same across retries, so a retried POST never pays twice.
+Retries follow the call policy shared with the HubSpot adapter (`connector.http_policy`);
+what each Saber answer means for a retry is `connector.saber.retry`. Safe to share between
+the threads of a pool: httpx's `Client` is thread-safe, the rate limiter and the call
+counters take their own locks, and every call keeps its own retry state. Every POST carries
+an `Idempotency-Key` (the caller's, or one derived from what is asked) that stays the same
+across retries, so a retried POST never pays twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -20,14 +21,14 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState
 
 from connector import __version__
+from connector.http_policy import Caller, CallPolicy
 from connector.logs import get_logger
 from connector.ratelimit import RateLimiter
 from connector.saber.errors import SaberError, SaberNotFound, SaberRequestError, SaberUnavailable, parse_error
 from connector.saber.models import Research, ResearchStarted, Signal, SignalPage
-from connector.saber.retry import Backoff, retrying
+from connector.saber.retry import classify
 
 log = get_logger("saber")
 
@@ -100,24 +101,23 @@ _derive_key = idempotency_key  # `_call` has a parameter of the same name
 
 
 class SaberClient:
-    """Typed calls to the Saber API with retries (tenacity), backoff and a client-side rate limit."""
+    """Typed calls to the Saber API with retries, back-off and a client-side rate limit.
+
+    `policy` (attempts, waits, the per-call time cap, timeouts) is shared with the HubSpot
+    adapter; the rate limit is Saber's own.
+    """
 
     def __init__(
         self,
         base_url: str,
         api_key: str,
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-        max_attempts: int = 6,
-        max_backoff: float = 60.0,
+        policy: CallPolicy | None = None,
         requests_per_second: float = 20.0,
-        backoff_base: float = 0.5,
     ) -> None:
         if requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
-        self.max_attempts = max_attempts
-        self.backoff = Backoff(base=backoff_base, cap=max_backoff)
+        self.policy = policy or CallPolicy()
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={
@@ -125,14 +125,15 @@ class SaberClient:
                 "User-Agent": f"saber-connector/{__version__}",
                 "Accept": "application/json",
             },
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),
         )
         # One call per 1/rate seconds: evenly spaced, so the client never bursts above the
         # server's bucket even when a whole thread pool starts at once.
         self._limiter = RateLimiter(1, 1.0 / requests_per_second)
-        self.calls: Counter[str] = Counter()  # HTTP requests sent, retries included, per operation
-        self.retries: Counter[str] = Counter()  # of which retries
-        self._calls_lock = threading.Lock()
+        self._caller = Caller("saber", self.policy, classify, SaberError, log)
+        # Requests sent per operation (retries included), and of those the retries.
+        self.calls: Counter[str] = self._caller.counters.calls
+        self.retries: Counter[str] = self._caller.counters.retries
 
     # ------------------------------------------------------------------ research
     def create_research(
@@ -297,8 +298,6 @@ class SaberClient:
 
         def attempt() -> httpx.Response:
             self._limiter.acquire()
-            with self._calls_lock:
-                self.calls[op] += 1
             try:
                 response = self._http.request(method, path, params=params, json=body, headers=headers)
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
@@ -309,34 +308,8 @@ class SaberClient:
                 return response
             raise parse_error(response.status_code, response.content, response.headers)
 
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome is not None else None
-            with self._calls_lock:
-                self.retries[op] += 1
-            log.warning(
-                "saber call retried",
-                op=op,
-                attempt=state.attempt_number,
-                wait=round(state.upcoming_sleep, 3),
-                status=getattr(exc, "status", None),
-                code=getattr(exc, "code", None),
-                request_id=getattr(exc, "request_id", None),
-                error=getattr(exc, "message", str(exc)),
-            )
-
-        try:
-            response = retrying(self.max_attempts, self.backoff, before_sleep=before_sleep)(attempt)
-        except SaberError as exc:
-            level = log.debug if quiet_404 and exc.status == 404 else log.warning
-            level(
-                "saber call failed",
-                op=op,
-                status=exc.status,
-                code=exc.code,
-                request_id=exc.request_id,
-                error=exc.message,
-            )
-            raise
+        expected = _is_404 if quiet_404 else None
+        response = self._caller.call(op, attempt, expected=expected)
         try:
             return response.json()
         except ValueError:
@@ -359,6 +332,10 @@ class SaberClient:
                 status=200,
                 code="INVALID_RESPONSE",
             ) from None
+
+
+def _is_404(exc: BaseException) -> bool:
+    return isinstance(exc, SaberError) and exc.status == 404
 
 
 def _params(**values: str | None) -> list[tuple[str, str]]:

@@ -15,11 +15,10 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from connector.errors import ConnectorError, FatalApiError, RetriableApiError, SkippableError
+from connector.http_policy import header_value, parse_retry_after
 from connector.logs import scrub
 
 
@@ -48,6 +47,7 @@ class SaberError(ConnectorError):
         self.error_code = error_code
         self.error_action = error_action
         self.details = details
+        self.attempts = 1  # set by the call policy when the call gives up
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
@@ -119,9 +119,9 @@ def parse_error(status: int, content: bytes | str, headers: Mapping[str, str] | 
         body = None
     parts = _from_json(body) if isinstance(body, dict) else _from_text(status, text)
     if parts.get("retry_after") is None:
-        parts["retry_after"] = parse_retry_after(_header(headers, "Retry-After"))
+        parts["retry_after"] = parse_retry_after(header_value(headers, "Retry-After"))
     if not parts.get("request_id"):
-        parts["request_id"] = _header(headers, "X-Request-Id") or _header(headers, "X-Trace-Id")
+        parts["request_id"] = header_value(headers, "X-Request-Id") or header_value(headers, "X-Trace-Id")
     if not parts.get("code"):
         parts["code"] = "TOO_MANY_REQUESTS" if status == 429 else f"HTTP_{status}"
     message = parts.pop("message", None) or f"HTTP {status}"
@@ -191,30 +191,3 @@ def _seconds(value: Any) -> float | None:
     if isinstance(value, str):
         return parse_retry_after(value)
     return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return value
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delta-seconds (fractions allowed) or an HTTP date."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -36,20 +36,22 @@ from typing import Any
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from connector.hubspot.adapter import OPERATORS  # the public list of search operators
+from connector.hubspot.limits import (  # HubSpot's contract, shared with the adapter and the mapping
+    MAX_BATCH,
+    MAX_FILTER_GROUPS,
+    MAX_FILTERS_PER_GROUP,
+    MAX_FILTERS_TOTAL,
+    MAX_TEXT,
+    OPERATORS,
+)
+from connector.hubspot.limits import MAX_LIST_PAGE as MAX_LIST_LIMIT
+from connector.hubspot.limits import MAX_SEARCH_PAGE as MAX_SEARCH_LIMIT
+from connector.hubspot.limits import MAX_SEARCH_RESULTS as MAX_SEARCH_DEPTH
 from connector.sandbox.seed import iso_from_ms, seed_contacts
 from connector.sandbox.server import Fault, Knobs, SandboxServer
 
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 SEARCH_ENDPOINTS = frozenset({"contacts_search"})
-MAX_SEARCH_DEPTH = 10_000
-MAX_SEARCH_LIMIT = 200
-MAX_LIST_LIMIT = 100
-MAX_BATCH = 100
-MAX_FILTER_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 6
-MAX_FILTERS_TOTAL = 18
-MAX_TEXT = 65_536
 PORTAL_ID = 24_681_357
 STANDARD_CREATED = "2019-08-06T02:41:08.029Z"
 AUTH_MESSAGE = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.clients import engine_config_from, hubspot_from, saber_from, store_from
+from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
 from connector.mapping import load_mapping
 from connector.settings import Settings
 from connector.sync.engine import SyncEngine
@@ -14,8 +14,9 @@ from connector.sync.summary import RunSummary
 def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = True) -> RunSummary:
     """One cycle with everything built from settings; config is checked before any call."""
     mapping = load_mapping(settings.connector_mapping)
-    hubspot = hubspot_from(settings)
-    saber = saber_from(settings)
+    policy = policy_from(settings)
+    hubspot = hubspot_from(settings, policy)
+    saber = saber_from(settings, policy)
     store = store_from(settings)
     try:
         engine = SyncEngine(
