@@ -11,6 +11,7 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
     """Counts by research status, the last runs and the most common errors, as plain data."""
     return {
         "research": store.status_counts(),
+        "writes_pending": store.count_write_pending(),
         "last_runs": [
             {
                 "id": r.id,
@@ -33,6 +34,9 @@ def render_status(report: dict[str, Any]) -> str:
     lines = ["research by status:"]
     counts = report["research"] or {}
     lines += [f"  {name:<12}{n}" for name, n in sorted(counts.items())] or ["  (none yet)"]
+    waiting = report.get("writes_pending") or {}
+    lines.append(f"results waiting to be written: {sum(waiting.values())}")
+    lines += [f"  {reason:<24}{n}" for reason, n in sorted(waiting.items())]
     lines.append("last runs:")
     for run in report["last_runs"] or []:
         c = run["counts"] or {}

@@ -88,6 +88,19 @@ def statements() -> Iterator[list[str]]:
     event.remove(Engine, "before_cursor_execute", listener)
 
 
+def _head_revision() -> str:
+    """The newest revision the migration scripts define."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from connector.state.store import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    (head,) = ScriptDirectory.from_config(cfg).get_heads()
+    return head
+
+
 # ---------------------------------------------------------------------- schema
 def test_migrations_create_schema_and_second_open_is_noop(
     open_store: Callable[..., StateStore], statements: list[str]
@@ -110,7 +123,7 @@ def test_migrations_create_schema_and_second_open_is_noop(
     assert writes == []
     assert second.get_cursor("kept") == "yes"
     with second.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_heads() == ("0002",)
+        assert MigrationContext.configure(conn).get_current_heads() == (_head_revision(),)
 
 
 def test_models_match_migrations(store: StateStore) -> None:
@@ -333,6 +346,7 @@ def test_due_for_refresh(store: StateStore) -> None:
             error_code=code,
             error=None,
         )
+        store.set_write_pending(cid, None)  # its values landed in HubSpot
 
     finish("old", "completed", T0 - timedelta(days=40))
     finish("fresh", "completed", T0 - timedelta(days=1))
@@ -344,6 +358,29 @@ def test_due_for_refresh(store: StateStore) -> None:
     due = store.due_for_refresh(completed_before=T0 - timedelta(days=30), retry=EveryHour(), now=T0)
     assert due == ["old", "retry"]
     assert store.due_for_refresh(completed_before=None) == []
+
+
+def test_results_not_landed_stay_due_until_written(store: StateStore) -> None:
+    """A recorded result is pending work until its values land; a failure code keeps it due unless no retry can help."""
+    for cid in ("a", "b", "gone"):
+        launch(store, cid)
+        store.record_result(
+            cid,
+            research_id=f"r-{cid}",
+            status="completed",
+            result={},
+            completed_at=T0,
+            error_code=None,
+            error=None,
+        )
+    assert store.get("a").write_pending == "unwritten"  # type: ignore[union-attr]
+    assert store.due_for_refresh(completed_before=None) == ["a", "b", "gone"]
+    store.record_written("a", {"saber_summary": "h"})
+    store.set_write_pending("b", "INVALID_OPTION")
+    store.set_write_pending("gone", "OBJECT_NOT_FOUND")
+    assert store.due_for_refresh(completed_before=None, unwritable={"OBJECT_NOT_FOUND"}) == ["b"]
+    assert store.count_write_pending() == {"INVALID_OPTION": 1, "OBJECT_NOT_FOUND": 1}
+    assert store.count_write_pending(contact_ids=["b"]) == {"INVALID_OPTION": 1}
 
 
 def test_deferred_launches_are_found_and_cleared(store: StateStore) -> None:

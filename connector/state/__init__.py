@@ -6,7 +6,7 @@ migrated with alembic when the store opens.
 
 from connector.state.db import StateUnavailableError, mask_url, parse_url
 from connector.state.store import ContactState, RetryRule, RunRecord, StateStore
-from connector.state.tables import DEFERRALS
+from connector.state.tables import DEFERRALS, UNWRITTEN
 
 __all__ = [
     "DEFERRALS",
@@ -15,6 +15,7 @@ __all__ = [
     "RunRecord",
     "StateStore",
     "StateUnavailableError",
+    "UNWRITTEN",
     "mask_url",
     "parse_url",
 ]

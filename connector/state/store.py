@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +40,16 @@ from connector.state.db import (
     parse_url,
     sqlite_file,
 )
-from connector.state.tables import DEFERRALS, RESEARCH_STATUSES, RUN_OUTCOMES, contacts, cursors, errors, runs
+from connector.state.tables import (
+    DEFERRALS,
+    RESEARCH_STATUSES,
+    RUN_OUTCOMES,
+    UNWRITTEN,
+    contacts,
+    cursors,
+    errors,
+    runs,
+)
 
 try:  # POSIX: the SQLite run lock is an flock the kernel drops when the holder dies
     import fcntl
@@ -80,6 +89,7 @@ class ContactState:
     failure_count: int
     skip_reason: str | None
     deferred: str | None  # a launch put off to a later run, and why (one of DEFERRALS)
+    write_pending: str | None  # a result not landed in HubSpot yet: UNWRITTEN or the failure's code
     last_error: str | None
     written: dict[str, str]
     written_at: datetime | None
@@ -313,6 +323,7 @@ class StateStore:
         """A research finished: completed stores its JSON and resets the failure count, failed counts one.
 
         A failure keeps the previous completed result, which is still the last good one.
+        Either way the result is pending work (`write_pending`) until its values land.
         """
         _check_status(status)
         _aware(completed_at)
@@ -326,6 +337,8 @@ class StateStore:
             "checked_at": now,
             "updated_at": now,
         }
+        if status in ("completed", "failed"):
+            values["write_pending"] = UNWRITTEN
         if status == "completed":
             values.update(result=result, failure_count=0, next_check_at=None)
         elif status == "failed":
@@ -350,7 +363,24 @@ class StateStore:
         with self._write() as conn:
             row = self._locked_contact(conn, contact_id, now)
             merged = {**(row.written or {}), **dict(written)}
-            self._update_contact(conn, contact_id, written=merged, written_at=now, updated_at=now)
+            self._update_contact(
+                conn, contact_id, written=merged, written_at=now, write_pending=None, updated_at=now
+            )
+
+    def set_write_pending(self, contact_id: str, reason: str | None) -> None:
+        """Why the contact's result has not fully landed (a failure code), or None once nothing waits."""
+        now = self._clock()
+        with self._write() as conn:
+            self._update_contact(conn, contact_id, write_pending=_clip(reason), updated_at=now)
+
+    def count_write_pending(self, *, contact_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Results waiting to be written, by reason (UNWRITTEN or the last failure's code)."""
+        query = select(contacts.c.write_pending, func.count()).where(contacts.c.write_pending.is_not(None))
+        if contact_ids is not None:
+            query = query.where(contacts.c.contact_id.in_(list(contact_ids)))
+        with self._read() as conn:
+            rows = conn.execute(query.group_by(contacts.c.write_pending)).all()
+        return {reason: int(n) for reason, n in rows}
 
     def record_skip(self, contact_id: str, reason: str | None) -> None:
         """Why the contact was skipped this time (None clears it); creates the row if missing."""
@@ -451,10 +481,12 @@ class StateStore:
         completed_before: datetime | None,
         retry: RetryRule | None = None,
         now: datetime | None = None,
+        unwritable: Collection[str] = (),
     ) -> list[str]:
         """Contacts to look at although HubSpot did not change them.
 
-        Those are: launches deferred by an earlier run (the `deferred` column),
+        Those are: results not yet landed in HubSpot (`write_pending`, except the reasons in
+        `unwritable`, which no retry can help), launches deferred by an earlier run (the `deferred` column),
         results completed at or before `completed_before` (stale), and failed research whose
         `retry.retry_at(state)` is at or before `now`.
         """
@@ -462,6 +494,10 @@ class StateStore:
         _aware(now)
         ids: list[str] = []
         with self._read() as conn:
+            unlanded = select(contacts.c.contact_id).where(contacts.c.write_pending.is_not(None))
+            if unwritable:
+                unlanded = unlanded.where(contacts.c.write_pending.not_in(list(unwritable)))
+            ids.extend(conn.execute(unlanded.order_by(contacts.c.contact_id)).scalars())
             deferred = (
                 select(contacts.c.contact_id)
                 .where(contacts.c.deferred.is_not(None))
@@ -683,6 +719,7 @@ def _contact_state(row: Row[Any]) -> ContactState:
         failure_count=int(row.failure_count or 0),
         skip_reason=row.skip_reason,
         deferred=row.deferred,
+        write_pending=row.write_pending,
         last_error=row.last_error,
         written=dict(row.written or {}),
         written_at=row.written_at,

@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 RESEARCH_STATUSES = ("none", "processing", "completed", "failed")
 RUN_OUTCOMES = ("running", "ok", "partial", "failed", "interrupted", "skipped")
+UNWRITTEN = "unwritten"  # write_pending of a result recorded but not yet sent to HubSpot
 DEFERRALS = ("launch_cap", "no_credits", "launch_failed")  # why a launch waits for a later run
 
 
@@ -87,6 +88,8 @@ class ContactRow(Base):
     skip_reason: Mapped[str | None] = mapped_column(Text)
     # A launch put off to a later run (cap, credits, Saber failing): why, as a code (DEFERRALS).
     deferred: Mapped[str | None] = mapped_column(String(64))
+    # A result not landed in HubSpot yet: UNWRITTEN, or the code of the write that failed.
+    write_pending: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(Text)
     written: Mapped[dict[str, str]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -97,6 +100,7 @@ class ContactRow(Base):
     __table_args__ = (
         Index("ix_contacts_status_next_check", "research_status", "next_check_at"),
         Index("ix_contacts_deferred", "deferred"),
+        Index("ix_contacts_write_pending", "write_pending"),
     )
 
 

@@ -32,6 +32,10 @@ class EngineConfig:
     outage_threshold: int = 3  # consecutive unavailable Saber calls that stop launches for the run
 
 
+# Write failures no later run can mend: the contact is gone from HubSpot.
+UNWRITABLE = frozenset({"OBJECT_NOT_FOUND"})
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -21,6 +21,7 @@ class CreditBudget:
         self.launches = 0
         self.spent = 0
         self.exhausted = False  # set on a 402 or when the balance is used up
+        self._refused = False  # Saber itself answered 402: no refund makes credits reappear
 
     def _ensure_balance(self) -> int:
         if self.balance is None:
@@ -59,16 +60,23 @@ class CreditBudget:
             return True
 
     def refund(self, cost: int, launch: bool = False) -> None:
-        """Give back a reservation whose call did not spend anything."""
+        """Give back a reservation whose call did not spend anything.
+
+        A budget that looked used up only because of reservations in flight is open again:
+        the next reservation checks the balance afresh.
+        """
         with self._lock:
             self.spent -= cost
             if launch:
                 self.launches -= 1
+            if not self._refused:
+                self.exhausted = False
 
     def mark_exhausted(self) -> None:
         """Saber answered 402: stop spending for the rest of the run."""
         with self._lock:
             self.exhausted = True
+            self._refused = True
 
     @property
     def left(self) -> int | None:

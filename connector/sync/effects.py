@@ -42,6 +42,7 @@ class Effects(Protocol):
     def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None: ...
     def fail(self, failure: RecordFailure) -> None: ...
     def write(self, changes: ChangeSet) -> None: ...
+    def settle(self, contact_id: str, reason: str | None) -> None: ...
     def flush(self) -> None: ...
     def complete(self, upper: datetime) -> None: ...
 
@@ -97,6 +98,10 @@ class LiveEffects:
 
     def write(self, changes: ChangeSet) -> None:
         self.writer.add(changes.contact_id, changes.updates)
+
+    def settle(self, contact_id: str, reason: str | None) -> None:
+        """Nothing more waits to be written for this contact (None), or why it cannot be (a code)."""
+        self.cycle.store.set_write_pending(contact_id, reason)
 
     def flush(self) -> None:
         self.writer.flush()
@@ -157,6 +162,9 @@ class DryRunEffects:
         }
         if shown:
             self._plan(PlannedChange(changes.contact_id, "write", "", shown))
+
+    def settle(self, contact_id: str, reason: str | None) -> None:
+        return None
 
     def flush(self) -> None:
         return None

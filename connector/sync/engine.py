@@ -26,7 +26,7 @@ from connector.errors import ApiOutage, RecordFailure
 from connector.hubspot import HubSpotAdapter
 from connector.mapping import Mapping, build_inputs, map_values
 from connector.saber import SaberClient
-from connector.state import ContactState, StateStore
+from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.changes import ChangeSet, compute_changes
 from connector.sync.collect import pending_rounds
 from connector.sync.config import Cycle, EngineConfig, utcnow
@@ -157,23 +157,28 @@ class SyncEngine:
         current = {
             x.id: x for x in c.hubspot.read_contacts([s.contact_id for s, _ in finished], c.properties)
         }
-        jobs = [
-            WriteJob.of(state, contact.properties, build_inputs(c.mapping, contact.properties), research)
-            for state, research in finished
-            if (contact := current.get(state.contact_id)) is not None  # deleted meanwhile: nothing to write
-        ]
+        jobs = []
+        for state, research in finished:
+            contact = current.get(state.contact_id)
+            if contact is None:  # deleted in HubSpot meanwhile: nothing can be written
+                self.effects.settle(state.contact_id, "OBJECT_NOT_FOUND")
+                continue
+            inputs = build_inputs(c.mapping, contact.properties)
+            jobs.append(WriteJob.of(state, contact.properties, inputs, research, write_pending=UNWRITTEN))
         self._write(jobs)
         self.progress.update(self.summary)
 
     def _write(self, jobs: Sequence[WriteJob]) -> None:
         """Answer signals, compute each contact's changes, and hand them to the writer."""
-        for changes in self._map(self._changes, jobs):
+        for job, changes in zip(jobs, self._map(self._changes, jobs), strict=True):
             for err in changes.errors:
                 self.effects.fail(
                     RecordFailure(changes.contact_id, err.property, "CONVERSION_ERROR", err.error or "")
                 )
             if changes.updates:
                 self.effects.write(changes)
+            elif job.write_pending:
+                self.effects.settle(job.contact_id, None)  # HubSpot holds every value already
 
     def _changes(self, job: WriteJob) -> ChangeSet:
         c = self.cycle
@@ -206,7 +211,9 @@ class SyncEngine:
         s.credits_used = self.budget.spent
         s.credits_left = self.budget.left
         s.credits_exhausted = self.budget.exhausted
-        s.pending = self.cycle.store.count_pending(contact_ids=self.cycle.options.contact_ids or None)
+        ids = self.cycle.options.contact_ids or None
+        s.pending = self.cycle.store.count_pending(contact_ids=ids)
+        s.writes_pending = sum(self.cycle.store.count_write_pending(contact_ids=ids).values())
         self.effects.finish_run(error)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.progress.close()

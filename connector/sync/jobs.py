@@ -39,13 +39,21 @@ class WriteJob:
     research: Research
     written: Mapping[str, str]  # property -> hash of what the connector last wrote
     signals: Mapping[str, dict[str, Any]]  # signals already answered, by mapping key
+    write_pending: str | None  # the result has not fully landed yet (UNWRITTEN or a failure code)
 
     @classmethod
     def of(
-        cls, state: ContactState, properties: dict[str, str | None], inputs: InputsResult, research: Research
+        cls,
+        state: ContactState,
+        properties: dict[str, str | None],
+        inputs: InputsResult,
+        research: Research,
+        *,
+        write_pending: str | None = None,
     ) -> WriteJob:
         """A write job for a contact whose stored state holds what was written and asked before."""
-        return cls(state.contact_id, properties, inputs, research, state.written, state.signals)
+        pending = write_pending or state.write_pending
+        return cls(state.contact_id, properties, inputs, research, state.written, state.signals, pending)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from connector.logs import get_logger
 from connector.saber import InsufficientCredits, SaberValidationError
 from connector.saber.models import Research, ResearchStarted
 from connector.saber.research import start_contact_research
+from connector.state import UNWRITTEN
 from connector.sync.collect import record_done
 from connector.sync.config import Cycle
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob
@@ -130,7 +131,15 @@ class Launcher:
         if not research.is_done:
             return LaunchOutcome("adopted", job.contact_id)
         record_done(c, job.contact_id, research)
-        write = WriteJob(job.contact_id, job.contact.properties, job.inputs, research, written={}, signals={})
+        write = WriteJob(
+            job.contact_id,
+            job.contact.properties,
+            job.inputs,
+            research,
+            written={},
+            signals={},
+            write_pending=UNWRITTEN,
+        )
         return LaunchOutcome("adopted", job.contact_id, write)
 
     def _record_rejected(self, job: ContactJob, message: str) -> None:

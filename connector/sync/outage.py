@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from connector.errors import ApiOutage, RetriableApiError
+from connector.errors import ApiOutage, RetriableApiError, SkippableError
 
 T = TypeVar("T")
 
@@ -44,9 +44,15 @@ class OutageBreaker:
         except RetriableApiError as exc:
             self._failed(operation, exc)
             raise
+        except SkippableError:
+            self._answered(operation)  # a refusal of one record is an answer: the API is up
+            raise
+        self._answered(operation)
+        return result
+
+    def _answered(self, operation: str) -> None:
         with self._lock:
             self._consecutive[operation] = 0
-        return result
 
     def guard(self) -> None:
         """Raise the outage if the breaker has tripped."""

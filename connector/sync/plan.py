@@ -23,10 +23,7 @@ class Plan:
     writes: tuple[WriteJob, ...] = ()  # a stored result to map again (the contact changed)
     waits: tuple[ContactJob, ...] = ()  # research still running for the same inputs
     cleared: tuple[str, ...] = ()  # contacts skipped or put off before, handled now
-
-    @property
-    def size(self) -> int:
-        return len(self.skips) + len(self.launches) + len(self.writes) + len(self.waits)
+    size: int = 0  # contacts planned (some need nothing: a result with nothing left to map)
 
 
 def plan_contacts(
@@ -63,4 +60,4 @@ def plan_contacts(
                 writes.append(WriteJob.of(state, contact.properties, inputs, research))
         else:
             waits.append(job)
-    return Plan(tuple(skips), tuple(launches), tuple(writes), tuple(waits), tuple(cleared))
+    return Plan(tuple(skips), tuple(launches), tuple(writes), tuple(waits), tuple(cleared), len(contacts))

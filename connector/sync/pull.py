@@ -12,7 +12,7 @@ from typing import Any
 from connector.errors import ConfigError
 from connector.hubspot import Contact, HubSpotError, SearchFilter
 from connector.logs import get_logger
-from connector.sync.config import Cycle
+from connector.sync.config import UNWRITABLE, Cycle
 from connector.sync.writer import BATCH_SIZE
 
 log = get_logger("sync")
@@ -28,7 +28,11 @@ def chunks(items: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
 
 
 class Puller:
-    """Contacts modified in the window (or the `--contact` ids), then those due without a change."""
+    """Contacts modified in the window (or the `--contact` ids), then those due without a change.
+
+    Due without a change: results whose values have not all landed in HubSpot, launches
+    put off by an earlier run, stale results and failures whose retry time has come.
+    """
 
     def __init__(self, cycle: Cycle) -> None:
         self.cycle = cycle
@@ -102,7 +106,7 @@ class Puller:
         days = self.cycle.mapping.select.refresh_after_days
         stale_before = now - timedelta(days=days) if days is not None else None
         yield from self.cycle.store.due_for_refresh(
-            completed_before=stale_before, retry=self.cycle.config.retry, now=now
+            completed_before=stale_before, retry=self.cycle.config.retry, now=now, unwritable=UNWRITABLE
         )
 
     def _search_filters(self) -> list[SearchFilter]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
 from connector.mapping import load_mapping
+from connector.preflight import preflight
 from connector.settings import Settings
 from connector.sync.engine import SyncEngine
 from connector.sync.options import SyncOptions
@@ -19,6 +20,7 @@ def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = 
     saber = saber_from(settings, policy)
     store = store_from(settings)
     try:
+        preflight(mapping, hubspot)  # nothing is launched for results that could not be written
         engine = SyncEngine(
             mapping=mapping,
             hubspot=hubspot,

@@ -37,6 +37,7 @@ class RunSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     research: Counter[str] = field(default_factory=Counter)  # launched/adopted/completed/failed
     pending: int = 0
+    writes_pending: int = 0  # results whose values have not all landed in HubSpot
     signals_asked: int = 0
     contacts_written: int = 0
     properties_written: int = 0
@@ -80,6 +81,7 @@ class RunSummary:
             "skipped": dict(self.skipped),
             "research": {k: self.research.get(k, 0) for k in ("launched", "adopted", "completed", "failed")},
             "pending": self.pending,
+            "writes_pending": self.writes_pending,
             "signals_asked": self.signals_asked,
             "contacts_written": self.contacts_written,
             "properties_written": self.properties_written,
@@ -118,6 +120,7 @@ class RunSummary:
             f"  research completed   {r['completed']}",
             f"  research failed      {r['failed']}",
             f"  research pending     {self.pending}",
+            f"  results to write     {self.writes_pending}",
             f"  signals asked        {self.signals_asked}",
             f"  contacts written     {self.contacts_written}  ({self.properties_written} properties)",
             f"  record failures      {len(self.failures)}",

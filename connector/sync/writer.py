@@ -42,18 +42,19 @@ class BatchWriter:
         batch, self._pending = self._pending, {}
         result = self._hubspot.update_contacts(batch)
         failed: dict[str, set[str | None]] = {}
+        codes: dict[str, str] = {}
         for f in result.failures:
             failed.setdefault(f.contact_id, set()).add(f.property)
+            codes.setdefault(f.contact_id, f.code)
             self._summary.fail(f)
             self._store.record_error(self._run_id, f.contact_id, f.code, f.message, property=f.property)
         written = set(result.written)
         for contact_id, changes in batch.items():
             bad = failed.get(contact_id, set())
-            if contact_id not in written or None in bad:
-                continue
-            landed = {p: value_hash(v) for p, v in changes.items() if p not in bad}
-            if not landed:
-                continue
-            self._store.record_written(contact_id, landed)
-            self._summary.count("contacts_written")
-            self._summary.count("properties_written", len(landed))
+            landed = {} if None in bad else {p: value_hash(v) for p, v in changes.items() if p not in bad}
+            if contact_id in written and landed:
+                self._store.record_written(contact_id, landed)
+                self._summary.count("contacts_written")
+                self._summary.count("properties_written", len(landed))
+            if contact_id in codes:  # what did not land stays pending work for the next runs
+                self._store.set_write_pending(contact_id, codes[contact_id])
