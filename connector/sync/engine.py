@@ -23,7 +23,7 @@ from typing import TypeVar
 import structlog
 
 from connector.errors import ApiOutage, RecordFailure
-from connector.hubspot import HubSpotAdapter
+from connector.hubspot import Contact, HubSpotAdapter
 from connector.mapping import Mapping, build_inputs, map_values
 from connector.saber import SaberClient
 from connector.state import UNWRITTEN, ContactState, StateStore
@@ -112,7 +112,7 @@ class SyncEngine:
                     raise
                 return self._finish()
 
-    def _handle(self, contacts: list) -> None:  # type: ignore[type-arg]
+    def _handle(self, contacts: list[Contact]) -> None:
         """Plan one batch of pulled contacts, launch what needs launching, write what is known."""
         if not contacts:
             return
