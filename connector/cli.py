@@ -78,8 +78,17 @@ def sync(
 
     if output not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--output")
+    for cid in contact or ():
+        if not cid.strip().isdigit():  # HubSpot contact ids are numbers; anything else is a typo
+            raise typer.BadParameter(
+                f"{cid!r} is not a HubSpot contact ID (a number)", param_hint="--contact"
+            )
     options = SyncOptions(
-        dry_run=dry_run, max_new=max_new, contact_ids=tuple(contact or ()), wait_seconds=wait, full=full
+        dry_run=dry_run,
+        max_new=max_new,
+        contact_ids=tuple(c.strip() for c in contact or ()),
+        wait_seconds=wait,
+        full=full,
     )
     summary = run_sync(settings(), options, show_progress=output == "text")
     if output == "json":

@@ -116,3 +116,12 @@ def test_filter_hubspot_refuses_exits_2(box: RunningSandbox, tmp_path: Path) -> 
     proc = _cli("sync", env=sandbox_env(box, tmp_path, mapping), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "select.filters" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_non_numeric_contact_is_a_usage_error_naming_the_option(box: RunningSandbox, tmp_path: Path) -> None:
+    """`sync --contact abc` exits 2 naming `--contact` and asks neither API anything."""
+    mapping = write_mapping(tmp_path)
+    proc = _cli("sync", "--contact", "abc", env=sandbox_env(box, tmp_path, mapping), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "--contact" in proc.stderr and "'abc'" in proc.stderr and "Traceback" not in proc.stderr
+    assert box.saber.count() == 0 and box.hubspot.count() == 0
