@@ -11,8 +11,19 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
+from connector.hubspot import HubSpotAdapter
 from connector.logs import configure_logging
+from connector.sandbox.hubspot import HubSpotSandbox
 from connector.state import parse_url
+from tests.hubspot_fixtures import fast_adapter
+
+
+@pytest.fixture
+def adapter(box: HubSpotSandbox) -> Iterator[HubSpotAdapter]:
+    """An adapter with short waits against the module's own HubSpot sandbox `box`."""
+    hs = fast_adapter(box)
+    yield hs
+    hs.close()
 
 
 @pytest.fixture(autouse=True, scope="session")

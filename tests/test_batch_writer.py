@@ -15,7 +15,7 @@ from connector.sandbox.hubspot import HubSpotSandbox
 from connector.state import StateStore
 from connector.sync.summary import RunSummary
 from connector.sync.writer import BATCH_SIZE, BatchWriter
-from tests.hubspot_fixtures import fast_adapter, running, statuses
+from tests.hubspot_fixtures import running, statuses
 
 UPDATE = "contacts_batch_update"
 
@@ -28,13 +28,6 @@ def box() -> Iterator[HubSpotSandbox]:
         sandbox.define_property("saber_confidence", "number")
         sandbox.define_property("saber_seniority", "enumeration", "select", options=["vp", "director"])
         yield sandbox
-
-
-@pytest.fixture
-def adapter(box: HubSpotSandbox) -> Iterator[HubSpotAdapter]:
-    hs = fast_adapter(box)
-    yield hs
-    hs.close()
 
 
 @pytest.fixture

@@ -56,13 +56,6 @@ def box() -> Iterator[HubSpotSandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def adapter(box: HubSpotSandbox) -> Iterator[HubSpotAdapter]:
-    hs = fast_adapter(box)
-    yield hs
-    hs.close()
-
-
 def _ids(contacts: Iterator[Contact] | list[Contact]) -> list[str]:
     return [c.id for c in contacts]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from connector.errors import ApiOutage
-from connector.sandbox.runner import start_sandbox
+from connector.sandbox.runner import RunningSandbox, start_sandbox
+from connector.settings import Settings
 from connector.state import StateStore
 from tests.sync_harness import prepare, settings_for, sync, write_mapping
 
@@ -17,18 +18,26 @@ ATTEMPTS = 2
 WORKERS = 2
 
 
+def _prepared(
+    box: RunningSandbox, tmp_path: Path, *, threshold: int, attempts: int, workers: int
+) -> Settings:
+    """Settings for this sandbox with the outage knobs, and the mapped properties created."""
+    settings = settings_for(
+        box,
+        tmp_path,
+        write_mapping(tmp_path),
+        connector_outage_threshold=threshold,
+        http_max_attempts=attempts,
+        connector_concurrency=workers,
+    )
+    prepare(settings)
+    return settings
+
+
 def test_saber_outage_stops_launches_exits_3_and_next_run_launches_the_rest(tmp_path: Path) -> None:
     """After THRESHOLD launches in a row fail past their retries, no more are tried; a later run pays once for each."""
     with start_sandbox(contacts=30, seed=3, research_delay=0.1) as box:
-        settings = settings_for(
-            box,
-            tmp_path,
-            write_mapping(tmp_path),
-            connector_outage_threshold=THRESHOLD,
-            http_max_attempts=ATTEMPTS,
-            connector_concurrency=WORKERS,
-        )
-        prepare(settings)
+        settings = _prepared(box, tmp_path, threshold=THRESHOLD, attempts=ATTEMPTS, workers=WORKERS)
         box.saber.fail_next(10_000, status=503, endpoint="research_create")  # Saber's writes are down
 
         with pytest.raises(ApiOutage) as stopped:
@@ -56,15 +65,7 @@ def test_saber_outage_stops_launches_exits_3_and_next_run_launches_the_rest(tmp_
 def test_isolated_saber_failures_below_the_threshold_do_not_stop_the_run(tmp_path: Path) -> None:
     """Two failing launches separated by a success never reach a threshold of 2: the run carries on."""
     with start_sandbox(contacts=20, seed=3, research_delay=0.1) as box:
-        settings = settings_for(
-            box,
-            tmp_path,
-            write_mapping(tmp_path),
-            connector_outage_threshold=2,
-            http_max_attempts=1,
-            connector_concurrency=1,
-        )
-        prepare(settings)
+        settings = _prepared(box, tmp_path, threshold=2, attempts=1, workers=1)
         box.saber.fail_next(1, status=503, endpoint="research_create")
         summary = sync(settings, wait_seconds=20)
         assert summary.outcome in ("ok", "partial")

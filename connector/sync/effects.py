@@ -62,8 +62,7 @@ class LiveEffects:
         self.writer = BatchWriter(cycle.hubspot, cycle.store, cycle.summary, None)
 
     def start_run(self) -> None:
-        self.run_id = self.cycle.store.start_run()
-        self.writer = BatchWriter(self.cycle.hubspot, self.cycle.store, self.cycle.summary, self.run_id)
+        self.run_id = self.writer.run_id = self.cycle.store.start_run()
 
     def finish_run(self, error: str | None) -> None:
         s = self.cycle.summary

@@ -24,7 +24,7 @@ class BatchWriter:
         self._hubspot = hubspot
         self._store = store
         self._summary = summary
-        self._run_id = run_id
+        self.run_id = run_id  # set once the run is recorded: errors are filed under it
         self._pending: dict[str, dict[str, str]] = {}
 
     def add(self, contact_id: str, changes: Mapping[str, str]) -> None:
@@ -47,7 +47,7 @@ class BatchWriter:
             failed.setdefault(f.contact_id, set()).add(f.property)
             codes.setdefault(f.contact_id, f.code)
             self._summary.fail(f)
-            self._store.record_error(self._run_id, f.contact_id, f.code, f.message, property=f.property)
+            self._store.record_error(self.run_id, f.contact_id, f.code, f.message, property=f.property)
         written = set(result.written)
         for contact_id, changes in batch.items():
             bad = failed.get(contact_id, set())
