@@ -1,14 +1,15 @@
-"""`saber-connector check`: settings, mapping, both APIs and the portal's properties, in one pass."""
+"""`saber-connector check`: settings, mapping, state database, both APIs and the portal's properties."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connector.clients import hubspot_from, saber_from
+from connector.clients import hubspot_from, saber_from, store_from
 from connector.errors import ApiUnavailableError, ConnectorError
 from connector.mapping import load_mapping
 from connector.properties import missing_properties, option_problems, type_conflict
 from connector.settings import Settings
+from connector.state import mask_url, parse_url
 
 
 @dataclass
@@ -38,6 +39,7 @@ def run_checks(settings: Settings) -> CheckReport:
     report.ok("settings")
     mapping = load_mapping(settings.connector_mapping)
     report.ok(f"mapping {mapping.source_path}")
+    check_state(settings, report)
 
     saber = saber_from(settings)
     try:
@@ -78,6 +80,18 @@ def run_checks(settings: Settings) -> CheckReport:
             f"all {len(mapping.hubspot_properties())} mapped and input properties exist with compatible types"
         )
     return report
+
+
+def check_state(settings: Settings, report: CheckReport) -> None:
+    """Open the state database as `sync` does (connect, migrate, write a row and roll it back)."""
+    url = parse_url(settings.connector_state_url)  # a malformed URL stops `check` like any setting
+    try:
+        store = store_from(settings, check_writes=True)
+    except ConnectorError as exc:
+        report.problem(str(exc), 2)  # every failure to open is the operator's to fix
+        return
+    store.close()
+    report.ok(f"state database {mask_url(url)}")
 
 
 def _code(exc: ConnectorError) -> int:

@@ -1,51 +1,199 @@
-"""The `saber-connector` command line: one Typer app, one small function per command."""
+"""The `saber-connector` command line: one Typer app, one small function per command.
+
+Conventions every command follows: `-h`/`--help`; `--config PATH` and `--log-level LEVEL` both
+before and after the command name; options shown with a word for their value (`N`, `SECONDS`),
+not its Python type.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from connector import __version__
 from connector.errors import ConnectorError
 from connector.logs import configure_logging, scrub
-from connector.settings import Settings, load_settings
+from connector.settings import LOG_LEVELS, Settings, load_settings
 
-app = typer.Typer(
-    name="saber-connector",
-    help="Keep HubSpot contacts enriched with Saber's AI research.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-mapping_app = typer.Typer(help="Inspect the mapping file.", no_args_is_help=True)
-app.add_typer(mapping_app, name="mapping")
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class _Quiet:
+    """Help without type noise: a flag (`--dry-run`, `--help`) shows no `<bool>` after its name and
+    an argument only its name (`FILE`, not `FILE <path>`); options name their value with `metavar`."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
+                param.metavar = ""
+            if getattr(param, "param_type_name", "") == "argument" and hasattr(param, "display_type_rich"):
+                param.display_type_rich = _no_type
+        return params
+
+
+def _no_type(ctx: Any = None) -> None:
+    return None
+
+
+class _Command(_Quiet, TyperCommand):
+    pass
+
+
+class _Group(_Quiet, TyperGroup):
+    pass
 
 
 class _State:
     config_file: Path | None = None
+    log_level: str | None = None
+
+    @classmethod
+    def use(cls, config_file: Path | None, log_level: str | None) -> None:
+        """Options given after the command name win over the same options given before it."""
+        if config_file is not None:
+            cls.config_file = config_file
+        if log_level is not None:
+            cls.log_level = log_level
+
+
+def _log_level(value: str | None) -> str | None:
+    if value is None:
+        return None
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _at_least(minimum: float) -> Callable[[Any], Any]:
+    """A bound checked by a callback, so that `--help` shows no `<int range> [x>=0]`."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and value < minimum:
+            raise typer.BadParameter(f"{value:g} is below the minimum of {minimum:g}")
+        return value
+
+    return check
+
+
+def _output_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise typer.BadParameter("must be text or json")
+    return value
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", metavar="PATH", help="TOML settings file (or CONNECTOR_CONFIG).", show_default=False
+    ),
+]
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        callback=_log_level,
+        help=f"{', '.join(LOG_LEVELS)} (overrides CONNECTOR_LOG_LEVEL).",
+        show_default=False,
+    ),
+]
+OutputOption = Annotated[
+    str, typer.Option("--output", metavar="FORMAT", callback=_output_format, help="text or json.")
+]
+
+
+def _with_common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` with `--config` and `--log-level` added, so that they also work after the command name."""
+    sig = inspect.signature(fn, eval_str=True)
+    extra = [
+        inspect.Parameter(
+            "common_config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ConfigOption
+        ),
+        inspect.Parameter(
+            "common_log_level", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=LogLevelOption
+        ),
+    ]
+
+    @functools.wraps(fn)
+    def command(
+        *args: Any, common_config: Path | None = None, common_log_level: str | None = None, **kw: Any
+    ) -> Any:
+        _State.use(common_config, common_log_level)
+        return fn(*args, **kw)
+
+    # Typer reads the parameters from the signature, with their (already evaluated) annotations.
+    signature = sig.replace(parameters=[*sig.parameters.values(), *extra])
+    command.__signature__ = signature  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+    return command
+
+
+class _App(typer.Typer):
+    """A Typer app whose every command takes the common options and renders help without type noise."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        kwargs.setdefault("cls", _Command)
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            register(_with_common_options(fn))
+            return fn
+
+        return decorator
+
+
+app = _App(
+    name="saber-connector",
+    help="Keep HubSpot contacts enriched with Saber's AI research.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
+    cls=_Group,
+)
+mapping_app = _App(
+    help="Inspect the mapping file.", no_args_is_help=True, context_settings=CONTEXT, cls=_Group
+)
+app.add_typer(mapping_app, name="mapping")
 
 
 def settings(**overrides: object) -> Settings:
-    """Load settings for a command and configure logging from them."""
+    """Load settings for a command and configure logging from them (`--log-level` wins)."""
+    if _State.log_level is not None:
+        overrides.setdefault("connector_log_level", _State.log_level)
     loaded = load_settings(_State.config_file, **overrides)
     configure_logging(loaded.connector_log_level, loaded.connector_log_format)
     return loaded
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="TOML settings file (or CONNECTOR_CONFIG).", show_default=False),
-    ] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
 ) -> None:
-    _State.config_file = config
+    _State.config_file, _State.log_level = config, log_level
 
 
 @app.command()
@@ -54,30 +202,59 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def init(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Where to write (default: the current directory).", show_default=False
+        ),
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Write a starter mapping (DIR/mappings/default.yaml) and a .env.example naming every setting."""
+    from connector.init import init_project
+
+    typer.echo(init_project(directory, force=force).render())
+
+
 # ---------------------------------------------------------------------------- sync
 @app.command()
 def sync(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Launch, ask and write nothing.")] = False,
     max_new: Annotated[
-        int | None, typer.Option("--max-new", min=0, help="Launch at most N new research.")
+        int | None,
+        typer.Option("--max-new", metavar="N", callback=_at_least(0), help="Launch at most N new research."),
     ] = None,
     contact: Annotated[
-        list[str] | None, typer.Option("--contact", help="Limit the run to this HubSpot contact ID.")
+        list[str] | None,
+        typer.Option(
+            "--contact", metavar="ID", help="Limit the run to this HubSpot contact ID (repeatable)."
+        ),
     ] = None,
     wait: Annotated[
-        float, typer.Option("--wait", min=0, help="Wait up to SECONDS for pending research.")
+        float,
+        typer.Option(
+            "--wait",
+            metavar="SECONDS",
+            callback=_at_least(0),
+            help="Wait up to SECONDS for pending research.",
+        ),
     ] = 0.0,
     full: Annotated[
         bool, typer.Option("--full", help="Ignore the saved cursor: pull every contact.")
     ] = False,
-    output: Annotated[str, typer.Option("--output", help="Summary format: text or json.")] = "text",
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", metavar="FORMAT", callback=_output_format, help="Summary format: text or json."
+        ),
+    ] = "text",
 ) -> None:
     """Run one full cycle and exit: 0 done, 1 record failures, 2 config error, 3 API refused."""
     from connector.sync.options import SyncOptions
     from connector.sync.runner import run_sync
 
-    if output not in ("text", "json"):
-        raise typer.BadParameter("must be text or json", param_hint="--output")
     for cid in contact or ():
         if not cid.strip().isdigit():  # HubSpot contact ids are numbers; anything else is a typo
             raise typer.BadParameter(
@@ -99,9 +276,7 @@ def sync(
 
 
 @app.command()
-def status(
-    output: Annotated[str, typer.Option("--output", help="text or json.")] = "text",
-) -> None:
+def status(output: OutputOption = "text") -> None:
     """Counts by research status, the last runs and the most common errors."""
     from connector.clients import store_from
     from connector.status import render_status, status_report
@@ -114,9 +289,40 @@ def status(
     typer.echo(json.dumps(report, indent=2, default=str) if output == "json" else render_status(report))
 
 
+@app.command()
+def explain(
+    contact_id: Annotated[str, typer.Argument(metavar="CONTACT_ID", help="The HubSpot contact ID.")],
+    output: OutputOption = "text",
+) -> None:
+    """Everything the connector knows about one contact, and why each property did (not) change."""
+    from connector.clients import hubspot_from, store_from
+    from connector.explain import explain_report, render_explain
+    from connector.mapping import load_mapping
+
+    if not contact_id.strip().isdigit():
+        raise typer.BadParameter(
+            f"{contact_id!r} is not a HubSpot contact ID (a number)", param_hint="CONTACT_ID"
+        )
+    s = settings()
+    mapping = load_mapping(s.connector_mapping)
+    hubspot = hubspot_from(s)
+    store = store_from(s)
+    try:
+        report = explain_report(mapping, hubspot, store, contact_id.strip())
+    finally:
+        hubspot.close()
+        store.close()
+    typer.echo(json.dumps(report, indent=2, default=str) if output == "json" else render_explain(report))
+    raise typer.Exit(0 if report["exists"] else 1)
+
+
 # ---------------------------------------------------------------------------- setup/check
 @app.command()
-def setup() -> None:
+def setup(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be created; create nothing.")
+    ] = False,
+) -> None:
     """Create the property group and every mapped property that HubSpot lacks (idempotent)."""
     from connector.clients import hubspot_from
     from connector.mapping import load_mapping
@@ -125,6 +331,15 @@ def setup() -> None:
     s = settings()
     mapping = load_mapping(s.connector_mapping)
     hubspot = hubspot_from(s)
+    if dry_run:
+        from connector.setup_plan import plan_setup
+
+        try:
+            plan = plan_setup(mapping, hubspot.get_properties())
+        finally:
+            hubspot.close()
+        typer.echo(plan.render())
+        raise typer.Exit(plan.exit_code)
     try:
         report = setup_properties(mapping, hubspot)
     finally:
@@ -134,13 +349,37 @@ def setup() -> None:
 
 
 @app.command()
-def check() -> None:
-    """Validate settings and mapping, reach both APIs, check properties, print credits left."""
+def check(output: OutputOption = "text") -> None:
+    """Validate settings, mapping and state database, reach both APIs, check properties, print credits."""
     from connector.checks import run_checks
 
-    report = run_checks(settings())
-    typer.echo(report.render())
+    if output == "text":
+        report = run_checks(settings())
+        typer.echo(report.render())
+        raise typer.Exit(report.exit_code)
+    try:
+        report = run_checks(settings())
+    except ConnectorError as exc:  # stopped before any API was asked: one problem, still JSON
+        message = scrub(str(exc))
+        print(f"saber-connector: {message}", file=sys.stderr)
+        typer.echo(json.dumps(_check_json([f"PROBLEM  {message}"], exc.exit_code), indent=2))
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(json.dumps(_check_json(report.lines, report.exit_code), indent=2))
     raise typer.Exit(report.exit_code)
+
+
+def _check_json(lines: list[str], exit_code: int) -> dict[str, Any]:
+    """`check`'s report lines ("ok       …", "PROBLEM  …") as {ok, exit_code, checks: [{status, text}]}."""
+    checks: list[dict[str, str]] = []
+    for line in lines:
+        head, _, rest = line.partition(" ")
+        if head in ("ok", "PROBLEM"):
+            checks.append({"status": "ok" if head == "ok" else "problem", "text": rest.strip()})
+        elif checks:  # a continuation of the line before
+            checks[-1]["text"] += "\n" + line.strip()
+        else:
+            checks.append({"status": "problem", "text": line.strip()})
+    return {"ok": exit_code == 0, "exit_code": exit_code, "checks": checks}
 
 
 # ---------------------------------------------------------------------------- mapping
@@ -155,7 +394,8 @@ def mapping_schema() -> None:
 @mapping_app.command("explain")
 def mapping_explain(
     path: Annotated[
-        Path | None, typer.Argument(help="Mapping file (default: CONNECTOR_MAPPING).", show_default=False)
+        Path | None,
+        typer.Argument(metavar="FILE", help="Mapping file (default: CONNECTOR_MAPPING).", show_default=False),
     ] = None,
 ) -> None:
     """Say in plain words what the mapping will do."""
@@ -167,12 +407,21 @@ def mapping_explain(
 # ---------------------------------------------------------------------------- sandbox/demo
 @app.command()
 def sandbox(
-    contacts: Annotated[int, typer.Option(min=0, help="Seeded HubSpot contacts.")] = 50,
-    hubspot_port: Annotated[int, typer.Option(help="HubSpot sandbox port (0: any free).")] = 8081,
-    saber_port: Annotated[int, typer.Option(help="Saber sandbox port (0: any free).")] = 8082,
-    research_delay: Annotated[float, typer.Option(min=0, help="Seconds until research completes.")] = 2.0,
-    credits: Annotated[int, typer.Option(min=0, help="Saber credits available.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the generated contacts.")] = 7,
+    contacts: Annotated[
+        int, typer.Option(metavar="N", callback=_at_least(0), help="Seeded HubSpot contacts.")
+    ] = 50,
+    hubspot_port: Annotated[
+        int, typer.Option(metavar="PORT", help="HubSpot sandbox port (0: any free).")
+    ] = 8081,
+    saber_port: Annotated[int, typer.Option(metavar="PORT", help="Saber sandbox port (0: any free).")] = 8082,
+    research_delay: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", callback=_at_least(0), help="Seconds until research completes."),
+    ] = 2.0,
+    credits: Annotated[
+        int, typer.Option(metavar="N", callback=_at_least(0), help="Saber credits available.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the generated contacts.")] = 7,
 ) -> None:
     """Start fake HubSpot and Saber APIs on loopback and print their URLs and tokens."""
     from connector.sandbox.runner import start_sandbox
@@ -203,13 +452,22 @@ def sandbox(
 
 @app.command()
 def demo(
-    contacts: Annotated[int, typer.Option(min=1, help="Seeded HubSpot contacts.")] = 25,
-    wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for research.")] = 60.0,
+    contacts: Annotated[
+        int, typer.Option(metavar="N", callback=_at_least(1), help="Seeded HubSpot contacts.")
+    ] = 25,
+    wait: Annotated[
+        float, typer.Option(metavar="SECONDS", callback=_at_least(0), help="Seconds to wait for research.")
+    ] = 60.0,
 ) -> None:
     """Start the sandbox, run `setup` and `sync --wait` against it, and show the result."""
     from connector.demo import run_demo
+    from connector.mapping import packaged_mapping
 
-    code = run_demo(settings(), contacts=contacts, wait=wait, echo=typer.echo)
+    s = settings()
+    if "connector_mapping" not in s.model_fields_set and not s.connector_mapping.exists():
+        # Run anywhere (an installed wheel, outside the repository): the packaged default mapping.
+        s = s.model_copy(update={"connector_mapping": packaged_mapping()})
+    code = run_demo(s, contacts=contacts, wait=wait, echo=typer.echo)
     raise typer.Exit(code)
 
 

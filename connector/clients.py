@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from connector.http_policy import CallPolicy
 from connector.hubspot import HubSpotAdapter
+from connector.logs import register_secret
 from connector.saber import SaberClient
 from connector.settings import Settings
-from connector.state import StateStore
+from connector.state import StateStore, parse_url
+from connector.state.db import state_secret
 from connector.sync.config import EngineConfig
 
 
@@ -24,9 +26,12 @@ def policy_from(settings: Settings) -> CallPolicy:
 
 
 def hubspot_from(settings: Settings, policy: CallPolicy | None = None) -> HubSpotAdapter:
+    """The HubSpot adapter; its token is registered as a secret, masked wherever text is scrubbed."""
+    token = settings.require_hubspot_token()
+    register_secret(token)
     return HubSpotAdapter(
         settings.hubspot_base_url,
-        settings.require_hubspot_token(),
+        token,
         policy=policy or policy_from(settings),
         requests_per_10s=settings.hubspot_requests_per_10s,
         searches_per_second=settings.hubspot_searches_per_second,
@@ -34,16 +39,24 @@ def hubspot_from(settings: Settings, policy: CallPolicy | None = None) -> HubSpo
 
 
 def saber_from(settings: Settings, policy: CallPolicy | None = None) -> SaberClient:
+    """The Saber client; its key is registered as a secret, masked wherever text is scrubbed."""
+    key = settings.require_saber_key()
+    register_secret(key)
     return SaberClient(
         settings.saber_base_url,
-        settings.require_saber_key(),
+        key,
         policy=policy or policy_from(settings),
         requests_per_second=settings.saber_requests_per_second,
     )
 
 
-def store_from(settings: Settings) -> StateStore:
-    return StateStore.open(settings.connector_state_url)
+def store_from(settings: Settings, *, check_writes: bool = False) -> StateStore:
+    """The state store, opened and migrated; its password is registered as a secret (see `register_secret`).
+
+    `check_writes` also tries a write and rolls it back (`check`).
+    """
+    register_secret(state_secret(parse_url(settings.connector_state_url)))
+    return StateStore.open(settings.connector_state_url, check_writes=check_writes)
 
 
 def engine_config_from(settings: Settings) -> EngineConfig:

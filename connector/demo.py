@@ -39,21 +39,37 @@ def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[
             echo(setup_properties(mapping, hubspot).render())
         finally:
             hubspot.close()
-        shown = sorted(box.hubspot.contact_ids(), key=int)[: SHOWN_CONTACTS + 2]
-        before = {cid: box.hubspot.contact(cid) for cid in shown}
+        before = {cid: box.hubspot.contact(cid) for cid in box.hubspot.contact_ids()}
         echo(f"\nsync --wait {wait:g} with {mapping.source_path} ...")
         summary = run_sync(demo_settings, SyncOptions(wait_seconds=wait), show_progress=True)
         echo(summary.render())
         outputs = mapping.output_properties()
-        for cid in shown:
-            after = box.hubspot.contact(cid)
-            name = f"{after.get('firstname') or ''} {after.get('lastname') or ''}".strip()
-            echo(f"\ncontact {cid} ({name}, {after.get('company') or 'no company'}):")
-            changed = [p for p in outputs if before[cid].get(p) != after.get(p)]
-            if not changed:
-                echo("  (nothing written: not selected, or inputs unusable; see `skipped` above)")
-            for prop in changed:
-                value = after.get(prop) or ""
-                value = value if len(value) <= 70 else value[:67] + "..."
-                echo(f"  {prop:<34} {before[cid].get(prop)!r} -> {value!r}")
+        after = {cid: box.hubspot.contact(cid) for cid in before}
+        written = [
+            cid
+            for cid in sorted(before, key=int)
+            if any(before[cid].get(p) != after[cid].get(p) for p in outputs)
+        ]
+        for cid in written[:SHOWN_CONTACTS]:
+            echo(f"\ncontact {cid} ({_who(after[cid])}):")
+            for prop in outputs:
+                if before[cid].get(prop) != after[cid].get(prop):
+                    value = after[cid].get(prop) or ""
+                    value = value if len(value) <= 70 else value[:67] + "..."
+                    echo(f"  {prop:<34} {before[cid].get(prop)!r} -> {value!r}")
+        skipped = next(
+            (e for examples in summary.skip_examples.values() for e in examples if e.contact_id in after),
+            None,
+        )
+        if skipped is not None:
+            reason = next(r for r, examples in summary.skip_examples.items() if skipped in examples)
+            echo(f"\ncontact {skipped.contact_id} ({_who(after[skipped.contact_id])}): skipped, {reason}")
+            if skipped.detail:
+                echo(f"  {skipped.detail}")
+        echo("\nsee one contact in full: saber-connector explain CONTACT_ID (against your own portal)")
         return summary.exit_code
+
+
+def _who(props: dict[str, str | None]) -> str:
+    name = f"{props.get('firstname') or ''} {props.get('lastname') or ''}".strip() or "no name"
+    return f"{name}, {props.get('company') or 'no company'}"

@@ -12,6 +12,12 @@ does not return together. Every wait is capped at `max_backoff`, the operator's 
 how long one wait may hold a worker: when the server asks for more we still wait the full
 `max_backoff` (never less, since an early retry is sure to be throttled again) and let the
 attempt budget and the total-time cap decide; the server's next answer asks for the rest.
+
+On a refused connection: until a client has had one answer from its API (any HTTP status),
+a refused connection means the base URL is wrong or nothing runs there, and retrying only
+delays the one-line error by the whole back-off schedule; so it is not retried. Once the
+API has answered, a refused connection is a restart or a blip and is retried like any
+other transport failure.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from __future__ import annotations
 import enum
 import math
 import random
+import socket
+import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -39,6 +47,15 @@ RETRIED_EVENT = "api_call_retried"
 FAILED_EVENT = "api_call_failed"
 HINT_JITTER = 0.1  # a server-asked wait is stretched by up to this fraction
 MAX_ERROR_TEXT = 200  # characters of an API's message kept in a log line
+
+# A transport failure in a few plain words (what `transport_reason` answers).
+CONNECTION_REFUSED = "connection refused"
+TIMED_OUT = "timed out"
+NAME_NOT_RESOLVED = "name not resolved"
+TLS_FAILED = "TLS failed"
+CONNECTION_RESET = "connection reset"
+CONNECTION_CLOSED = "connection closed"
+CONNECTION_FAILED = "connection failed"
 
 
 class Action(enum.Enum):
@@ -112,6 +129,58 @@ class CallPolicy:
         if hint is not None:  # a 503 with Retry-After: never come back sooner than asked
             wait = max(wait, min(hint, self.max_backoff))
         return wait
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The error and what caused it, outermost first (urllib3's `reason`, then `__cause__`/`__context__`)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+
+
+def transport_reason(exc: BaseException) -> str:
+    """Why a request got no answer, in a few plain words (`connection refused`, `timed out`, ...).
+
+    Reads the chain of causes down to the socket's own error, so it says the same for httpx
+    and urllib3 without naming either library's classes; the most specific cause wins.
+    """
+    chain = list(_causes(exc))
+    for err in chain:
+        if isinstance(err, ssl.SSLError):
+            detail = getattr(err, "verify_message", None) or getattr(err, "reason", None)  # OpenSSL's code
+            if not isinstance(detail, str) or not detail:
+                return TLS_FAILED
+            return f"{TLS_FAILED} ({detail.lower().replace('_', ' ') if detail.isupper() else detail})"
+    for reason, matches in _TRANSPORT_REASONS:
+        if any(matches(err) for err in chain):
+            return reason
+    return CONNECTION_FAILED
+
+
+def _named(err: BaseException, *parts: str) -> bool:
+    return any(part in type(err).__name__ for part in parts)
+
+
+# Most specific first: a reset that followed a timeout is reported as the timeout, and so on.
+_TRANSPORT_REASONS: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
+    (NAME_NOT_RESOLVED, lambda e: isinstance(e, socket.gaierror) or _named(e, "NameResolution")),
+    (CONNECTION_REFUSED, lambda e: isinstance(e, ConnectionRefusedError)),
+    (TIMED_OUT, lambda e: isinstance(e, TimeoutError) or _named(e, "Timeout")),
+    (CONNECTION_CLOSED, lambda e: _named(e, "RemoteDisconnected", "RemoteProtocol", "IncompleteRead")),
+    (
+        CONNECTION_RESET,
+        lambda e: isinstance(e, ConnectionResetError | BrokenPipeError) or _named(e, "Protocol"),
+    ),
+)
+
+
+def is_refused(exc: BaseException) -> bool:
+    """True for an error a client raised because the connection was refused (its `transport_reason`)."""
+    return getattr(exc, "transport_reason", None) == CONNECTION_REFUSED
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -225,6 +294,16 @@ class Caller:
         self._log = log
         self._sleep = sleep
         self._rng = rng or random.Random()
+        # Set once any attempt got an answer (any HTTP status): from then on a refused
+        # connection is retried; before, it fails at once (a wrong base URL, see above).
+        self.answered = False
+
+    def verdict(self, exc: BaseException) -> Verdict:
+        """The client's verdict, except that a refused connection before any answer is not retried."""
+        verdict = self.classify(exc)
+        if verdict.action is not Action.FAIL and not self.answered and is_refused(exc):
+            return Verdict(Action.FAIL, "connection refused before the API ever answered")
+        return verdict
 
     def call(
         self,
@@ -237,7 +316,14 @@ class Caller:
 
         def counted() -> T:
             self.counters.count_call(operation)
-            return attempt()
+            try:
+                result = attempt()
+            except BaseException as exc:
+                if self._describe(exc).status:  # the API answered, if only with an error
+                    self.answered = True
+                raise
+            self.answered = True
+            return result
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome is not None else None
@@ -250,7 +336,7 @@ class Caller:
             )
 
         retryer = retrying(
-            self.policy, self.classify, before_sleep=before_sleep, sleep=self._sleep, rng=self._rng
+            self.policy, self.verdict, before_sleep=before_sleep, sleep=self._sleep, rng=self._rng
         )
         try:
             return retryer(counted)
@@ -260,7 +346,7 @@ class Caller:
                 exc.attempts = attempts  # type: ignore[attr-defined]
             if expected is not None and expected(exc):
                 level = self._log.debug
-            elif self.classify(exc).action is not Action.FAIL:
+            elif self.verdict(exc).action is not Action.FAIL:
                 level = self._log.warning  # retryable, so the retries ran out
             else:
                 level = self._log.info  # refused at once: the caller decides how bad that is
@@ -276,6 +362,6 @@ class Caller:
             "status": facts.status,
             "code": facts.code,
             "request_id": facts.request_id,
-            "reason": self.classify(exc).reason if exc is not None else "",
+            "reason": self.verdict(exc).reason if exc is not None else "",
             "error": facts.message[:MAX_ERROR_TEXT],
         }

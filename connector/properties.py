@@ -72,18 +72,26 @@ class SetupReport:
     group: str = ""
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    # (property, option values added) for existing enumerations of the group that lacked some.
+    options_added: list[tuple[str, list[str]]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [f"property group {self.group}: {'created' if self.group_created else 'exists'}"]
         lines += [f"  created  {name}" for name in self.created]
         lines += [f"  exists   {name}" for name in self.existing]
+        lines += [f"  options  {name}: added {', '.join(values)}" for name, values in self.options_added]
         lines += [f"  CONFLICT {text}" for text in self.conflicts]
         return "\n".join(lines)
 
 
 def setup_properties(mapping: Mapping, hubspot: HubSpotAdapter) -> SetupReport:
-    """Create the group and every mapped property HubSpot lacks; report type conflicts."""
+    """Create the group and every mapped property HubSpot lacks; add missing options; report conflicts.
+
+    Options the mapping writes are added to an existing enumeration only when it is in
+    the connector's own group (`hubspot_group`): a property someone else owns is never
+    changed, its missing options are reported as conflicts.
+    """
     group = mapping.hubspot_group
     report = SetupReport(group=group.name)
     report.group_created = hubspot.ensure_group(group.name, group.label)
@@ -94,11 +102,25 @@ def setup_properties(mapping: Mapping, hubspot: HubSpotAdapter) -> SetupReport:
             problem = type_conflict(mapping, name, existing[name])
             if problem:
                 report.conflicts.append(problem)
+            elif existing[name].group_name == group.name:
+                missing = missing_options(mapping, name, existing[name])
+                if missing:
+                    existing[name], added = hubspot.add_property_options(name, missing)
+                    if added:
+                        report.options_added.append((name, added))
             continue
         hubspot.create_property(property_spec(mapping, name))
         report.created.append(name)
     report.conflicts.extend(option_problems(mapping, existing))
     return report
+
+
+def missing_options(mapping: Mapping, name: str, existing: PropertyInfo) -> list[tuple[str, str]]:
+    """The (label, value) options `setup` would create for this property that HubSpot's lacks."""
+    if existing.type != "enumeration":
+        return []
+    have = set(existing.options)
+    return [(label, value) for label, value in property_spec(mapping, name).options if value not in have]
 
 
 def option_problems(mapping: Mapping, existing: dict[str, PropertyInfo]) -> list[str]:

@@ -20,9 +20,11 @@ from pydantic_settings import (
 )
 
 from connector.errors import ConfigError
+from connector.mapping.hints import did_you_mean
 
 CONFIG_ENV = "CONNECTOR_CONFIG"
 DEFAULT_STATE_URL = "sqlite:///state/connector.db"
+DEFAULT_MAPPING = "mappings/default.yaml"  # relative to the working directory
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -37,31 +39,59 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    hubspot_access_token: SecretStr | None = None
-    saber_api_key: SecretStr | None = None
-    hubspot_base_url: str = "https://api.hubapi.com"
-    saber_base_url: str = "https://api.saber.app"
-    connector_state_url: str = DEFAULT_STATE_URL
-    connector_mapping: Path = Path("mappings/default.yaml")
-    connector_log_format: Literal["json", "console"] | None = None
-    connector_log_level: str = "INFO"
+    # Each description is the one-line comment `saber-connector init` writes into .env.example.
+    hubspot_access_token: SecretStr | None = Field(
+        None, description="HubSpot private app token (secret: never printed or logged)"
+    )
+    saber_api_key: SecretStr | None = Field(None, description="Saber API key (secret)")
+    hubspot_base_url: str = Field("https://api.hubapi.com", description="HubSpot API base URL")
+    saber_base_url: str = Field("https://api.saber.app", description="Saber API base URL")
+    connector_state_url: str = Field(
+        DEFAULT_STATE_URL, description="state database; postgresql+psycopg://user@host/db for replicas"
+    )
+    connector_mapping: Path = Field(Path(DEFAULT_MAPPING), description="the mapping file")
+    connector_log_format: Literal["json", "console"] | None = Field(
+        None, description="json or console (unset: console on a terminal, else json)"
+    )
+    connector_log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
     # Tuning knobs: not part of the public contract, but configurable the same way.
-    http_connect_timeout: float = Field(5.0, gt=0)
-    http_read_timeout: float = Field(30.0, gt=0)
-    http_max_attempts: int = Field(6, ge=1, le=20)
-    http_max_backoff: float = Field(60.0, gt=0)
-    http_max_call_seconds: float = Field(300.0, gt=0)  # one call, its retries and waits included
-    saber_requests_per_second: float = Field(20.0, gt=0)
-    hubspot_requests_per_10s: int = Field(90, ge=1)
-    hubspot_searches_per_second: int = Field(4, ge=1)
-    connector_concurrency: int = Field(8, ge=1, le=64)
-    connector_poll_min_seconds: float = Field(15.0, gt=0)
-    connector_poll_max_seconds: float = Field(3600.0, gt=0)
-    connector_cursor_overlap_seconds: int = Field(600, ge=0)
-    saber_research_cost: int = Field(1, ge=0)  # assumption: credits one research costs
-    # Consecutive Saber calls unavailable after their retries that stop launches for the run.
-    connector_outage_threshold: int = Field(3, ge=1)
+    http_connect_timeout: float = Field(5.0, gt=0, description="seconds to connect to an API")
+    http_read_timeout: float = Field(30.0, gt=0, description="seconds to wait for an API's answer")
+    http_max_attempts: int = Field(
+        6, ge=1, le=20, description="attempts per API call (1-20), retries included"
+    )
+    http_max_backoff: float = Field(60.0, gt=0, description="longest wait between two attempts, in seconds")
+    http_max_call_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="no retry starts after one call (its retries and waits included) took this long",
+    )
+    saber_requests_per_second: float = Field(
+        20.0, gt=0, description="client-side limit, under Saber's published limits"
+    )
+    hubspot_requests_per_10s: int = Field(
+        90, ge=1, description="under HubSpot's 100 per 10 s for Free/Starter apps"
+    )
+    hubspot_searches_per_second: int = Field(4, ge=1, description="under HubSpot's 5 searches per second")
+    connector_concurrency: int = Field(
+        8, ge=1, le=64, description="research launched or looked up at once (1-64)"
+    )
+    connector_poll_min_seconds: float = Field(
+        15.0, gt=0, description="first look-up of a new research, in seconds; later ones back off"
+    )
+    connector_poll_max_seconds: float = Field(
+        3600.0, gt=0, description="longest wait between two look-ups of one research, in seconds"
+    )
+    connector_cursor_overlap_seconds: int = Field(
+        600, ge=0, description="re-read contacts modified this far behind the saved cursor, in seconds"
+    )
+    saber_research_cost: int = Field(1, ge=0, description="credits one research costs (for the budget)")
+    connector_outage_threshold: int = Field(
+        3,
+        ge=1,
+        description="Saber calls of one kind failing in a row after retries before Saber counts as down",
+    )
 
     @field_validator("hubspot_base_url", "saber_base_url")
     @classmethod
@@ -140,6 +170,9 @@ def _check_toml(path: Path) -> set[str]:
     known = set(Settings.model_fields)
     unknown = sorted(k for k in data if k.lower() not in known)
     if unknown:
+        hint = did_you_mean(unknown[0].lower(), known)
+        if hint:
+            raise ConfigError(f"config file {path}: unknown key {unknown[0]!r}; did you mean {hint!r}?")
         raise ConfigError(
             f"config file {path}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})"
         )

@@ -11,6 +11,8 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
     """Counts by research status, the last runs and the most common errors, as plain data."""
     return {
         "research": store.status_counts(),
+        "skip_reasons": _last_skips(store),
+        "skipped_examples": [{"contact_id": cid, "reason": why} for cid, why in store.skipped_examples()],
         "writes_pending": store.count_write_pending(),
         "last_runs": [
             {
@@ -30,10 +32,26 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
     }
 
 
+def _last_skips(store: StateStore) -> dict[str, int]:
+    """Skip reasons of the latest finished run, most common first."""
+    for run in store.last_runs(5):
+        skipped = (run.counts or {}).get("skipped")
+        if run.outcome != "running" and skipped is not None:
+            return dict(sorted(skipped.items(), key=lambda item: (-item[1], item[0])))
+    return {}
+
+
 def render_status(report: dict[str, Any]) -> str:
     lines = ["research by status:"]
     counts = report["research"] or {}
     lines += [f"  {name:<12}{n}" for name, n in sorted(counts.items())] or ["  (none yet)"]
+    skips = report.get("skip_reasons") or {}
+    if skips:
+        lines.append("most common skip reasons (last run):")
+        lines += [f"  {reason:<24}{n}" for reason, n in skips.items()]
+        lines += [f"  e.g. {e['contact_id']}: {e['reason']}" for e in report.get("skipped_examples") or []][
+            :3
+        ]
     waiting = report.get("writes_pending") or {}
     lines.append(f"results waiting to be written: {sum(waiting.values())}")
     lines += [f"  {reason:<24}{n}" for reason, n in sorted(waiting.items())]

@@ -137,8 +137,8 @@ def test_persistent_5xx_gives_up_after_max_attempts_as_unavailable(box: HubSpotS
     assert info.value.unavailable
 
 
-def test_unreachable_hubspot_is_unavailable_after_retries() -> None:
-    """Nothing listening: transport errors are retried, then end as HubSpotUnavailableError (exit code 3)."""
+def test_unreachable_hubspot_is_unavailable_at_once() -> None:
+    """Nothing listening and never an answer: HubSpotUnavailableError (exit code 3) after one attempt."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -150,7 +150,10 @@ def test_unreachable_hubspot_is_unavailable_after_retries() -> None:
     with pytest.raises(HubSpotUnavailableError) as info:
         hs.check_access()
     assert info.value.transport and info.value.exit_code == 3
-    assert hs.calls["check_access"] == 2
+    assert hs.calls["check_access"] == 1
+    assert str(info.value) == (
+        f"cannot reach HubSpot at HUBSPOT_BASE_URL (http://127.0.0.1:{port}): connection refused"
+    )
     assert "pat-na1-secret" not in str(info.value)
 
 

@@ -488,7 +488,12 @@ def test_status_counts_and_common_errors(store: StateStore) -> None:
         "ok", research_id="r-ok", status="completed", result={}, completed_at=T0, error_code=None, error=None
     )
     store.record_skip("s1", "no email")
-    assert store.status_counts() == {"processing": 2, "completed": 1, "none": 1, "skipped": 1}
+    assert store.status_counts() == {
+        "processing": 2,
+        "completed": 1,
+        "skipped": 1,
+    }  # s1 once, not also `none`
+    assert store.skipped_examples() == [("s1", "no email")]
 
     run_id = store.start_run()
     for i in range(3):
@@ -643,12 +648,12 @@ def test_url_rewritten_to_psycopg(raw: str, driver: str) -> None:
 
 
 def test_unreachable_postgres_is_state_unavailable() -> None:
-    """A server that does not answer is a StateUnavailableError (exit 3) without the password."""
+    """A server that does not answer at start is a configuration error (exit 2) without the password."""
     with pytest.raises(StateUnavailableError) as info:
         StateStore("postgresql://user:s3cret@127.0.0.1:1/state?connect_timeout=2")
     message = str(info.value)
     assert "CONNECTOR_STATE_URL" in message and "s3cret" not in message and "127.0.0.1" in message
-    assert info.value.exit_code == 3
+    assert isinstance(info.value, ConfigError) and info.value.exit_code == 2
 
 
 def test_unopenable_sqlite_is_state_unavailable(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import hubspot
 import hubspot.crm.contacts as hs_contacts
@@ -27,9 +26,9 @@ from connector.errors import RecordFailure
 from connector.http_policy import Caller, CallPolicy
 from connector.hubspot.errors import (
     HubSpotError,
-    HubSpotUnavailableError,
     PropertyError,
     error_from_response,
+    unreachable,
 )
 from connector.hubspot.limits import (
     MAX_BATCH,
@@ -352,12 +351,13 @@ class HubSpotAdapter:
                 lambda: self._groups.create(
                     object_type=OBJECT_TYPE, property_group_create=body, _request_timeout=self._timeout
                 ),
+                expected=_is_conflict,
             )
         except HubSpotError as exc:
             if exc.status == 409:
                 return False
             raise
-        log.info("hubspot_group_created", group=name)
+        log.debug("hubspot_group_created", group=name)
         return True
 
     def create_property(self, spec: PropertySpec) -> PropertyInfo:
@@ -380,9 +380,68 @@ class HubSpotAdapter:
             lambda: self._core.create(
                 object_type=OBJECT_TYPE, property_create=body, _request_timeout=self._timeout
             ),
+            expected=_is_conflict,
         )
-        log.info("hubspot_property_created", property=spec.name, type=spec.type, field_type=spec.field_type)
+        log.debug("hubspot_property_created", property=spec.name, type=spec.type, field_type=spec.field_type)
         return _property_info(answer)
+
+    def add_property_options(
+        self, name: str, options: Sequence[tuple[str, str]]
+    ) -> tuple[PropertyInfo, list[str]]:
+        """Add (label, value) options an enumeration property lacks; its own options are kept as they are.
+
+        HubSpot's `PATCH /crm/v3/properties/contacts/{propertyName}` replaces `options` with
+        the list it is given, so the property is read first and sent back whole, the new
+        options appended. Returns the property as HubSpot now has it and the values added
+        (none, and no PATCH, when it already had them all). Raises HubSpotError (404) for
+        a property the portal does not have.
+        """
+        current = self._call(
+            "get_property",
+            lambda: self._core.get_by_name(
+                object_type=OBJECT_TYPE, property_name=name, archived=False, _request_timeout=self._timeout
+            ),
+        )
+        kept = [
+            hs_properties.OptionInput(
+                label=o.label,
+                value=o.value,
+                display_order=o.display_order if o.display_order is not None else i,
+                hidden=bool(o.hidden),
+                description=o.description,
+            )
+            for i, o in enumerate(current.options or [])
+        ]
+        have = {o.value for o in kept}
+        new: list[tuple[str, str]] = []
+        for label, value in options:
+            if value not in have:
+                have.add(value)
+                new.append((label, value))
+        if not new:
+            return _property_info(current), []
+        start = max([o.display_order for o in kept] + [-1]) + 1  # after the last one shown
+        body = hs_properties.PropertyUpdate(
+            options=[
+                *kept,
+                *(
+                    hs_properties.OptionInput(label=label, value=value, display_order=start + i, hidden=False)
+                    for i, (label, value) in enumerate(new)
+                ),
+            ]
+        )
+        answer = self._call(
+            "update_property",
+            lambda: self._core.update(
+                object_type=OBJECT_TYPE,
+                property_name=name,
+                property_update=body,
+                _request_timeout=self._timeout,
+            ),
+        )
+        values = [value for _, value in new]
+        log.debug("hubspot_property_options_added", property=name, options=values)
+        return _property_info(answer), values
 
     def check_access(self) -> None:
         """One cheap authenticated read; raises HubSpotAuthError when HubSpot refuses the token."""
@@ -408,8 +467,18 @@ class HubSpotAdapter:
         self.close()
 
     # ---------------------------------------------------------------- one call
-    def _call(self, operation: str, fn: Callable[[], T], *, search: bool = False) -> T:
-        """Run one API call under the rate limits, retrying as the call policy and `classify` say."""
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[[], T],
+        *,
+        search: bool = False,
+        expected: Callable[[BaseException], bool] | None = None,
+    ) -> T:
+        """Run one API call under the rate limits, retrying as the call policy and `classify` say.
+
+        `expected` failures (a 409 an idempotent `setup` counts on) are logged at debug, not info.
+        """
 
         def attempt() -> T:
             self._limiter.acquire()
@@ -418,28 +487,20 @@ class HubSpotAdapter:
             try:
                 return fn()
             except _API_EXCEPTIONS as exc:
-                if not exc.status:  # the client wraps TLS failures as status 0
-                    raise HubSpotUnavailableError(
-                        f"HubSpot call failed: {scrub(str(exc.reason))[:200]}"
-                    ) from None
+                if not exc.status:  # the client wraps TLS failures (and requests it cannot build) as 0
+                    if "SSLError" in str(exc.reason):
+                        raise unreachable(self.base_url, exc) from None
+                    reason = scrub(str(exc.reason))[:200]
+                    raise HubSpotError(f"the HubSpot client refused the call: {reason}") from None
                 raise error_from_response(exc.status, exc.body, exc.headers) from None
             except _TRANSPORT_ERRORS as exc:
-                raise self._transport_error(exc) from None
+                raise unreachable(self.base_url, exc) from None
             except _CLIENT_EXCEPTIONS as exc:
                 raise HubSpotError(f"the HubSpot client refused the call: {exc}") from None
             except ValueError as exc:  # the client's models validate answers as they deserialise them
                 raise HubSpotError(f"HubSpot's answer did not match its API schema: {exc}") from None
 
-        return self._caller.call(operation, attempt)
-
-    def _transport_error(self, exc: BaseException) -> HubSpotError:
-        reason = getattr(exc, "reason", None) or exc
-        if isinstance(reason, urllib3.exceptions.SSLError):
-            return HubSpotUnavailableError(f"TLS with {_host(self.base_url)} failed: {reason}")
-        detail = f"{type(reason).__name__}: {scrub(str(reason))[:200]}"
-        return HubSpotUnavailableError(
-            f"HubSpot at {_host(self.base_url)} could not be reached: {detail}", transport=True
-        )
+        return self._caller.call(operation, attempt, expected=expected)
 
 
 class _BatchUpdate:
@@ -523,6 +584,11 @@ class _BatchUpdate:
                 self.written.add(cid)
             elif not any(key[0] == cid and key[1] is None for key in self.failed):
                 self.fail(cid, None, "NOT_CONFIRMED", "HubSpot's answer did not include this contact")
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    """A 409: what already exists, for the calls whose callers count on it (`setup` run twice)."""
+    return isinstance(exc, HubSpotError) and exc.status == 409
 
 
 def locate(
@@ -659,7 +725,3 @@ def _property_info(p: Any) -> PropertyInfo:
         options=tuple(o.value for o in p.options or []),
         read_only=read_only,
     )
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc or url

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import ApiUnavailableError, ConnectorError, FatalApiError, RetriableApiError
-from connector.http_policy import header_value, parse_retry_after
+from connector.http_policy import TLS_FAILED, header_value, parse_retry_after, transport_reason
 from connector.logs import scrub
 
 MAX_MESSAGE = 500  # characters of HubSpot's message kept in str(error)
+TOKEN_VARIABLE = "HUBSPOT_ACCESS_TOKEN"
+URL_VARIABLE = "HUBSPOT_BASE_URL"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class HubSpotError(ConnectorError):
         interval_ms: int | None = None,
         hubspot_message: str | None = None,
         transport: bool = False,
+        transport_reason: str | None = None,
+        missing_scopes: Sequence[str] = (),
     ):
         super().__init__(scrub(message))
         self.status = status
@@ -54,7 +58,10 @@ class HubSpotError(ConnectorError):
         self.retry_after = retry_after
         self.interval_ms = interval_ms
         self.message = scrub(hubspot_message if hubspot_message is not None else message)
-        self.transport = transport
+        self.transport = transport  # no answer at all (retried as a transient failure)
+        # Why there was no answer, in a few words (`connection refused`), when there was none.
+        self.transport_reason = transport_reason
+        self.missing_scopes = list(missing_scopes)  # scopes a 403 says the private app lacks
         self.attempts = 1  # set by the call policy when the call gives up
 
     @property
@@ -106,15 +113,51 @@ def error_from_response(
         return DailyLimitReached(
             f"HubSpot's daily API limit is used up; the run stops until it resets ({short})", **fields
         )
-    if status == 401:
-        return HubSpotAuthError(f"HubSpot refused the access token ({label}): {short}", **fields)
-    if status == 403:
-        return HubSpotAuthError(
-            f"HubSpot refused the call; does the app have the scope? ({label}): {short}", **fields
-        )
+    if status in (401, 403):
+        facts = label + (f", correlationId {fields['correlation_id']}" if fields["correlation_id"] else "")
+        head = f"HubSpot refused {TOKEN_VARIABLE} ({facts}): "
+        if status == 401:
+            return HubSpotAuthError(head + short, **fields)
+        scopes = missing_scopes(data)
+        if scopes:
+            lack = f"the private app lacks the scope{'s' if len(scopes) > 1 else ''} {', '.join(scopes)}"
+        else:
+            lack = "the private app may lack a scope"
+        return HubSpotAuthError(f"{head}{lack}: {short}", missing_scopes=scopes, **fields)
     if status >= 500:
         return HubSpotUnavailableError(f"HubSpot failed ({label}): {short}", **fields)
     return HubSpotError(f"HubSpot answered {label}: {short}", **fields)
+
+
+def unreachable(base_url: str, exc: BaseException) -> HubSpotUnavailableError:
+    """The error for a request that got no answer: `cannot reach HubSpot at HUBSPOT_BASE_URL (url): why`.
+
+    A TLS failure is not retried (a certificate does not fix itself between attempts);
+    anything else is a transient failure (`transport`), retried as the call policy says.
+    """
+    reason = transport_reason(exc)
+    return HubSpotUnavailableError(
+        f"cannot reach HubSpot at {URL_VARIABLE} ({base_url}): {reason}",
+        transport=not reason.startswith(TLS_FAILED),
+        transport_reason=reason,
+    )
+
+
+def missing_scopes(data: Mapping[str, Any]) -> list[str]:
+    """The scopes a 403 body names (`context.requiredGranularScopes`, `requiredScopes`, `missingScopes`).
+
+    HubSpot puts them in `errors[].context` (and the spec allows the top-level `context`).
+    """
+    contexts = [data.get("context")]
+    contexts += [item.get("context") for item in data.get("errors") or [] if isinstance(item, dict)]
+    found: list[str] = []
+    for context in contexts:
+        if not isinstance(context, dict):
+            continue
+        for key, values in context.items():
+            if "scope" in str(key).lower() and isinstance(values, list):
+                found.extend(str(v) for v in values if v not in (None, ""))
+    return list(dict.fromkeys(found))
 
 
 def parse_property_errors(message: str, errors: Any = None) -> list[PropertyError]:

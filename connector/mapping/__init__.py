@@ -10,6 +10,7 @@ Public API used by the sync and the CLI::
     canonical_value(mapping, property, current) -> str | None
     value_hash(value) / should_write(policy, new, current, last_written_hash)
     mapping_json_schema() / explain_mapping(mapping) / enumeration_option_problems(mapping, options)
+    packaged_mapping() -> Path                            # the default mapping shipped in the package
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from connector.mapping.convert import ConversionError, canonical, canonical_value, to_hubspot
 from connector.mapping.describe import enumeration_option_problems, explain_mapping, mapping_json_schema
 from connector.mapping.inputs import InputsResult, build_inputs, fingerprint
-from connector.mapping.loader import load_mapping, parse_mapping
+from connector.mapping.loader import load_mapping, packaged_mapping, parse_mapping
 from connector.mapping.model import (
     ANSWER_TYPES,
     INPUT_FIELDS,
@@ -67,6 +68,7 @@ __all__ = [
     "fingerprint",
     "load_mapping",
     "map_values",
+    "packaged_mapping",
     "mapping_json_schema",
     "parse_mapping",
     "should_write",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import types
 import typing
 from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -287,13 +288,28 @@ def _raw_references(data: dict[str, Any]) -> list[tuple[Loc, str]]:
 
 
 # ---------------------------------------------------------------------------- entry points
+MISSING_HINT = (
+    "set CONNECTOR_MAPPING to your mapping file, or run `saber-connector init` to write a starter one"
+)
+
+
+def packaged_mapping() -> Path:
+    """The default mapping shipped inside the package: what `init` writes and `demo` runs with."""
+    return Path(str(resources.files("connector.mapping").joinpath("default.yaml")))
+
+
+def _where(path: Path) -> str:
+    """For a relative path, the directory it was looked for in (cron and containers start elsewhere)."""
+    return "" if path.is_absolute() else f" in {Path.cwd()}"
+
+
 def load_mapping(path: str | Path) -> Mapping:
     """Read and validate a mapping file; every problem raises ConfigError naming file and line."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{name}: mapping file not found") from None
+        raise ConfigError(f"{name}: mapping file not found{_where(Path(path))}; {MISSING_HINT}") from None
     except IsADirectoryError:
         raise ConfigError(f"{name}: is a directory, not a mapping file") from None
     except UnicodeDecodeError as err:

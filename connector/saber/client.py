@@ -26,7 +26,7 @@ from connector import __version__
 from connector.http_policy import Caller, CallPolicy
 from connector.logs import get_logger
 from connector.ratelimit import RateLimiter
-from connector.saber.errors import SaberError, SaberNotFound, SaberRequestError, SaberUnavailable, parse_error
+from connector.saber.errors import SaberError, SaberNotFound, SaberRequestError, parse_error, unreachable
 from connector.saber.models import Research, ResearchStarted, Signal, SignalPage
 from connector.saber.retry import classify
 
@@ -118,8 +118,9 @@ class SaberClient:
         if requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
         self.policy = policy or CallPolicy()
+        self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
+            base_url=self.base_url,
             headers={
                 "Authorization": f"Bearer {api_key}",
                 "User-Agent": f"saber-connector/{__version__}",
@@ -303,7 +304,7 @@ class SaberClient:
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
                 raise SaberRequestError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
             except httpx.TransportError as exc:
-                raise SaberUnavailable(f"{type(exc).__name__}: {exc}", code="TRANSPORT_ERROR") from exc
+                raise unreachable(self.base_url, exc) from exc
             if response.is_success:
                 return response
             raise parse_error(response.status_code, response.content, response.headers)

@@ -18,8 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from connector.errors import ConnectorError, FatalApiError, RetriableApiError, SkippableError
-from connector.http_policy import header_value, parse_retry_after
+from connector.http_policy import header_value, parse_retry_after, transport_reason
 from connector.logs import scrub
+
+KEY_VARIABLE = "SABER_API_KEY"
+URL_VARIABLE = "SABER_BASE_URL"
 
 
 class SaberError(ConnectorError):
@@ -37,6 +40,7 @@ class SaberError(ConnectorError):
         error_code: str | None = None,
         error_action: str | None = None,
         details: Any = None,
+        transport_reason: str | None = None,
     ) -> None:
         self.message = scrub(message)
         self.status = status
@@ -47,10 +51,14 @@ class SaberError(ConnectorError):
         self.error_code = error_code
         self.error_action = error_action
         self.details = details
+        # Set when the request got no answer at all: why, in a few words (`connection refused`).
+        self.transport_reason = transport_reason
         self.attempts = 1  # set by the call policy when the call gives up
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
+        if self.transport_reason is not None:  # the message already says it all, in one line
+            return scrub(self.message)
         head = " ".join(str(p) for p in (self.status, self.code) if p is not None)
         text = f"{head}: {self.message}" if head else self.message
         if self.fields:
@@ -61,9 +69,25 @@ class SaberError(ConnectorError):
 
 
 class SaberAuthError(SaberError, FatalApiError):
-    """401/403: the key is missing, wrong or lacks a permission (fatal: the CLI exits 3)."""
+    """401/403: the key is missing, wrong or lacks a permission (fatal: the CLI exits 3).
+
+    `str()` is the line the CLI prints: it names Saber and `SABER_API_KEY` (never the key),
+    Saber's status, code and requestId, and Saber's own message.
+    """
 
     exit_code = 3
+
+    def __str__(self) -> str:
+        facts = " ".join(str(p) for p in (self.status, self.code) if p is not None)
+        if self.request_id:
+            facts += f", requestId {self.request_id}"
+        text = f"Saber refused {KEY_VARIABLE} ({facts}): "
+        if self.status == 403:
+            text += "the key lacks a permission this call needs: "
+        text += self.message
+        if self.fields:
+            text += " (" + "; ".join(f"{f}: {m}" for f, m in self.fields) + ")"
+        return scrub(text)
 
 
 class SaberRequestError(SaberError, SkippableError):
@@ -90,6 +114,16 @@ class SaberUnavailable(SaberError, RetriableApiError):
 
 class SaberRateLimited(SaberUnavailable):
     """429 that outlasted the retries."""
+
+
+def unreachable(base_url: str, exc: BaseException) -> SaberUnavailable:
+    """The error for a request that got no answer: `cannot reach Saber at SABER_BASE_URL (url): why`."""
+    reason = transport_reason(exc)
+    return SaberUnavailable(
+        f"cannot reach Saber at {URL_VARIABLE} ({base_url}): {reason}",
+        code="TRANSPORT_ERROR",
+        transport_reason=reason,
+    )
 
 
 def error_class(status: int | None) -> type[SaberError]:

@@ -6,7 +6,7 @@ The waiting, the attempt budget, the counters and the logs are the shared call p
 
 from __future__ import annotations
 
-from connector.http_policy import Action, Verdict
+from connector.http_policy import TLS_FAILED, Action, Verdict
 from connector.saber.errors import SaberError, SaberUnavailable
 
 # Statuses that a retry may cure; everything else in 4xx is the caller's problem.
@@ -30,5 +30,7 @@ def classify(exc: BaseException) -> Verdict:
         return Verdict(Action.FAIL, f"unexpected {type(exc).__name__}")
     if exc.status is None and not isinstance(exc, SaberUnavailable):
         return Verdict(Action.FAIL, "the request could not be sent")  # a bad URL, ...
+    if (exc.transport_reason or "").startswith(TLS_FAILED):  # as for HubSpot: a certificate stays wrong
+        return Verdict(Action.FAIL, "TLS failed")
     reason = "transport error" if exc.status is None else f"Saber answered {exc.status}"
     return Verdict(action_for(exc.status), reason, exc.retry_after)

@@ -1,15 +1,16 @@
 """A faithful fake of HubSpot CRM v3 contacts and contact properties, on loopback.
 
 It answers what the official `hubspot-api-client` 12.x deserialises, and refuses what
-HubSpot refuses: bad tokens, pages past the search depth of 10,000, oversize batches,
-property values of the wrong type (rejecting the whole batch, the per-property errors
-embedded as JSON text in `message`), unknown IDs (207), duplicate properties (409) and
-requests over the rolling ten-second, per-second search and daily limits (429 with
-HubSpot's body and headers).
+HubSpot refuses: bad tokens, calls needing a scope the app lacks (403), pages past the
+search depth of 10,000, oversize batches, property values of the wrong type (rejecting the
+whole batch, the per-property errors embedded as JSON text in `message`), unknown IDs
+(207), duplicate properties (409) and requests over the rolling ten-second, per-second
+search and daily limits (429 with HubSpot's body and headers).
 
-Emulated: contacts list/get/update/search/batch read/batch update, contact properties and
-property groups (list/get/create). Not emulated: associations, archiving and deleting,
-search index lag, lifecycle-stage ordering rules, property history, OAuth.
+Emulated: contacts list/get/update/search/batch read/batch update, contact properties
+(list/get/create/update) and property groups (list/get/create). Not emulated:
+associations, archiving and deleting, search index lag, lifecycle-stage ordering rules,
+property history, OAuth.
 
 State lives in memory: a dict id -> properties plus an id-sorted list. Searches keep a
 small cache of matching ids per filter set, updated incrementally as contacts change,
@@ -96,6 +97,46 @@ LIFECYCLE_STAGES = (
     ("Customer", "customer"),
     ("Evangelist", "evangelist"),
     ("Other", "other"),
+)
+# The private-app scope each endpoint needs (granular scopes, as HubSpot's 403 names them).
+REQUIRED_SCOPES = {
+    "contacts_list": "crm.objects.contacts.read",
+    "contacts_get": "crm.objects.contacts.read",
+    "contacts_search": "crm.objects.contacts.read",
+    "contacts_batch_read": "crm.objects.contacts.read",
+    "contacts_update": "crm.objects.contacts.write",
+    "contacts_batch_update": "crm.objects.contacts.write",
+    "properties_list": "crm.schemas.contacts.read",
+    "property_get": "crm.schemas.contacts.read",
+    "groups_list": "crm.schemas.contacts.read",
+    "group_get": "crm.schemas.contacts.read",
+    "property_create": "crm.schemas.contacts.write",
+    "property_update": "crm.schemas.contacts.write",
+    "group_create": "crm.schemas.contacts.write",
+}
+SCOPES_MESSAGE = (
+    "This app hasn't been granted all required scopes to make this call. "
+    "Read more about required scopes here: https://developers.hubspot.com/scopes."
+)
+# The fields of CRM properties v3 `PropertyUpdate` (PATCH /crm/v3/properties/{objectType}/{propertyName});
+# HubSpot's JSON binding refuses any other.
+PROPERTY_UPDATE_FIELDS = frozenset(
+    {
+        "calculationFormula",
+        "currencyPropertyName",
+        "description",
+        "displayOrder",
+        "fieldType",
+        "formField",
+        "groupName",
+        "hidden",
+        "label",
+        "numberDisplayHint",
+        "options",
+        "showCurrencySymbol",
+        "textDisplayHint",
+        "type",
+    }
 )
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 _EPOCH_MS = re.compile(r"^-?\d+$")
@@ -352,6 +393,7 @@ class HubSpotSandbox(SandboxServer):
             Rule("/crm/v3/properties/contacts/groups", methods=["POST"], endpoint="group_create"),
             Rule("/crm/v3/properties/contacts/groups/<name>", methods=["GET"], endpoint="group_get"),
             Rule("/crm/v3/properties/contacts/<name>", methods=["GET"], endpoint="property_get"),
+            Rule("/crm/v3/properties/contacts/<name>", methods=["PATCH"], endpoint="property_update"),
         ]
     )
 
@@ -381,6 +423,9 @@ class HubSpotSandbox(SandboxServer):
         # HubSpot's messages usually quote the refused value; set False to test clients'
         # handling of the messages that do not.
         self.quote_values = True
+        # The scopes the token's private app was granted (None: every scope); a call that
+        # needs another is refused with HubSpot's 403 MISSING_SCOPES answer.
+        self.granted_scopes: set[str] | None = None
         self._state = threading.RLock()
         self._calls: deque[float] = deque()
         self._searches: deque[float] = deque()
@@ -559,9 +604,23 @@ class HubSpotSandbox(SandboxServer):
     def authenticate(self, request: Request) -> Response | None:
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode()):
+        if not (
+            scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
+        ):
+            return self.json(401, self.error_body(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE))
+        needed = REQUIRED_SCOPES.get(self._endpoint_of(request))
+        granted = self.granted_scopes
+        if needed is None or granted is None or needed in granted:
             return None
-        return self.json(401, self.error_body(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE))
+        body = self.error_body(403, "MISSING_SCOPES", SCOPES_MESSAGE)
+        body["errors"] = [
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": [needed]},
+            }
+        ]
+        body["links"] = {"scopes": "https://developers.hubspot.com/scopes"}
+        return self.json(403, body)
 
     def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
         if code in CATEGORIES:
@@ -1183,14 +1242,69 @@ class HubSpotSandbox(SandboxServer):
             self._schema[name] = prop
             return self._ok(request, prop.to_json(), 201)
 
+    def property_update(self, request: Request, name: str) -> Response:
+        """PATCH one property: the given fields replace the stored ones (`options` as a whole list)."""
+        try:
+            body = self._body(request)
+            unknown = sorted(set(body) - PROPERTY_UPDATE_FIELDS)
+            if unknown:
+                raise Invalid(f"Invalid input JSON: Unrecognized field {unknown[0]!r} in PropertyUpdate")
+            for key, kind in (("label", str), ("description", str), ("groupName", str), ("type", str)):
+                if key in body and not isinstance(body[key], kind):
+                    raise Invalid(f"Invalid input JSON: {key} must be a string")
+            for key in ("hidden", "formField"):
+                if key in body and not isinstance(body[key], bool):
+                    raise Invalid(f"Invalid input JSON: {key} must be true or false")
+            if "displayOrder" in body and (
+                isinstance(body["displayOrder"], bool) or not isinstance(body["displayOrder"], int)
+            ):
+                raise Invalid("Invalid input JSON: displayOrder must be an integer")
+            if "label" in body and not body["label"].strip():
+                raise Invalid("label must not be empty")
+            options = self._option_input(body["options"], require_hidden=True) if "options" in body else None
+        except Invalid as exc:
+            return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
+        with self._state:
+            prop = self._schema.get(name)
+            if prop is None:
+                return self._fail(request, 404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
+            kind = str(body.get("type", prop.type))
+            field_type = str(body.get("fieldType", prop.field_type))
+            problem = None
+            if kind not in FIELD_TYPES:
+                problem = f"type {kind!r} must be one of {sorted(FIELD_TYPES)}"
+            elif field_type not in FIELD_TYPES[kind]:
+                problem = f"fieldType {field_type!r} is not valid for type {kind!r}"
+            elif prop.hubspot_defined and (kind, field_type) != (prop.type, prop.field_type):
+                problem = f"{name} is a HubSpot-defined property: its type and fieldType cannot be changed"
+            elif "groupName" in body and body["groupName"] not in self._groups:
+                problem = f"Unable to find property group {body['groupName']}"
+            elif options is not None and kind not in ("enumeration", "bool"):
+                problem = f"options can only be set on enumeration properties; {name} is {kind}"
+            if problem:
+                return self._fail(request, 400, "VALIDATION_ERROR", problem)
+            prop.type, prop.field_type = kind, field_type
+            if options is not None:
+                prop.options = options
+            prop.label = body.get("label", prop.label)
+            prop.description = body.get("description", prop.description)
+            prop.group_name = body.get("groupName", prop.group_name)
+            prop.hidden = body.get("hidden", prop.hidden)
+            prop.display_order = body.get("displayOrder", prop.display_order)
+            prop.updated_at = self._now_iso()
+            self._cache.clear()  # a changed type changes how searches compare values
+            return self._ok(request, prop.to_json())
+
     @staticmethod
-    def _option_input(raw: Any) -> list[dict[str, Any]]:
+    def _option_input(raw: Any, *, require_hidden: bool = False) -> list[dict[str, Any]]:
         if not isinstance(raw, list):
             raise Invalid("options must be a list")
         out, seen = [], set()
         for i, item in enumerate(raw):
             if not isinstance(item, dict) or not item.get("label") or item.get("value") in (None, ""):
                 raise Invalid("every option needs a label and a value")
+            if require_hidden and not isinstance(item.get("hidden"), bool):  # OptionInput requires it
+                raise Invalid(f"option {item['value']!r}: hidden is required (true or false)")
             value = str(item["value"])
             if value in seen:
                 raise Invalid(f"Duplicate option value {value!r}")

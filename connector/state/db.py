@@ -1,8 +1,11 @@
 """Engine creation for the state store, from `CONNECTOR_STATE_URL`.
 
 SQLite (the default) is a local file in WAL mode; PostgreSQL is for several replicas.
-A malformed URL is a `ConfigError` (exit 2); a database that cannot be reached is a
-`StateUnavailableError` (exit 3). Neither message ever shows a password.
+A malformed URL is a `ConfigError` (exit 2), and so is a database that cannot be opened,
+migrated or written when the store opens (`StateConfigError`: the operator must fix
+`CONNECTOR_STATE_URL`, the directory or the server before anything can run). A database
+that worked and then goes away mid-run is a `StateUnavailableError` (exit 3): the next run
+may well find it back. No message ever shows a password.
 """
 
 from __future__ import annotations
@@ -10,15 +13,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from connector.errors import ConfigError, ConnectorError
+from connector.state.tables import cursors
 
 ENV_NAME = "CONNECTOR_STATE_URL"
 PG_DRIVER = "postgresql+psycopg"
@@ -29,14 +34,70 @@ PG_CONNECT_TIMEOUT_S = 10
 # read-modify-write transaction holds the write lock from its first statement and cannot
 # fail with SQLITE_BUSY_SNAPSHOT when another process wrote in between.
 IMMEDIATE = "connector_sqlite_immediate"
+PROBE_CURSOR = "connector.write-probe"  # the row `probe_write` writes and rolls back
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/?#@]*:)[^@/]*@")
 
 
 class StateUnavailableError(ConnectorError):
-    """The state database could not be reached or opened (exit code 3)."""
+    """The state database, which was working, could not be reached mid-run (exit code 3)."""
 
     exit_code = 3
+
+
+class StateConfigError(StateUnavailableError, ConfigError):
+    """The state database cannot be opened, migrated or written at start: a configuration error (exit 2).
+
+    Still a `StateUnavailableError` (the database is unusable) for callers that catch that.
+    """
+
+    exit_code = 2
+
+
+# Failures no retry can cure: the operator must fix the file, the grants or the URL.
+_SQLITE_OPERATOR_ERRORS = (
+    "SQLITE_READONLY",
+    "SQLITE_CANTOPEN",
+    "SQLITE_PERM",
+    "SQLITE_AUTH",
+    "SQLITE_NOTADB",
+)
+_PG_OPERATOR_SQLSTATES = (
+    "42501",  # insufficient_privilege
+    "25006",  # read_only_sql_transaction (a standby, or default_transaction_read_only)
+    "28",  # invalid authorization: a refused user or password
+    "3D000",  # invalid_catalog_name: no such database
+)
+
+
+def needs_operator(exc: DBAPIError) -> bool:
+    """True for a database error that is a configuration problem whenever it happens (exit 2).
+
+    A read-only SQLite file, a missing grant, a refused password, a database that does
+    not exist: no retry and no later run can cure these until someone fixes them.
+    """
+    orig = exc.orig
+    name = str(getattr(orig, "sqlite_errorname", "") or "")
+    if name.startswith(_SQLITE_OPERATOR_ERRORS):
+        return True
+    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    return bool(sqlstate) and sqlstate.startswith(_PG_OPERATOR_SQLSTATES)
+
+
+def state_secret(url: URL) -> str | None:
+    """The password to mask in messages, unless it is also the user or database name (shown anyway)."""
+    password = url.password
+    if not password:
+        return None
+    password = str(password)
+    return None if password in (url.username, url.database) else password
+
+
+def probe_write(conn: Connection) -> None:
+    """Write a row (a cursor no one reads) and roll it back: proves the database takes writes."""
+    with conn.begin() as transaction:
+        conn.execute(insert(cursors).values(name=PROBE_CURSOR, value="probe", updated_at=datetime.now(UTC)))
+        transaction.rollback()
 
 
 def mask_url(raw: str | URL) -> str:
@@ -94,8 +155,12 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StateUnavailableError(
-                f"{ENV_NAME}: cannot create the directory of {path}: {exc.strerror or exc}"
+            why = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                why = "a file is in the way"
+            raise StateConfigError(
+                f"{ENV_NAME}: cannot create the directory {path.parent} for the state database: "
+                f"{why} (create it, or point {ENV_NAME} at a writable place)"
             ) from None
     elif not url.query.get("uri"):
         kwargs["poolclass"] = StaticPool  # one shared in-memory database (tests, demos)

@@ -25,19 +25,37 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, nulls_first, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    nulls_first,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from connector.errors import ConfigError
-from connector.logs import get_logger
+from connector.logs import get_logger, scrub
 from connector.state.db import (
     ENV_NAME,
     IMMEDIATE,
+    StateConfigError,
     StateUnavailableError,
     create_state_engine,
     mask_url,
+    needs_operator,
     parse_url,
+    probe_write,
     sqlite_file,
 )
 from connector.state.tables import (
@@ -119,8 +137,14 @@ class StateStore:
     """Repository over the state database; open once per process and share it."""
 
     def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow) -> None:
+        """Open the store: connect and migrate (an up-to-date database is only read).
+
+        Whatever fails here is the operator's to fix (`CONNECTOR_STATE_URL`, the directory,
+        the server): a `StateConfigError`, exit 2. Once open, see `_guard`.
+        """
         self.url = parse_url(url)
         self._clock = clock
+        self._opening = True  # `_guard` names failures while opening as configuration errors
         self._engine = create_state_engine(self.url)
         self._sqlite = self._engine.dialect.name == "sqlite"
         # SQLite has one writer at a time anyway: queue threads here rather than on busy_timeout.
@@ -130,11 +154,29 @@ class StateStore:
         except BaseException:
             self._engine.dispose()
             raise
+        self._opening = False
 
     @classmethod
-    def open(cls, url: str) -> StateStore:
-        """Open (and migrate) the store at `url`, e.g. `settings.connector_state_url`."""
-        return cls(url)
+    def open(cls, url: str, *, check_writes: bool = False) -> StateStore:
+        """Open (and migrate) the store at `url`, e.g. `settings.connector_state_url`.
+
+        `check_writes` (for `check`) also writes a row and rolls it back, so that a database
+        that can be read but not written is found now, as a `StateConfigError`.
+        """
+        store = cls(url)
+        if not check_writes:
+            return store
+        store._opening = True
+        try:
+            with store._guard(), store._write_lock, store._engine.connect() as conn:
+                if store._sqlite:
+                    conn.execution_options(**{IMMEDIATE: True})
+                probe_write(conn)
+        except BaseException:
+            store.close()
+            raise
+        store._opening = False
+        return store
 
     def close(self) -> None:
         """Close every pooled connection (call once, at shutdown)."""
@@ -159,23 +201,38 @@ class StateStore:
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        """Connection-level failures become `StateUnavailableError` (exit 3), password masked."""
+        """Database failures become one line naming `CONNECTOR_STATE_URL`, password masked.
+
+        A `StateConfigError` (exit 2: the URL, the file, the server or the grants must be
+        fixed) for any failure while the store opens, and later for failures that no retry
+        can cure (a read-only file, a refused password, a missing grant). A
+        `StateUnavailableError` (exit 3) for a database that worked and went away mid-run.
+        Anything else is a bug and propagates as it is.
+        """
         try:
             yield
-        except (OperationalError, InterfaceError) as exc:
-            raise StateUnavailableError(self._unavailable(exc)) from exc
         except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            raise StateUnavailableError(self._unavailable(exc)) from exc
+            if self._opening or needs_operator(exc):
+                raise StateConfigError(self._unavailable(exc, config=True)) from exc
+            if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+                raise StateUnavailableError(self._unavailable(exc, config=False)) from exc
+            raise
 
-    def _unavailable(self, exc: DBAPIError) -> str:
+    def _unavailable(self, exc: DBAPIError, *, config: bool) -> str:
+        """The one line for a database failure: what failed, the masked URL, the driver's reason, the fix."""
         reason = next(
             (line.strip() for line in str(exc.orig).splitlines() if line.strip()), type(exc).__name__
         )
-        if self.url.password:
-            reason = reason.replace(str(self.url.password), "***")
-        return f"{ENV_NAME}: state database {mask_url(self.url)} is unavailable: {reason}"
+        reason = scrub(reason)  # a URL's password and the registered secrets; nothing else
+        where = f"the state database {mask_url(self.url)}"
+        if not config:
+            return f"{ENV_NAME}: {where} became unavailable: {reason}"
+        if self._sqlite:
+            fix = f"make its directory and file writable, or point {ENV_NAME} elsewhere"
+        else:
+            fix = f"check the server, the user and its grants, and the database that {ENV_NAME} names"
+        verb = "open and write" if self._opening else "write"
+        return f"{ENV_NAME}: cannot {verb} {where}: {reason} ({fix})"
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -594,16 +651,31 @@ class StateStore:
         ]
 
     def status_counts(self) -> dict[str, int]:
-        """Contacts by research status, plus `skipped` (those whose last visit was a skip); no zeros."""
+        """Contacts by research status, with `skipped` for those never researched whose last visit was a skip.
+
+        Each contact is counted once: a skipped contact with no research is `skipped`, not `none`.
+        """
+        status = case(
+            (
+                and_(contacts.c.research_status == "none", contacts.c.skip_reason.is_not(None)),
+                literal("skipped"),
+            ),
+            else_=contacts.c.research_status,
+        )
         with self._read() as conn:
-            query = select(contacts.c.research_status, func.count()).group_by(contacts.c.research_status)
-            counts = {status: int(n) for status, n in conn.execute(query)}
-            skipped = conn.execute(
-                select(func.count()).select_from(contacts).where(contacts.c.skip_reason.is_not(None))
-            ).scalar_one()
-        if skipped:
-            counts["skipped"] = int(skipped)
-        return counts
+            query = select(status, func.count()).group_by(status)
+            return {str(name): int(n) for name, n in conn.execute(query) if n}
+
+    def skipped_examples(self, n: int = 5) -> list[tuple[str, str]]:
+        """A few (contact id, why) of contacts whose last visit was a skip, for `status`."""
+        query = (
+            select(contacts.c.contact_id, contacts.c.skip_reason)
+            .where(contacts.c.skip_reason.is_not(None))
+            .order_by(contacts.c.updated_at.desc(), contacts.c.contact_id)
+            .limit(n)
+        )
+        with self._read() as conn:
+            return [(cid, reason) for cid, reason in conn.execute(query)]
 
     def common_errors(self, n: int = 5, *, since: datetime | None = None) -> list[tuple[str, int, str]]:
         """The `n` most frequent error codes as (code, count, latest message), most frequent first."""

@@ -30,7 +30,7 @@ def record_done(cycle: Cycle, contact_id: str, research: Research) -> None:
     )
     cycle.summary.research_event(research.status)
     if research.status == "failed":
-        log.info("research failed", contact_id=contact_id, error_code=research.error_code)
+        log.debug("research failed", contact_id=contact_id, error_code=research.error_code)
 
 
 class Collector:
@@ -88,6 +88,7 @@ def pending_rounds(
     sleep: Callable[[float], None],
     wait_seconds: float,
     between: Callable[[], None],
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Iterator[list[ContactState]]:
     """The pending research due now, round after round until none is left or `wait_seconds` pass.
 
@@ -100,7 +101,7 @@ def pending_rounds(
         now = clock()
         yield store.pending(due_before=now, contact_ids=contact_ids)
         soonest = store.pending(contact_ids=contact_ids, limit=1)
-        if not soonest or clock() >= deadline:
+        if not soonest or clock() >= deadline or stopped():
             return
         between()
         earliest = soonest[0].next_check_at or now

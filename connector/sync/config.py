@@ -14,6 +14,7 @@ from connector.sync.credits import CreditBudget
 from connector.sync.decide import RetryPolicy
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
+from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
 
 
@@ -55,3 +56,4 @@ class Cycle:
     saber_health: OutageBreaker
     clock: Callable[[], datetime]
     properties: tuple[str, ...]  # the HubSpot properties a run reads
+    stop: StopRequest  # Ctrl-C / SIGTERM: nothing new starts

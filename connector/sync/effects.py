@@ -139,7 +139,7 @@ class DryRunEffects:
 
     def launch(self, job: ContactJob) -> LaunchOutcome:
         if not self.cycle.budget.plan_launch():  # honours the cap; asks Saber for nothing
-            self.cycle.summary.skip("launch_cap")
+            self.cycle.summary.skip("launch_cap", job.contact_id)
             return LaunchOutcome("deferred", job.contact_id)
         self._plan(PlannedChange(job.contact_id, "launch", job.decision.reason))
         self.cycle.summary.research_event("would_launch")
@@ -150,6 +150,7 @@ class DryRunEffects:
         return None
 
     def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None:
+        self.cycle.summary.count("would_ask")  # paid, were the run real
         return None
 
     def fail(self, failure: RecordFailure) -> None:

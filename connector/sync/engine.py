@@ -14,7 +14,7 @@ inputs and the research it replaces; the cursor moves only after the cycle's wri
 from __future__ import annotations
 
 import contextvars
-import time
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -39,6 +39,7 @@ from connector.sync.plan import plan_contacts
 from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
 from connector.sync.signals import signal_answers
+from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
 
 __all__ = ["EngineConfig", "SyncEngine"]
@@ -61,12 +62,20 @@ class SyncEngine:
         config: EngineConfig = EngineConfig(),
         progress: Progress | None = None,
         clock: Callable[[], datetime] = utcnow,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        stop: StopRequest | None = None,
     ):
         cap = mapping.select.max_new_per_run
         if options.max_new is not None:
             cap = options.max_new if cap is None else min(cap, options.max_new)
-        self.summary = RunSummary(started_at=clock(), dry_run=options.dry_run)
+        self.summary = RunSummary(
+            started_at=clock(),
+            dry_run=options.dry_run,
+            research_cost=config.research_cost,
+            signal_cost=config.signal_cost,
+            signals_per_research=len(mapping.used_signals()),
+        )
+        self.stop = stop or StopRequest()
         self.budget = CreditBudget(saber.credits, cap)
         self.cycle = Cycle(
             mapping=mapping,
@@ -80,13 +89,14 @@ class SyncEngine:
             saber_health=OutageBreaker("Saber", config.outage_threshold),
             clock=clock,
             properties=tuple(sorted(set(mapping.hubspot_properties()))),
+            stop=self.stop,
         )
         self.puller = Puller(self.cycle)
         self.effects: Effects = (
             DryRunEffects(self.cycle) if options.dry_run else LiveEffects(self.cycle, self.puller)
         )
         self.progress = progress or Progress(enabled=False)
-        self._sleep = sleep
+        self._sleep = sleep or self.stop.sleep  # a stop cuts a --wait pause short
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
 
     # ------------------------------------------------------------------ the cycle
@@ -103,10 +113,16 @@ class SyncEngine:
                 upper = c.clock()
                 try:
                     for contacts in self.puller.batches(upper):  # 1. pull
+                        if self.stop.requested:
+                            break
                         self._handle(contacts)  # 2-4. plan, launch, write
-                    self._collect()  # 5. collect what finished, and write it
-                    self.effects.complete(upper)  # the last writes land, then the cursor moves
-                    self.summary.outcome = "partial" if self.summary.failures else "ok"
+                    if not self.stop.requested:
+                        self._collect()  # 5. collect what finished, and write it
+                    if self.stop.requested:
+                        self._interrupted()
+                    else:
+                        self.effects.complete(upper)  # the last writes land, then the cursor moves
+                        self.summary.outcome = "partial" if self.summary.failures else "ok"
                 except BaseException as exc:
                     self._stopped(exc)
                     raise
@@ -121,7 +137,7 @@ class SyncEngine:
         plan = plan_contacts(c.mapping, contacts, states, now=c.clock(), retry=c.config.retry)
         self.summary.count("contacts_seen", plan.size)
         for job in plan.skips:
-            self.summary.skip(job.decision.reason)
+            self.summary.skip(job.decision.reason, job.contact_id, job.decision.detail)
             self.effects.skip(job)
         self.effects.clear_skips(plan.cleared)
         for job in plan.waits:
@@ -140,6 +156,7 @@ class SyncEngine:
             sleep=self._sleep,
             wait_seconds=c.options.wait_seconds if self.effects.waits else 0.0,
             between=self.effects.flush,  # what landed so far is safe while we wait
+            stopped=lambda: self.stop.requested,
         )
         for due in rounds:
             for states in chunks(due):
@@ -175,6 +192,8 @@ class SyncEngine:
                 self.effects.fail(
                     RecordFailure(changes.contact_id, err.property, "CONVERSION_ERROR", err.error or "")
                 )
+            for kept in changes.of("kept_edit"):
+                self.summary.kept_edit(kept.property)
             if changes.updates:
                 self.effects.write(changes)
             elif job.write_pending:
@@ -192,6 +211,14 @@ class SyncEngine:
         futures = [self._pool.submit(contextvars.copy_context().run, fn, item) for item in items]
         return [f.result() for f in futures]
 
+    def _interrupted(self) -> None:
+        """A stop was asked for: land the writes in hand, keep the cursor, say so."""
+        self.effects.flush()
+        s = self.summary
+        s.outcome, s.stopped_by = "interrupted", self.stop.signum
+        name = signal.Signals(self.stop.signum).name if self.stop.signum else "a stop request"
+        s.notes.append(f"interrupted by {name}: nothing new was started; the next run carries on")
+
     def _stopped(self, exc: BaseException) -> None:
         """Record why the run stopped; an outage of Saber still lets the writes in hand land."""
         s = self.summary
@@ -205,6 +232,8 @@ class SyncEngine:
         self._finish(error=str(exc))
 
     def _finish(self, error: str | None = None) -> RunSummary:
+        if error is None and self.summary.outcome == "interrupted":
+            error = self.summary.notes[-1]
         s = self.summary
         s.finished_at = self.cycle.clock()
         s.api_calls = {"hubspot": dict(self.cycle.hubspot.calls), "saber": dict(self.cycle.saber.calls)}

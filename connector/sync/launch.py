@@ -34,6 +34,9 @@ class Launcher:
     def launch(self, job: ContactJob) -> LaunchOutcome:
         c, cid, inputs = self.cycle, job.contact_id, job.inputs
         assert inputs.inputs is not None and inputs.fingerprint is not None
+        if c.stop.requested:  # Ctrl-C / SIGTERM: start nothing new; the next run launches it
+            c.summary.skip("interrupted", cid)
+            return LaunchOutcome("deferred", cid)
         if job.state is None:
             existing = self._find_existing(job)
             if existing is not None:
@@ -92,7 +95,7 @@ class Launcher:
         """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
         budget = self.cycle.budget
         reason = "no_credits" if budget.exhausted and not budget.cap_reached else "launch_cap"
-        self.cycle.summary.skip(reason)
+        self.cycle.summary.skip(reason, contact_id)
         self.cycle.store.record_deferred(contact_id, reason)
         return LaunchOutcome("deferred", contact_id)
 
@@ -163,5 +166,5 @@ class Launcher:
             error_code="REJECTED",
             error=message,
         )
-        c.summary.skip("rejected_by_saber")
+        c.summary.skip("rejected_by_saber", job.contact_id, message)
         self.fail(RecordFailure(job.contact_id, None, "REJECTED", message))

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from connector.errors import ApiOutage, RetriableApiError, SkippableError
+from connector.errors import ApiOutage, FatalApiError, RetriableApiError, SkippableError
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ class OutageBreaker:
         self.threshold = threshold
         self._lock = threading.Lock()
         self._consecutive: dict[str, int] = {}
-        self._outage: ApiOutage | None = None
+        self._outage: FatalApiError | None = None  # an ApiOutage, or the first fatal refusal
 
     @property
     def open(self) -> bool:
@@ -47,6 +47,10 @@ class OutageBreaker:
         except SkippableError:
             self._answered(operation)  # a refusal of one record is an answer: the API is up
             raise
+        except FatalApiError as exc:  # a refused key: every later call would be refused too
+            with self._lock:
+                self._outage = self._outage or exc
+            raise
         self._answered(operation)
         return result
 
@@ -55,7 +59,7 @@ class OutageBreaker:
             self._consecutive[operation] = 0
 
     def guard(self) -> None:
-        """Raise the outage if the breaker has tripped."""
+        """Raise the outage (or the refusal) if the breaker has tripped, without calling the API."""
         if self._outage is not None:
             raise self._outage
 

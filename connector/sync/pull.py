@@ -12,6 +12,7 @@ from typing import Any
 from connector.errors import ConfigError
 from connector.hubspot import Contact, HubSpotError, SearchFilter
 from connector.logs import get_logger
+from connector.mapping import FilterSpec
 from connector.sync.config import UNWRITABLE, Cycle
 from connector.sync.writer import BATCH_SIZE
 
@@ -19,6 +20,28 @@ log = get_logger("sync")
 
 CURSOR = "contacts.lastmodifieddate"
 MAPPING_CURSOR = "mapping.fingerprint"
+
+
+def search_filter(f: FilterSpec) -> SearchFilter:
+    """One of the mapping's `select.filters` as a HubSpot search filter."""
+    return SearchFilter(
+        f.property,
+        f.operator,
+        value=None if f.value is None else str(f.value),
+        values=None if f.values is None else tuple(str(v) for v in f.values),
+        high_value=None if f.high_value is None else str(f.high_value),
+    )
+
+
+def describe_filter(f: FilterSpec) -> str:
+    """A select filter in words: `lifecyclestage IN lead, marketingqualifiedlead`."""
+    if f.values is not None:
+        operand = ", ".join(str(v) for v in f.values)
+    elif f.high_value is not None:
+        operand = f"{f.value} and {f.high_value}"
+    else:
+        operand = "" if f.value is None else str(f.value)
+    return f"{f.property} {f.operator} {operand}".strip()
 
 
 def chunks(items: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
@@ -75,10 +98,14 @@ class Puller:
         options = self.cycle.options
         if options.contact_ids:
             for ids in chunks(options.contact_ids):
-                yield from self.search(ids)
+                found = set()
+                for contact in self.search(ids):
+                    found.add(contact.id)
+                    yield contact
+                self._report_unselected([cid for cid in ids if cid not in found])
             return
         since = None if options.full else self._cursor_start()
-        log.info(
+        log.debug(
             "pull", modified_after=since.isoformat() if since else None, modified_before=upper.isoformat()
         )
         yield from self.cycle.hubspot.search_contacts(
@@ -87,6 +114,21 @@ class Puller:
             modified_after=since,
             modified_before=upper,
         )
+
+    def _report_unselected(self, ids: Sequence[str]) -> None:
+        """Say why a `--contact` the search did not return is left out: not selected, or not there."""
+        if not ids:
+            return
+        existing = {c.id for c in self.cycle.hubspot.read_contacts(ids, ["hs_object_id"])}
+        filters = "; ".join(describe_filter(f) for f in self.cycle.mapping.select.filters)
+        for cid in ids:
+            if cid in existing:
+                detail = f"select.filters leave it out ({filters})"
+                self.cycle.summary.skip("not_selected", cid, detail)
+                self.cycle.summary.notes.append(f"contact {cid}: {detail}")
+            else:
+                self.cycle.summary.skip("not_found", cid, "HubSpot has no contact with this id")
+                self.cycle.summary.notes.append(f"contact {cid}: HubSpot has no contact with this id")
 
     def _cursor_start(self) -> datetime | None:
         """Where the incremental pull starts: the saved cursor less the overlap window.
@@ -111,16 +153,7 @@ class Puller:
 
     def _search_filters(self) -> list[SearchFilter]:
         """The mapping's `select.filters` as HubSpot search filters."""
-        return [
-            SearchFilter(
-                f.property,
-                f.operator,
-                value=None if f.value is None else str(f.value),
-                values=None if f.values is None else tuple(str(v) for v in f.values),
-                high_value=None if f.high_value is None else str(f.high_value),
-            )
-            for f in self.cycle.mapping.select.filters
-        ]
+        return [search_filter(f) for f in self.cycle.mapping.select.filters]
 
     def _mapping_fingerprint(self) -> str:
         data = self.cycle.mapping.model_dump(mode="json", exclude={"source_path"})

@@ -9,6 +9,7 @@ from connector.settings import Settings
 from connector.sync.engine import SyncEngine
 from connector.sync.options import SyncOptions
 from connector.sync.progress import Progress
+from connector.sync.stopping import StopRequest, stop_on_signals
 from connector.sync.summary import RunSummary
 
 
@@ -19,6 +20,7 @@ def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = 
     hubspot = hubspot_from(settings, policy)
     saber = saber_from(settings, policy)
     store = store_from(settings)
+    stop = StopRequest()
     try:
         preflight(mapping, hubspot)  # nothing is launched for results that could not be written
         engine = SyncEngine(
@@ -29,8 +31,10 @@ def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = 
             options=options,
             config=engine_config_from(settings),
             progress=Progress(enabled=show_progress),
+            stop=stop,
         )
-        return engine.run()
+        with stop_on_signals(stop):
+            return engine.run()
     finally:
         saber.close()
         hubspot.close()

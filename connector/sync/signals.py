@@ -50,6 +50,8 @@ class SignalAsker:
     def ask(self, contact_id: str, item: SignalAsk, inputs: InputsResult) -> Signal | None:
         c = self.cycle
         cost = c.config.signal_cost
+        if c.stop.requested:  # Ctrl-C / SIGTERM: pay for nothing new
+            return None
         if not c.budget.reserve(cost):
             return None
         signal: Signal | None = None

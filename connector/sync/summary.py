@@ -10,9 +10,18 @@ from typing import Any
 
 from connector.errors import RecordFailure
 
-# Exit codes are part of the CLI's contract.
+# Exit codes are part of the CLI's contract; a run stopped by a signal exits 128 + its number.
 EXIT_OK = 0
 EXIT_RECORD_FAILURES = 1
+EXAMPLES = 5  # contacts kept per skip reason, to look up with `explain`
+
+
+@dataclass(frozen=True, slots=True)
+class SkipExample:
+    """One skipped contact and why, in words."""
+
+    contact_id: str
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,13 @@ class RunSummary:
     outcome: str = "running"
     contacts_seen: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    skip_examples: dict[str, list[SkipExample]] = field(default_factory=dict)
+    kept_edits: Counter[str] = field(default_factory=Counter)  # property -> a person's edits kept
+    would_ask: int = 0  # dry run: signals of stored results that would be asked (paid)
+    research_cost: int = 1  # credits per research and per signal, for the dry run's estimate
+    signal_cost: int = 1
+    signals_per_research: int = 0  # dry run: mapped signals a new research may have to ask
+    stopped_by: int | None = None  # the signal (SIGINT, SIGTERM) that interrupted the run
     research: Counter[str] = field(default_factory=Counter)  # launched/adopted/completed/failed
     pending: int = 0
     writes_pending: int = 0  # results whose values have not all landed in HubSpot
@@ -54,9 +70,16 @@ class RunSummary:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
-    def skip(self, reason_code: str) -> None:
+    def skip(self, reason_code: str, contact_id: str | None = None, detail: str = "") -> None:
         with self._lock:
             self.skipped[reason_code] += 1
+            examples = self.skip_examples.setdefault(reason_code, [])
+            if contact_id is not None and len(examples) < EXAMPLES:
+                examples.append(SkipExample(contact_id, detail))
+
+    def kept_edit(self, prop: str) -> None:
+        with self._lock:
+            self.kept_edits[prop] += 1
 
     def research_event(self, kind: str) -> None:
         with self._lock:
@@ -72,7 +95,17 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
+        if self.stopped_by is not None:
+            return 128 + self.stopped_by
         return EXIT_RECORD_FAILURES if self.failures else EXIT_OK
+
+    def credit_estimate(self) -> dict[str, int]:
+        """Dry run: credits the run would spend, by kind (signals of new research at most)."""
+        launches = self.research.get("would_launch", 0)
+        return {
+            "research": launches * self.research_cost,
+            "signals_at_most": (launches * self.signals_per_research + self.would_ask) * self.signal_cost,
+        }
 
     def counts(self) -> dict[str, Any]:
         """The figures stored with the run's history (no per-contact detail)."""
@@ -85,6 +118,7 @@ class RunSummary:
             "signals_asked": self.signals_asked,
             "contacts_written": self.contacts_written,
             "properties_written": self.properties_written,
+            "kept_edits": dict(self.kept_edits),
             "record_failures": len(self.failures),
             "api_calls": self.api_calls,
             "credits_used": self.credits_used,
@@ -100,13 +134,27 @@ class RunSummary:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             **self.counts(),
             "credits_exhausted": self.credits_exhausted,
+            "skip_reasons": [
+                {
+                    "reason": reason,
+                    "count": n,
+                    "examples": [asdict(e) for e in self.skip_examples.get(reason, [])],
+                }
+                for reason, n in self.skipped.most_common()
+            ],
             "failures": [asdict(f) for f in self.failures[:max_failures]],
             "notes": self.notes,
             "exit_code": self.exit_code,
         }
         if self.dry_run:
             data["plan"] = [p.__dict__ for p in self.plan]
+            data["credit_estimate"] = self.credit_estimate()
         return data
+
+    def _examples(self, reason: str) -> str:
+        """`  e.g. 12, 15, 19` for a skip reason (`explain ID` tells why), or nothing."""
+        shown = [e.contact_id for e in self.skip_examples.get(reason, [])]
+        return f"  e.g. {', '.join(shown[:3])}" if shown else ""
 
     def render(self) -> str:
         """The summary as plain text for a terminal or a cron mail."""
@@ -115,7 +163,9 @@ class RunSummary:
             f"sync {self.outcome}{' (dry run)' if self.dry_run else ''}",
             f"  contacts seen        {self.contacts_seen}",
             f"  skipped              {sum(self.skipped.values())}"
-            + "".join(f"\n    {reason:<22}{n}" for reason, n in self.skipped.most_common()),
+            + "".join(
+                f"\n    {reason:<22}{n}{self._examples(reason)}" for reason, n in self.skipped.most_common()
+            ),
             f"  research launched    {r['launched']}  (adopted existing: {r['adopted']})",
             f"  research completed   {r['completed']}",
             f"  research failed      {r['failed']}",
@@ -123,12 +173,27 @@ class RunSummary:
             f"  results to write     {self.writes_pending}",
             f"  signals asked        {self.signals_asked}",
             f"  contacts written     {self.contacts_written}  ({self.properties_written} properties)",
+            f"  kept people's edits  {sum(self.kept_edits.values())}"
+            + (
+                f"  ({', '.join(f'{p} {n}' for p, n in self.kept_edits.most_common())})"
+                if self.kept_edits
+                else ""
+            ),
             f"  record failures      {len(self.failures)}",
             "  api calls            "
             + ", ".join(f"{svc} {sum(calls.values())}" for svc, calls in sorted(self.api_calls.items())),
-            f"  credits used         {self.credits_used}"
-            + (f"  (left: {self.credits_left})" if self.credits_left is not None else ""),
         ]
+        if self.dry_run:
+            estimate = self.credit_estimate()
+            lines.append(
+                f"  credits (estimate)   research {estimate['research']},"
+                f" signals up to {estimate['signals_at_most']}"
+            )
+        else:
+            lines.append(
+                f"  credits used         {self.credits_used}"
+                + (f"  (left: {self.credits_left})" if self.credits_left is not None else "")
+            )
         if self.credits_exhausted:
             lines.append("  credits ran out: launches stopped; the next run continues")
         for f in self.failures[:10]:

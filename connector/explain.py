@@ -1,0 +1,225 @@
+"""`saber-connector explain CONTACT_ID`: everything the connector knows about one contact, and why.
+
+Selection (and the filter that leaves the contact out), each input as read and as sent,
+the research, each signal, and per mapped property the value the mapping gives, HubSpot's
+value now, whether the connector wrote it, and the decision the next sync takes. It reads
+HubSpot and the state database only: it never asks Saber anything and spends nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from connector.hubspot import Contact, HubSpotAdapter, SearchFilter
+from connector.mapping import Mapping, build_inputs, map_values, signals_to_ask, value_hash
+from connector.mapping.values import signal_of
+from connector.saber.models import Signal
+from connector.state import ContactState, StateStore
+from connector.sync.changes import compute_changes
+from connector.sync.jobs import stored_research
+from connector.sync.pull import describe_filter, search_filter
+
+# What each write decision means, for a person.
+DECISIONS = {
+    "write": "the next sync writes the mapped value",
+    "unchanged": "HubSpot holds the mapped value already",
+    "kept_edit": "kept: a person changed what the connector wrote (write: unless_edited)",
+    "kept_value": "kept: HubSpot already has a value (write: if_empty)",
+    "null": "nothing to write: the answer is empty",
+    "error": "not written: the value cannot be converted",
+}
+
+
+def explain_report(
+    mapping: Mapping, hubspot: HubSpotAdapter, store: StateStore, contact_id: str
+) -> dict[str, Any]:
+    """The whole story of one contact as plain data (what `--output json` prints)."""
+    props = sorted(set(mapping.hubspot_properties()))
+    found = hubspot.read_contacts([contact_id], props)
+    if not found:
+        return {"contact_id": contact_id, "exists": False, "state": _state(store.get(contact_id))}
+    contact = found[0]
+    state = store.get(contact_id)
+    report: dict[str, Any] = {
+        "contact_id": contact_id,
+        "exists": True,
+        "selection": _selection(mapping, hubspot, contact),
+        "inputs": _inputs(mapping, contact),
+        "state": _state(state),
+        "research": None,
+        "signals": [],
+        "properties": [],
+    }
+    research = stored_research(state) if state is not None else None
+    if state is None or research is None:
+        return report
+    report["research"] = {
+        "id": research.id or None,
+        "status": research.status,
+        "launched_at": _iso(state.launched_at),
+        "completed_at": _iso(state.completed_at),
+        "error_code": research.error_code,
+        "error": None if research.error is None else str(research.error),
+    }
+    inputs = build_inputs(mapping, contact.properties)
+    answers = {
+        key: Signal.model_validate(stored["signal"])
+        for key, stored in state.signals.items()
+        if stored.get("fingerprint") == inputs.fingerprint
+    }
+    report["signals"] = _signals(mapping, research, answers, inputs.inputs or {})
+    values = map_values(mapping, research, answers)
+    changes = compute_changes(mapping, contact_id, values, contact.properties, state.written)
+    for change in changes.changes:
+        spec = mapping.properties[change.property]
+        last = state.written.get(change.property)
+        if last is None:
+            written = "never"
+        elif change.current is not None and value_hash(change.current) == last:
+            written = "the value HubSpot holds now"
+        else:
+            written = "another value than HubSpot holds now"
+        report["properties"].append(
+            {
+                "property": change.property,
+                "from": spec.from_,
+                "write": spec.write,
+                "mapped": change.value,
+                "hubspot": change.current,
+                "connector_wrote": written,
+                "decision": change.decision,
+                "why": change.error or DECISIONS[change.decision],
+            }
+        )
+    return report
+
+
+def _selection(mapping: Mapping, hubspot: HubSpotAdapter, contact: Contact) -> dict[str, Any]:
+    """Whether the mapping's filters select the contact, and which of them leave it out."""
+    only = SearchFilter("hs_object_id", "EQ", value=contact.id)
+    failing = []
+    for i, f in enumerate(mapping.select.filters):
+        one = search_filter(f)
+        if not list(hubspot.search_contacts(properties=["hs_object_id"], filters=[only, one])):
+            has = contact.properties.get(f.property)
+            failing.append(f"select.filters[{i}]: {describe_filter(f)} (HubSpot has {has!r})")
+    return {"selected": not failing, "left_out_by": failing}
+
+
+def _inputs(mapping: Mapping, contact: Contact) -> dict[str, Any]:
+    result = build_inputs(mapping, contact.properties)
+    read = {
+        field: [{"property": s.property, "value": contact.properties.get(s.property)} for s in spec.chain()]
+        for field, spec in mapping.inputs
+        if spec is not None
+    }
+    return {
+        "read": read,
+        "sent": result.inputs,
+        "skip_reason": result.skip_reason,
+        "notes": list(result.notes),
+    }
+
+
+def _signals(
+    mapping: Mapping, research: Any, answers: dict[str, Signal], inputs: dict[str, str]
+) -> list[dict[str, Any]]:
+    asks = {a.key: a for a in signals_to_ask(mapping, research, inputs)[0]}
+    used = set(mapping.used_signals())
+    out = []
+    for key, spec in mapping.signals.items():
+        signal = signal_of(mapping, key, research, answers)
+        if research.signal_for(spec.question) is not None:
+            how = "taken from the research result (no credit)"
+        elif key in answers:
+            how = f"asked through Saber's {spec.scope} signal endpoint (1 credit, paid once)"
+        elif key in asks:
+            how = "not asked yet: the next sync asks it (1 credit)"
+        else:
+            how = "not asked: " + (
+                "no property maps it" if key not in used else "it cannot be asked for this contact"
+            )
+        out.append(
+            {
+                "signal": key,
+                "question": spec.question,
+                "how": how,
+                "answer": None if signal is None or signal.answer is None else signal.answer.value,
+                "confidence": None if signal is None else signal.confidence,
+                "sources": []
+                if signal is None
+                else [s.model_dump(exclude_none=True) for s in signal.sources],
+            }
+        )
+    return out
+
+
+def _state(state: ContactState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {
+        "research_status": state.research_status,
+        "skip_reason": state.skip_reason,
+        "deferred": state.deferred,
+        "write_pending": state.write_pending,
+        "last_error": state.last_error,
+        "written_at": _iso(state.written_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def render_explain(report: dict[str, Any]) -> str:
+    """The report as text for a terminal."""
+    cid = report["contact_id"]
+    if not report["exists"]:
+        return f"contact {cid}: HubSpot has no contact with this id" + (
+            " (the connector's state still has a record of it)" if report.get("state") else ""
+        )
+    lines = [f"contact {cid}"]
+    sel = report["selection"]
+    lines.append("  selected by select.filters" if sel["selected"] else "  NOT selected:")
+    lines += [f"    {why}" for why in sel["left_out_by"]]
+    inputs = report["inputs"]
+    lines.append("inputs:")
+    for field, chain in inputs["read"].items():
+        read = ", else ".join(f"{r['property']}={r['value']!r}" for r in chain)
+        sent = (inputs["sent"] or {}).get(field)
+        lines.append(
+            f"  {field:<26} {read}  ->  {sent!r}"
+            if sent is not None
+            else f"  {field:<26} {read}  ->  not sent"
+        )
+    lines += [f"  note: {n}" for n in inputs["notes"]]
+    if inputs["skip_reason"]:
+        lines.append(f"  skipped: {inputs['skip_reason']}")
+    state = report["state"]
+    if state is None:
+        lines.append("state: the connector has not handled this contact yet")
+        return "\n".join(lines)
+    for key in ("skip_reason", "deferred", "write_pending", "last_error"):
+        if state[key]:
+            lines.append(f"state: {key.replace('_', ' ')}: {state[key]}")
+    research = report["research"]
+    if research is None:
+        lines.append(f"research: {state['research_status']}")
+        return "\n".join(lines)
+    lines.append(
+        f"research {research['id'] or '(none)'}: {research['status']}, launched {research['launched_at']},"
+        f" completed {research['completed_at']}"
+        + (f", error {research['error_code']}: {research['error']}" if research["error_code"] else "")
+    )
+    for s in report["signals"]:
+        lines.append(f"signal {s['signal']}: {s['answer']!r} (confidence {s['confidence']}); {s['how']}")
+        lines += [f"    source: {src.get('url') or src}" for src in s["sources"][:3]]
+    lines.append("properties:")
+    for p in report["properties"]:
+        lines.append(f"  {p['property']}  (from {p['from']}, write: {p['write']})")
+        lines.append(
+            f"    mapped {p['mapped']!r}; HubSpot {p['hubspot']!r}; connector wrote {p['connector_wrote']}"
+        )
+        lines.append(f"    {p['decision']}: {p['why']}")
+    return "\n".join(lines)
