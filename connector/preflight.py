@@ -29,8 +29,10 @@ def preflight_problem(mapping: Mapping, existing: dict[str, PropertyInfo]) -> st
     for i, f in enumerate(mapping.select.filters):
         if f.property not in existing:
             hint = did_you_mean(f.property, existing)
+            line = mapping.line_of("select", "filters", i, "property")
             return (
-                f"{where}: select.filters[{i}].property: HubSpot has no contact property {f.property!r}"
+                f"{where}{f':{line}' if line else ''}: select.filters[{i}].property:"
+                f" HubSpot has no contact property {f.property!r}"
                 + (f"; did you mean {hint!r}?" if hint else "")
             )
     missing = [name for name in mapping.output_properties() if name not in existing]

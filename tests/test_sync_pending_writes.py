@@ -63,8 +63,9 @@ def test_preflight_names_a_filter_property_the_portal_lacks_with_a_did_you_mean(
     settings = settings_for(box, tmp_path, mapping)
     with pytest.raises(
         ConfigError, match=r"select\.filters\[0\]\.property: .*'lifecyclestag'.*'lifecyclestage'"
-    ):
+    ) as err:
         sync(settings)
+    assert str(err.value).startswith(f"{mapping}:6: ")  # the filter's line in the file
     assert box.saber.count() == 0
 
 
