@@ -40,6 +40,10 @@ def run_checks(settings: Settings) -> CheckReport:
     mapping = load_mapping(settings.connector_mapping)
     report.ok(f"mapping {mapping.source_path}")
     check_state(settings, report)
+    if settings.connector_public_url:
+        report.ok(f"webhooks on: Saber reports finished research to {settings.connector_public_url} (`run`)")
+    else:
+        report.ok("webhooks off (set CONNECTOR_PUBLIC_URL to have Saber report finished research)")
 
     saber = saber_from(settings)
     try:

@@ -276,6 +276,14 @@ def sync(
 
 
 @app.command()
+def run() -> None:
+    """Run as a service: syncs on CONNECTOR_SCHEDULE, collect cycles, health, metrics and webhooks."""
+    from connector.service.runner import Service
+
+    raise typer.Exit(Service(settings()).serve())
+
+
+@app.command()
 def status(output: OutputOption = "text") -> None:
     """Counts by research status, the last runs and the most common errors."""
     from connector.clients import store_from

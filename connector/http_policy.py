@@ -18,6 +18,11 @@ a refused connection means the base URL is wrong or nothing runs there, and retr
 delays the one-line error by the whole back-off schedule; so it is not retried. Once the
 API has answered, a refused connection is a restart or a blip and is retried like any
 other transport failure.
+
+On observers: `add_observer(fn)` has every `Caller` report each attempt to `fn(api,
+operation, status, retried)` (the service's metrics count requests and retries this way,
+and the clients know nothing of it). With no observer registered it costs one check per
+attempt.
 """
 
 from __future__ import annotations
@@ -246,6 +251,50 @@ def retrying(
     )
 
 
+# ---------------------------------------------------------------------------- observers
+ApiObserver = Callable[[str, str, int | None, bool], None]
+"""`fn(api, operation, status, retried)`, called once per attempt by every `Caller`.
+
+`status` is the HTTP status of the answer: an error's own, a success's when the attempt
+returns something with an integer `status_code` (an httpx response), else 200; None when
+no answer came (a transport failure, or a request the client refused to build).
+`retried` is True when the policy retries after this attempt (reported just before the
+wait), False for the last attempt of a call, successful or not.
+"""
+
+_observers: tuple[ApiObserver, ...] = ()  # replaced whole under the lock, read without it
+_observers_lock = threading.Lock()
+
+
+def add_observer(fn: ApiObserver) -> None:
+    """Report every attempt of every `Caller` in the process to `fn` (a second add is a no-op)."""
+    global _observers
+    with _observers_lock:
+        if fn not in _observers:
+            _observers = (*_observers, fn)
+
+
+def remove_observer(fn: ApiObserver) -> None:
+    """Stop reporting to `fn`; removing one that was never added is a no-op."""
+    global _observers
+    with _observers_lock:
+        _observers = tuple(o for o in _observers if o != fn)
+
+
+def _notify(api: str, operation: str, status: int | None, retried: bool, log: Any) -> None:
+    """Tell each observer about one attempt; an observer that raises never breaks the call."""
+    for observer in _observers:
+        try:
+            observer(api, operation, status, retried)
+        except Exception as exc:  # counting must never fail an API call
+            log.warning("api_observer_failed", api=api, operation=operation, error=repr(exc)[:MAX_ERROR_TEXT])
+
+
+def _success_status(result: object) -> int:
+    status = getattr(result, "status_code", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) else 200
+
+
 class CallCounters:
     """Attempts sent and retries made, per operation: bumped under a lock, read as plain Counters."""
 
@@ -314,20 +363,31 @@ class Caller:
     ) -> T:
         """`attempt()` until it succeeds or the policy gives up; `expected` failures are logged at debug."""
 
+        # The failed attempt not yet reported to the observers: whether it is retried is
+        # known only once tenacity decides (before_sleep), or the call gives up.
+        unreported: list[int | None] = []
+
         def counted() -> T:
             self.counters.count_call(operation)
             try:
                 result = attempt()
             except BaseException as exc:
-                if self._describe(exc).status:  # the API answered, if only with an error
+                status = self._describe(exc).status
+                if status:  # the API answered, if only with an error
                     self.answered = True
+                if _observers:
+                    unreported[:] = [status or None]
                 raise
             self.answered = True
+            if _observers:
+                _notify(self.api, operation, _success_status(result), False, self._log)
             return result
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome is not None else None
             self.counters.count_retry(operation)
+            if unreported:
+                _notify(self.api, operation, unreported.pop(), True, self._log)
             self._log.warning(
                 RETRIED_EVENT,
                 **self._facts(operation, exc),
@@ -352,6 +412,9 @@ class Caller:
                 level = self._log.info  # refused at once: the caller decides how bad that is
             level(FAILED_EVENT, **self._facts(operation, exc), attempts=attempts)
             raise
+        finally:
+            if unreported:  # the last attempt failed, and is not retried
+                _notify(self.api, operation, unreported.pop(), False, self._log)
 
     def _facts(self, operation: str, exc: BaseException | None) -> dict[str, Any]:
         """The fields both APIs' log lines share."""

@@ -93,6 +93,70 @@ class Settings(BaseSettings):
         description="Saber calls of one kind failing in a row after retries before Saber counts as down",
     )
 
+    # The long-running service (`saber-connector run`).
+    connector_schedule: str = Field(
+        "15m",
+        description="full sync: a five-field cron expression (*/15 * * * *) or an interval (30s, 15m, 1h)",
+    )
+    connector_collect_interval: str = Field(
+        "1m", description="collect cycle (pending research only, no pull): an interval (30s, 1m, 1h)"
+    )
+    connector_setup_on_start: bool = Field(
+        True, description="create the mapped properties at start, as `setup` does (false: only check them)"
+    )
+    connector_shutdown_timeout: float = Field(
+        25.0,
+        gt=0,
+        description="seconds a SIGTERM may take: the cycle in flight lands, then the process exits",
+    )
+    connector_http_host: str = Field(
+        "0.0.0.0", description="address of /healthz, /readyz, /metrics, webhooks"
+    )
+    connector_http_port: int = Field(8080, ge=0, le=65535, description="port of that server (0: any free)")
+    connector_public_url: str | None = Field(
+        None, description="URL Saber can reach this service at; when set, research reports back by webhook"
+    )
+    connector_webhook_secret: SecretStr | None = Field(
+        None,
+        repr=False,
+        description="webhook path secret (secret; unset: generated once and kept in the state database)",
+    )
+    connector_backoff_initial_seconds: float = Field(
+        30.0, gt=0, description="first pause after a refused key or HubSpot's DAILY limit; doubles each time"
+    )
+    connector_backoff_max_seconds: float = Field(
+        900.0, gt=0, description="longest pause after a refused key or HubSpot's DAILY limit"
+    )
+
+    @field_validator("connector_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from connector.service.schedule import parse_schedule
+
+        parse_schedule(value)  # raises ValueError naming what is allowed
+        return value.strip()
+
+    @field_validator("connector_collect_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        from connector.service.schedule import parse_interval
+
+        parse_interval(value)
+        return value.strip()
+
+    @field_validator("connector_webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """An empty value (as `.env.example` leaves it) means: generate one."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("connector_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return cls._http_url(value)
+
     @field_validator("hubspot_base_url", "saber_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:

@@ -28,9 +28,9 @@ def start_contact_research(
     external_source: str,
     fingerprint: str,
     replaces: str | None,
+    webhook_url: str | None = None,
 ) -> ResearchStarted:
     """POST the research for one contact keyed by `externalId` (the CRM id) and `externalSource`."""
-    request = ResearchRequest.from_body(
-        {**inputs, "externalId": contact_id, "externalSource": external_source}
-    )
+    body = {**inputs, "externalId": contact_id, "externalSource": external_source, "webhookUrl": webhook_url}
+    request = ResearchRequest.from_body(body)
     return saber.create_research(request, idempotency_key=research_key(contact_id, fingerprint, replaces))

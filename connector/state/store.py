@@ -284,6 +284,14 @@ class StateStore:
                 f" {', '.join(unknown)}, which this version of the connector does not know (a newer one?)"
             )
         with self._write() as conn:
+            if not self._sqlite:
+                # Replicas starting together: one migrates, the others wait here, then find it done.
+                schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(f"{schema}:migrate")}
+                )
+                if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+                    return False
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         log.info(
@@ -601,6 +609,35 @@ class StateStore:
         )
         with self._write() as conn:
             conn.execute(stmt)
+
+    def pending_contact(self, *, research_id: str | None, external_id: str | None) -> str | None:
+        """The contact whose research is still processing under this research id (else external id)."""
+        query = select(contacts.c.contact_id).where(contacts.c.research_status == "processing")
+        with self._read() as conn:
+            if research_id:
+                found = conn.execute(query.where(contacts.c.research_id == research_id)).scalar()
+                if found is not None:
+                    return str(found)
+            if external_id:
+                found = conn.execute(query.where(contacts.c.external_id == external_id)).scalar()
+                if found is not None:
+                    return str(found)
+        return None
+
+    def shared_value(self, name: str, make: Callable[[], str]) -> str:
+        """A value made once and shared by every process on this database: the first writer wins."""
+        now = self._clock()
+        stmt = self._insert(cursors).values(name=name, value=make(), updated_at=now)
+        with self._write() as conn:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=[cursors.c.name]))
+        value = self.get_cursor(name)
+        assert value is not None
+        return value
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it does not answer."""
+        with self._read() as conn:
+            conn.execute(text("SELECT 1"))
 
     # ------------------------------------------------------------------ runs and errors
     def start_run(self) -> int:

@@ -89,6 +89,7 @@ def pending_rounds(
     wait_seconds: float,
     between: Callable[[], None],
     stopped: Callable[[], bool] = lambda: False,
+    look_now: bool = False,
 ) -> Iterator[list[ContactState]]:
     """The pending research due now, round after round until none is left or `wait_seconds` pass.
 
@@ -99,7 +100,8 @@ def pending_rounds(
     deadline = clock() + timedelta(seconds=max(0.0, wait_seconds))
     while True:
         now = clock()
-        yield store.pending(due_before=now, contact_ids=contact_ids)
+        yield store.pending(due_before=None if look_now else now, contact_ids=contact_ids)
+        look_now = False  # only the first round: later ones follow the polling schedule
         soonest = store.pending(contact_ids=contact_ids, limit=1)
         if not soonest or clock() >= deadline or stopped():
             return

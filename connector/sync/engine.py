@@ -112,7 +112,8 @@ class SyncEngine:
             with structlog.contextvars.bound_contextvars(run_id=self.effects.run_id):
                 upper = c.clock()
                 try:
-                    for contacts in self.puller.batches(upper):  # 1. pull
+                    batches = iter(()) if c.options.collect_only else self.puller.batches(upper)
+                    for contacts in batches:  # 1. pull
                         if self.stop.requested:
                             break
                         self._handle(contacts)  # 2-4. plan, launch, write
@@ -157,6 +158,7 @@ class SyncEngine:
             wait_seconds=c.options.wait_seconds if self.effects.waits else 0.0,
             between=self.effects.flush,  # what landed so far is safe while we wait
             stopped=lambda: self.stop.requested,
+            look_now=c.options.look_now,
         )
         for due in rounds:
             for states in chunks(due):

@@ -57,6 +57,7 @@ class Launcher:
                     external_source=c.mapping.external_source,
                     fingerprint=inputs.fingerprint or "",
                     replaces=job.state.research_id if job.state is not None else None,
+                    webhook_url=c.config.webhook_url,
                 ),
             )
         except InsufficientCredits:

@@ -14,3 +14,5 @@ class SyncOptions:
     contact_ids: tuple[str, ...] = ()  # --contact: limit the run to these HubSpot ids
     wait_seconds: float = 0.0  # --wait: how long to wait for pending research
     full: bool = False  # ignore the saved cursor and pull every matching contact
+    collect_only: bool = False  # the service's collect cycle: pending research only, no pull
+    look_now: bool = False  # look pending research up now, whenever its next look was due (webhooks)

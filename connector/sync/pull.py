@@ -78,7 +78,7 @@ class Puller:
 
     def advance(self, upper: datetime) -> None:
         """Move the cursor to `upper` (call only once the cycle's writes have landed)."""
-        if self.cycle.options.contact_ids:
+        if self.cycle.options.contact_ids or self.cycle.options.collect_only:
             return
         self.cycle.store.set_cursor(CURSOR, upper.isoformat())
         self.cycle.store.set_cursor(MAPPING_CURSOR, self.fingerprint)

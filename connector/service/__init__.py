@@ -1,0 +1,1 @@
+"""The long-running service: `saber-connector run` (scheduler, HTTP endpoints, webhooks, metrics)."""

@@ -1,0 +1,181 @@
+"""The service's Prometheus metrics: cycles, contacts, research, credits, API calls and webhooks.
+
+`Metrics` owns its own `CollectorRegistry` (never the process-wide default), so a test can
+build as many as it likes and `/metrics` shows exactly these series. Every name is
+prefixed `saber_connector_`:
+
+- `cycles_total{kind, outcome}`: cycles run; kind `full`, `collect` or `webhook`, outcome
+  `ok`, `partial`, `failed`, `interrupted` or `skipped`
+- `cycle_duration_seconds{kind}`: histogram of how long cycles took
+- `contacts_written_total`, `contacts_skipped_total{reason}` (the summary's skip reason
+  codes), `record_failures_total` (a contact, or one of its properties, that failed)
+- `research_total{event}`: `launched`, `adopted`, `completed`, `failed`
+- `research_pending`: gauge, research launched and not finished after the last cycle
+- `signals_asked_total`, `credits_used_total`; `credits_left`: gauge, as last read (NaN
+  until a cycle has read the balance, so a low-credit alert does not fire at start)
+- `api_requests_total{service, operation, status}`: every attempt, retries included;
+  status is the HTTP status, or `none` when no answer came
+- `api_retries_total{service}`: attempts that were retried
+- `webhooks_total{outcome}`: `accepted`, `bad_secret` (or webhooks off), `too_large`,
+  `malformed` (not JSON, or no id), `error` (the callback raised: 503); and `unknown`,
+  counted by the runner, for accepted ones naming research it does not know
+- `last_success_timestamp_seconds`: gauge, unix time of the last cycle that ended `ok`
+  or `partial` (0 before the first)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from connector import http_policy
+
+if TYPE_CHECKING:
+    from connector.sync.summary import RunSummary
+
+NAMESPACE = "saber_connector"
+CYCLE_KINDS = ("full", "collect", "webhook")
+CYCLE_OUTCOMES = ("ok", "partial", "failed", "interrupted", "skipped")
+SUCCESS_OUTCOMES = frozenset({"ok", "partial"})
+RESEARCH_EVENTS = ("launched", "adopted", "completed", "failed")
+WEBHOOK_OUTCOMES = ("accepted", "bad_secret", "too_large", "malformed", "error", "unknown")
+# From a collect that finds nothing due (well under a second) to a first full sync of a big portal.
+DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
+
+
+class Metrics:
+    """The connector's metrics in a registry of their own; every method is safe from any thread."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r, ns = self.registry, NAMESPACE
+        self.cycles = Counter(
+            "cycles", "Cycles run, by kind and outcome.", ["kind", "outcome"], namespace=ns, registry=r
+        )
+        self.cycle_duration = Histogram(
+            "cycle_duration_seconds",
+            "How long cycles took, by kind.",
+            ["kind"],
+            namespace=ns,
+            registry=r,
+            buckets=DURATION_BUCKETS,
+        )
+        self.contacts_written = Counter(
+            "contacts_written", "Contacts whose values were written to HubSpot.", namespace=ns, registry=r
+        )
+        self.contacts_skipped = Counter(
+            "contacts_skipped", "Contacts skipped, by reason.", ["reason"], namespace=ns, registry=r
+        )
+        self.record_failures = Counter(
+            "record_failures",
+            "Record-level failures (a contact or one of its properties).",
+            namespace=ns,
+            registry=r,
+        )
+        self.research = Counter(
+            "research",
+            "Research requests by event (launched, adopted, completed, failed).",
+            ["event"],
+            namespace=ns,
+            registry=r,
+        )
+        self.research_pending = Gauge(
+            "research_pending",
+            "Research launched and not finished, after the last cycle.",
+            namespace=ns,
+            registry=r,
+        )
+        self.signals_asked = Counter(
+            "signals_asked", "Signals asked through Saber's signal endpoints.", namespace=ns, registry=r
+        )
+        self.credits_used = Counter("credits_used", "Saber credits spent.", namespace=ns, registry=r)
+        self.credits_left = Gauge(
+            "credits_left", "Saber credits left, as last read.", namespace=ns, registry=r
+        )
+        self.api_requests = Counter(
+            "api_requests",
+            "API requests sent (retries included), by service, operation and HTTP status.",
+            ["service", "operation", "status"],
+            namespace=ns,
+            registry=r,
+        )
+        self.api_retries = Counter(
+            "api_retries", "API requests retried, by service.", ["service"], namespace=ns, registry=r
+        )
+        self.webhooks = Counter(
+            "webhooks", "Saber webhooks received, by outcome.", ["outcome"], namespace=ns, registry=r
+        )
+        self.last_success = Gauge(
+            "last_success_timestamp_seconds",
+            "Unix time of the last cycle that ended ok or partial.",
+            namespace=ns,
+            registry=r,
+        )
+        self.credits_left.set(float("nan"))  # unknown until a cycle reads the balance
+        # Series that exist at zero from the start, so rates and alerts work before the first event.
+        for kind in CYCLE_KINDS:
+            self.cycle_duration.labels(kind)
+            for outcome in CYCLE_OUTCOMES:
+                self.cycles.labels(kind, outcome)
+        for event in RESEARCH_EVENTS:
+            self.research.labels(event)
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhooks.labels(outcome)
+        for service in ("saber", "hubspot"):
+            self.api_retries.labels(service)
+
+    # ------------------------------------------------------------------ updates
+    def cycle_finished(self, kind: str, outcome: str, duration: float, summary: RunSummary | None) -> None:
+        """Count one finished cycle and, from its summary (when it has one), what it did.
+
+        A dry-run summary counts only as a cycle: it wrote, launched and spent nothing. A
+        `skipped` cycle (another was running, or the service is paused) did not run, so it
+        stays out of the duration histogram.
+        """
+        self.cycles.labels(kind, outcome).inc()
+        if outcome != "skipped":
+            self.cycle_duration.labels(kind).observe(max(0.0, duration))
+        if summary is not None and not summary.dry_run:
+            self._count_summary(summary)
+        if outcome in SUCCESS_OUTCOMES:
+            self.last_success.set(time.time())
+
+    def _count_summary(self, s: RunSummary) -> None:
+        self.contacts_written.inc(max(0, s.contacts_written))
+        for reason, n in s.skipped.items():
+            if n > 0:
+                self.contacts_skipped.labels(reason).inc(n)
+        self.record_failures.inc(len(s.failures))
+        for event in RESEARCH_EVENTS:
+            if s.research.get(event, 0) > 0:
+                self.research.labels(event).inc(s.research[event])
+        self.research_pending.set(s.pending)
+        self.signals_asked.inc(max(0, s.signals_asked))
+        self.credits_used.inc(max(0, s.credits_used))
+        if s.credits_left is not None:
+            self.credits_left.set(s.credits_left)
+
+    def webhook(self, outcome: str) -> None:
+        """Count one webhook by outcome (`WEBHOOK_OUTCOMES`, or any other word a caller uses)."""
+        self.webhooks.labels(outcome).inc()
+
+    def observe_api(self, api: str, operation: str, status: int | None, retried: bool) -> None:
+        """An `http_policy` observer: counts each attempt by status, and the retries by service."""
+        self.api_requests.labels(api, operation, "none" if status is None else str(status)).inc()
+        if retried:
+            self.api_retries.labels(api).inc()
+
+    # ------------------------------------------------------------------ life cycle
+    def install(self) -> None:
+        """Count every API attempt of every client in the process (idempotent)."""
+        http_policy.add_observer(self.observe_api)
+
+    def uninstall(self) -> None:
+        """Stop counting API attempts (idempotent)."""
+        http_policy.remove_observer(self.observe_api)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus text format (what `/metrics` serves)."""
+        return generate_latest(self.registry)

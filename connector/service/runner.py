@@ -1,0 +1,293 @@
+"""`saber-connector run`: the connector as a long-running service.
+
+APScheduler 3's `BackgroundScheduler` runs the cycles in its worker threads while the main
+thread waits for SIGTERM/SIGINT: Python delivers signals to the main thread only, so the
+main thread is the one place a graceful stop can be handled (a `BlockingScheduler` would
+keep the main thread inside APScheduler). The HTTP server has threads of its own.
+
+- A full sync on `CONNECTOR_SCHEDULE` (the first one at once) and a collect cycle on
+  `CONNECTOR_COLLECT_INTERVAL` (pending research only, no pull). Never two cycles at once
+  in a process (a lock; an overrunning cycle makes the next one skip and log) nor across
+  replicas (the state store's run lock: a PostgreSQL session advisory lock, released by the
+  server when a replica dies).
+- A webhook from Saber is a hint: its contact is collected at once, in a cycle of its own.
+- A refused key, HubSpot's DAILY limit or a portal that lacks the mapped properties pause
+  the cycles (exponential, capped back-off) and make `/readyz` say why.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
+from connector.errors import ConfigError, ConnectorError, FatalApiError
+from connector.logs import get_logger, register_secret
+from connector.mapping import load_mapping
+from connector.preflight import preflight
+from connector.properties import setup_properties
+from connector.service.http import ServiceHTTP
+from connector.service.metrics import Metrics
+from connector.service.schedule import parse_interval, parse_schedule
+from connector.service.status import CycleRecord, ServiceStatus
+from connector.settings import Settings
+from connector.sync.engine import SyncEngine
+from connector.sync.options import SyncOptions
+from connector.sync.stopping import StopRequest, stop_on_signals
+from connector.sync.summary import RunSummary
+
+log = get_logger("service")
+
+SECRET_NAME = "webhook.secret"  # in the state database, shared by every replica
+MISFIRE_GRACE = 3600  # seconds a cycle may start late (a busy or suspended host) and still run
+BUSY = "busy"  # a cycle could not start: another one holds the lock
+WEBHOOK_RETRY = 1.0  # seconds before webhook contacts are tried again when a cycle holds the lock
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Service:
+    """Everything `run` starts, built once from settings; `serve()` runs until a signal."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.mapping = load_mapping(settings.connector_mapping)
+        self.full_trigger = parse_schedule(settings.connector_schedule)
+        self.collect_seconds = parse_interval(settings.connector_collect_interval)
+        policy = policy_from(settings)
+        self.hubspot = hubspot_from(settings, policy)
+        self.saber = saber_from(settings, policy)
+        self.store = store_from(settings)
+        self.stop = StopRequest()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(3)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
+        )
+        self.status = ServiceStatus(self.store, lambda: bool(self.scheduler.running))
+        self.metrics = Metrics()
+        public = settings.connector_public_url
+        self.secret = self._webhook_secret() if public else None  # no public URL: webhooks off (404)
+        webhook_url = f"{public}/webhooks/saber/{self.secret}" if public else None
+        self.config = engine_config_from(settings)
+        if webhook_url is not None:
+            self.config = replace(self.config, webhook_url=webhook_url)
+        self.http = ServiceHTTP(
+            settings.connector_http_host,
+            settings.connector_http_port,
+            status=self.status,
+            metrics=self.metrics,
+            webhook_secret=lambda: self.secret,
+            on_webhook=self._on_webhook,
+        )
+        self._cycle_lock = threading.Lock()
+        self._hints: set[tuple[str | None, str | None]] = set()
+        self._hints_lock = threading.Lock()
+        self._setup_done = not settings.connector_setup_on_start
+        self._failures = 0  # consecutive fatal failures, for the back-off
+        self._paused_until: datetime | None = None
+
+    # ------------------------------------------------------------------ life cycle
+    def serve(self) -> int:
+        """Start the endpoints and the schedule, wait for a signal, stop gracefully; the exit code."""
+        self.metrics.install()
+        self.http.start()
+        now = self.clock()
+        self.scheduler.add_job(self.full_cycle, self.full_trigger, id="full", next_run_time=now)
+        self.scheduler.add_job(
+            self.collect_cycle, IntervalTrigger(seconds=self.collect_seconds), id="collect"
+        )
+        self.scheduler.start()
+        log.info(
+            "service started",
+            http=f"{self.settings.connector_http_host}:{self.http.port}",
+            schedule=self.settings.connector_schedule,
+            collect_interval=self.settings.connector_collect_interval,
+            webhooks=self.config.webhook_url is not None,
+        )
+        with stop_on_signals(self.stop):
+            while not self.stop.event.wait(0.5):
+                pass
+            return self.shutdown()
+
+    def shutdown(self) -> int:
+        """Stop scheduling; let the cycle in flight land within the timeout; close everything."""
+        self.stop.event.set()
+        log.info("service stopping", signal=self.stop.signum)
+        self.scheduler.shutdown(wait=False)
+        landed = self._cycle_lock.acquire(timeout=self.settings.connector_shutdown_timeout)
+        if landed:
+            self._cycle_lock.release()
+        else:
+            log.error(
+                "the cycle in flight did not finish in time", timeout=self.settings.connector_shutdown_timeout
+            )
+        self.http.stop()
+        self.metrics.uninstall()
+        self.saber.close()
+        self.hubspot.close()
+        self.store.close()
+        log.info("service stopped", clean=landed)
+        return 0 if landed else 1
+
+    # ------------------------------------------------------------------ cycles
+    def full_cycle(self) -> None:
+        """Pull, plan, launch, collect and write: the one-shot sync, on the schedule."""
+        self._cycle("full", SyncOptions(), prepare=self._prepare_portal)
+
+    def collect_cycle(self) -> None:
+        """Look due pending research up and write what finished; no pull, no launch."""
+        self._cycle("collect", SyncOptions(collect_only=True))
+
+    def webhook_cycle(self) -> None:
+        """Collect, at once, the contacts Saber's webhooks named."""
+        with self._hints_lock:
+            hints, self._hints = self._hints, set()
+        ids = {
+            cid
+            for research_id, external_id in hints
+            if (cid := self.store.pending_contact(research_id=research_id, external_id=external_id))
+        }
+        for _ in range(len(hints) - len(ids)):
+            self.metrics.webhook("unknown")
+        if not ids:
+            return
+        options = SyncOptions(collect_only=True, look_now=True, contact_ids=tuple(sorted(ids)))
+        if self._cycle("webhook", options) == BUSY:
+            with self._hints_lock:  # a cycle held the lock: try again shortly
+                self._hints.update((None, cid) for cid in ids)
+            self._schedule_webhooks(delay=WEBHOOK_RETRY)
+
+    def _cycle(self, kind: str, options: SyncOptions, prepare: Callable[[], None] | None = None) -> str:
+        """Run one cycle unless another runs (BUSY) or the service is paused; its outcome."""
+        if self.stop.requested:
+            return "stopping"
+        if not self._cycle_lock.acquire(blocking=False):
+            log.info("cycle skipped", kind=kind, reason="another cycle is still running")
+            self.metrics.cycle_finished(kind, "skipped", 0.0, None)
+            return BUSY
+        started = time.monotonic()
+        summary: RunSummary | None = None
+        error: str | None = None
+        try:
+            if self._paused_until is not None and self.clock() < self._paused_until:
+                log.info("cycle skipped", kind=kind, reason=self.status.blocked)
+                self.metrics.cycle_finished(kind, "skipped", 0.0, None)
+                return "paused"
+            try:
+                if prepare is not None:
+                    prepare()
+                engine = SyncEngine(
+                    mapping=self.mapping,
+                    hubspot=self.hubspot,
+                    saber=self.saber,
+                    store=self.store,
+                    options=options,
+                    config=self.config,
+                    stop=self.stop,
+                )
+                summary = engine.run()
+                outcome = summary.outcome
+                self._resume()
+            except (FatalApiError, ConfigError) as exc:
+                outcome, error = "failed", str(exc)
+                self._pause(error)
+            except ConnectorError as exc:  # an API down past its retries: the next cycle tries again
+                outcome, error = "failed", str(exc)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the schedule
+                outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+                log.exception("cycle crashed", kind=kind)
+            duration = time.monotonic() - started
+            self.metrics.cycle_finished(kind, outcome, duration, summary)
+            self.status.cycle_done(CycleRecord(kind, outcome, self.clock(), error))
+            log_line = log.warning if outcome == "failed" else log.info
+            log_line(
+                "cycle finished",
+                kind=kind,
+                outcome=outcome,
+                seconds=round(duration, 3),
+                error=error,
+                **_counts(summary),
+            )
+            return outcome
+        finally:
+            self._cycle_lock.release()
+
+    def _prepare_portal(self) -> None:
+        """Make the mapped properties exist (once, as `setup` does), or check that they do."""
+        if not self._setup_done:
+            report = setup_properties(self.mapping, self.hubspot)
+            if report.created or report.options_added:
+                log.info("mapped properties set up", created=report.created, options=report.options_added)
+            if report.conflicts:
+                raise ConfigError("setup: " + "; ".join(report.conflicts))
+            self._setup_done = True
+        preflight(self.mapping, self.hubspot)
+
+    def _pause(self, reason: str) -> None:
+        """A fatal failure: no cycle for a while (doubling, capped), and `/readyz` says why."""
+        self._failures += 1
+        s = self.settings
+        delay = min(
+            s.connector_backoff_max_seconds, s.connector_backoff_initial_seconds * 2 ** (self._failures - 1)
+        )
+        self._paused_until = self.clock() + timedelta(seconds=delay)
+        self.status.block(f"{reason} (cycles paused for {delay:g} s, try {self._failures})")
+        log.warning("cycles paused", reason=reason, seconds=delay)
+
+    def _resume(self) -> None:
+        self._failures = 0
+        self._paused_until = None
+        self.status.unblock()
+
+    # ------------------------------------------------------------------ webhooks
+    def _on_webhook(self, research_id: str | None, external_id: str | None) -> None:
+        """Called by the HTTP server: only remember the hint and wake the webhook cycle."""
+        with self._hints_lock:
+            self._hints.add((research_id, external_id))
+        self._schedule_webhooks()
+
+    def _schedule_webhooks(self, delay: float = 0.0) -> None:
+        if self.stop.requested or not self.scheduler.running:
+            return
+        self.scheduler.add_job(
+            self.webhook_cycle,
+            "date",
+            run_date=self.clock() + timedelta(seconds=delay),
+            id="webhook",
+            replace_existing=True,  # a burst of notifications is one cycle
+        )
+
+    def _webhook_secret(self) -> str:
+        configured = self.settings.connector_webhook_secret
+        secret = (
+            configured.get_secret_value()
+            if configured is not None and configured.get_secret_value()
+            else self.store.shared_value(SECRET_NAME, lambda: secrets.token_urlsafe(32))
+        )
+        register_secret(secret)
+        return secret
+
+
+def _counts(summary: RunSummary | None) -> dict[str, Any]:
+    if summary is None:
+        return {}
+    return {
+        "contacts_seen": summary.contacts_seen,
+        "launched": summary.research.get("launched", 0),
+        "completed": summary.research.get("completed", 0),
+        "written": summary.contacts_written,
+        "record_failures": len(summary.failures),
+    }
