@@ -274,3 +274,15 @@ def _all_done(box: RunningSandbox) -> bool:
         and box.hubspot.contact(r["externalId"]).get("saber_research_status") == r["status"]
         for r in research
     )
+
+
+def test_without_setup_on_start_a_missing_property_keeps_run_not_ready(tmp_path: Path) -> None:
+    """With CONNECTOR_SETUP_ON_START=false on a portal lacking the mapped properties, `run` is not ready, says why, spends nothing."""
+    with (
+        start_sandbox(contacts=10, seed=3) as box,
+        service(box, tmp_path, CONNECTOR_SETUP_ON_START="false") as run,
+    ):
+        wait_until(lambda: run.get("/readyz").status_code == 503, timeout=30)
+        assert "saber-connector setup" in run.ready()["reason"]
+        assert run.get("/healthz").status_code == 200
+        assert box.saber.count() == 0 and "saber_summary" not in box.hubspot.property_names()
