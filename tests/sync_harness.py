@@ -104,6 +104,13 @@ def prepare(settings: Settings) -> None:
         hubspot.close()
 
 
+def prepared(box: RunningSandbox, tmp_path: Path) -> Settings:
+    """Settings for this sandbox with the example mapping, its properties created."""
+    settings = settings_for(box, tmp_path, write_mapping(tmp_path))
+    prepare(settings)
+    return settings
+
+
 def sync(settings: Settings, **options: Any) -> RunSummary:
     return run_sync(settings, SyncOptions(**options), show_progress=False)
 

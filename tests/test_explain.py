@@ -13,7 +13,7 @@ from connector.explain import explain_report, render_explain
 from connector.mapping import build_inputs, load_mapping, parse_mapping
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.settings import Settings
-from tests.sync_harness import EXAMPLE_MAPPING, prepare, settings_for, sync, write_mapping
+from tests.sync_harness import EXAMPLE_MAPPING, prepared, sync
 
 
 @pytest.fixture
@@ -24,9 +24,7 @@ def box() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def settings(box: RunningSandbox, tmp_path: Path) -> Settings:
-    s = settings_for(box, tmp_path, write_mapping(tmp_path))
-    prepare(s)
-    return s
+    return prepared(box, tmp_path)
 
 
 def _by_selection(box: RunningSandbox) -> tuple[list[str], list[str], list[str]]:

@@ -16,6 +16,7 @@ from tests.sync_harness import (
     TIME_DEPENDENT,
     portal_values,
     prepare,
+    prepared,
     settings_for,
     sync,
     wait_until,
@@ -34,9 +35,7 @@ def box() -> RunningSandbox:
 
 @pytest.fixture
 def settings(box: RunningSandbox, tmp_path: Path) -> Settings:
-    s = settings_for(box, tmp_path, write_mapping(tmp_path))
-    prepare(s)
-    return s
+    return prepared(box, tmp_path)
 
 
 def _eligible(box: RunningSandbox) -> set[str]:
