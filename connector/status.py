@@ -12,6 +12,7 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
     return {
         "research": store.status_counts(),
         "skip_reasons": _last_skips(store),
+        "economy": _last_economy(store),
         "skipped_examples": [{"contact_id": cid, "reason": why} for cid, why in store.skipped_examples()],
         "writes_pending": store.count_write_pending(),
         "last_runs": [
@@ -41,6 +42,22 @@ def _last_skips(store: StateStore) -> dict[str, int]:
     return {}
 
 
+def _last_economy(store: StateStore) -> dict[str, Any]:
+    """Credits the latest finished run spent by kind and saved by reason, and its calls per service."""
+    for run in store.last_runs(5):
+        counts = run.counts or {}
+        if run.outcome != "running" and "credits_used" in counts:
+            return {
+                "credits_used": counts.get("credits_used", 0),
+                "credits_by_kind": counts.get("credits_by_kind", {}),
+                "credits_saved": counts.get("credits_saved", {}),
+                "api_calls": {
+                    svc: sum(calls.values()) for svc, calls in (counts.get("api_calls") or {}).items()
+                },
+            }
+    return {}
+
+
 def render_status(report: dict[str, Any]) -> str:
     lines = ["research by status:"]
     counts = report["research"] or {}
@@ -52,6 +69,16 @@ def render_status(report: dict[str, Any]) -> str:
         lines += [f"  e.g. {e['contact_id']}: {e['reason']}" for e in report.get("skipped_examples") or []][
             :3
         ]
+    economy = report.get("economy") or {}
+    if economy:
+        kinds = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in economy["credits_by_kind"].items() if n)
+        saved = economy["credits_saved"]
+        lines.append(f"credits (last run): used {economy['credits_used']}" + (f" ({kinds})" if kinds else ""))
+        if saved:
+            why = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in saved.items() if n)
+            lines.append(f"  saved {sum(saved.values())} ({why})")
+        calls = ", ".join(f"{svc} {n}" for svc, n in sorted(economy["api_calls"].items()))
+        lines.append(f"  api calls: {calls}")
     waiting = report.get("writes_pending") or {}
     lines.append(f"results waiting to be written: {sum(waiting.values())}")
     lines += [f"  {reason:<24}{n}" for reason, n in sorted(waiting.items())]

@@ -50,6 +50,9 @@ properties:                          # HubSpot contact property <- where its val
   saber_researched_at:   {from: research.completedAt, type: datetime}
 """
 
+# The default mapping users copy (several signals, a company-scope one among them).
+ROOT_MAPPING = Path(__file__).resolve().parents[1] / "mappings" / "default.yaml"
+
 # Properties whose values depend on when research ran, not on what it found.
 TIME_DEPENDENT = {"saber_researched_at"}
 

@@ -67,6 +67,7 @@ from connector.state.tables import (
     cursors,
     errors,
     runs,
+    signal_answers,
 )
 
 try:  # POSIX: the SQLite run lock is an flock the kernel drops when the holder dies
@@ -623,6 +624,46 @@ class StateStore:
                 if found is not None:
                     return str(found)
         return None
+
+    def signal_answer(self, key: str) -> tuple[dict[str, Any], datetime] | None:
+        """A shared signal answer (its JSON and when it was answered), or None."""
+        query = select(signal_answers.c.signal, signal_answers.c.answered_at).where(
+            signal_answers.c.key == key
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (dict(row.signal), row.answered_at)
+
+    def record_signal_answer(
+        self,
+        key: str,
+        *,
+        scope: str,
+        target: str,
+        question: str,
+        answer_type: str,
+        source: str,
+        signal: dict[str, Any],
+        answered_at: datetime,
+    ) -> None:
+        """Keep (or replace) the shared answer under `key`; committed on return."""
+        _aware(answered_at)
+        values = {
+            "key": key,
+            "scope": scope,
+            "target": target,
+            "question": question,
+            "answer_type": answer_type,
+            "source": source,
+            "signal": signal,
+            "answered_at": answered_at,
+        }
+        stmt = self._insert(signal_answers).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[signal_answers.c.key], set_={k: v for k, v in values.items() if k != "key"}
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
 
     def shared_value(self, name: str, make: Callable[[], str]) -> str:
         """A value made once and shared by every process on this database: the first writer wins."""

@@ -147,7 +147,23 @@ class ErrorRow(Base):
     )
 
 
+class SignalAnswerRow(Base):
+    """One signal answer shared by every contact with the same target (a company domain, a profile URL)."""
+
+    __tablename__ = "signal_answers"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of scope, target, question, type
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    answer_type: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))  # asked (paid) | saber_list (found, free)
+    signal: Mapped[dict[str, Any]] = mapped_column(_json())
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 contacts = ContactRow.__table__
+signal_answers = SignalAnswerRow.__table__
 cursors = CursorRow.__table__
 runs = RunRow.__table__
 errors = ErrorRow.__table__

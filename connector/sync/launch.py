@@ -89,6 +89,7 @@ class Launcher:
             next_check_at=next_check_at(now, now, c.config.poll_min_seconds, c.config.poll_max_seconds),
         )
         c.summary.research_event("launched")
+        c.summary.spend("research", cost)
         log.debug("research launched", contact_id=cid, research_id=started.id, reason=job.decision.reason)
         return LaunchOutcome("launched", cid)
 
@@ -132,6 +133,7 @@ class Launcher:
             next_check_at=c.clock(),
         )
         c.summary.research_event("adopted")
+        c.summary.save("research_adopted", c.config.research_cost)  # Saber had it: not paid again
         if not research.is_done:
             return LaunchOutcome("adopted", job.contact_id)
         record_done(c, job.contact_id, research)

@@ -46,6 +46,8 @@ class RunSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     skip_examples: dict[str, list[SkipExample]] = field(default_factory=dict)
     kept_edits: Counter[str] = field(default_factory=Counter)  # property -> a person's edits kept
+    credits_by_kind: Counter[str] = field(default_factory=Counter)  # research, contact/company_signals
+    credits_saved: Counter[str] = field(default_factory=Counter)  # why an answer at hand served
     would_ask: int = 0  # dry run: signals of stored results that would be asked (paid)
     research_cost: int = 1  # credits per research and per signal, for the dry run's estimate
     signal_cost: int = 1
@@ -76,6 +78,14 @@ class RunSummary:
             examples = self.skip_examples.setdefault(reason_code, [])
             if contact_id is not None and len(examples) < EXAMPLES:
                 examples.append(SkipExample(contact_id, detail))
+
+    def spend(self, kind: str, credits: int) -> None:
+        with self._lock:
+            self.credits_by_kind[kind] += credits
+
+    def save(self, reason: str, credits: int) -> None:
+        with self._lock:
+            self.credits_saved[reason] += credits
 
     def kept_edit(self, prop: str) -> None:
         with self._lock:
@@ -123,6 +133,8 @@ class RunSummary:
             "api_calls": self.api_calls,
             "credits_used": self.credits_used,
             "credits_left": self.credits_left,
+            "credits_by_kind": dict(self.credits_by_kind),
+            "credits_saved": dict(self.credits_saved),
         }
 
     def to_json(self, max_failures: int = 200) -> dict[str, Any]:
@@ -193,7 +205,12 @@ class RunSummary:
             lines.append(
                 f"  credits used         {self.credits_used}"
                 + (f"  (left: {self.credits_left})" if self.credits_left is not None else "")
+                + _by(self.credits_by_kind)
             )
+            if self.credits_saved:
+                lines.append(
+                    f"  credits saved        {sum(self.credits_saved.values())}" + _by(self.credits_saved)
+                )
         if self.credits_exhausted:
             lines.append("  credits ran out: launches stopped; the next run continues")
         for f in self.failures[:10]:
@@ -208,3 +225,9 @@ class RunSummary:
                 for prop, change in p.changes.items():
                     lines.append(f"      {prop}: {change.get('from')!r} -> {change.get('to')!r}")
         return "\n".join(lines)
+
+
+def _by(counts: Counter[str]) -> str:
+    """`  (research 12, company signals 3)`, or nothing."""
+    parts = [f"{name.replace('_', ' ')} {n}" for name, n in counts.most_common() if n]
+    return f"  ({', '.join(parts)})" if parts else ""
