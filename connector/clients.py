@@ -47,6 +47,10 @@ def saber_from(settings: Settings, policy: CallPolicy | None = None) -> SaberCli
         key,
         policy=policy or policy_from(settings),
         requests_per_second=settings.saber_requests_per_second,
+        writes_per_minute=settings.saber_writes_per_minute,
+        write_burst=settings.saber_write_burst,
+        reads_per_minute=settings.saber_reads_per_minute,
+        read_burst=settings.saber_read_burst,
     )
 
 
@@ -67,4 +71,5 @@ def engine_config_from(settings: Settings) -> EngineConfig:
         poll_min_seconds=settings.connector_poll_min_seconds,
         poll_max_seconds=settings.connector_poll_max_seconds,
         outage_threshold=settings.connector_outage_threshold,
+        write_delay=settings.connector_write_delay_seconds,
     )

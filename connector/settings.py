@@ -67,8 +67,22 @@ class Settings(BaseSettings):
         gt=0,
         description="no retry starts after one call (its retries and waits included) took this long",
     )
-    saber_requests_per_second: float = Field(
-        20.0, gt=0, description="client-side limit, under Saber's published limits"
+    saber_requests_per_second: float | None = Field(
+        None,
+        gt=0,
+        description="Saber calls a second, evenly spaced, on top of the write and read limits (unset: none)",
+    )
+    saber_writes_per_minute: int = Field(
+        2000, ge=1, description="Saber writes (POSTs) a minute, client-side; Saber publishes 2,000"
+    )
+    saber_write_burst: int = Field(
+        400, ge=1, description="Saber writes at once before the per-minute pace applies; published: 400"
+    )
+    saber_reads_per_minute: int = Field(
+        100_000, ge=1, description="Saber reads (GETs) a minute, client-side; Saber publishes 100,000"
+    )
+    saber_read_burst: int = Field(
+        10_000, ge=1, description="Saber reads at once before the per-minute pace applies; published: 10,000"
     )
     hubspot_requests_per_10s: int = Field(
         90, ge=1, description="under HubSpot's 100 per 10 s for Free/Starter apps"
@@ -91,6 +105,12 @@ class Settings(BaseSettings):
         3,
         ge=1,
         description="Saber calls of one kind failing in a row after retries before Saber counts as down",
+    )
+
+    connector_write_delay_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="seconds a finished result may wait for a full batch of 100 before it is sent",
     )
 
     # The long-running service (`saber-connector run`).
@@ -144,10 +164,10 @@ class Settings(BaseSettings):
         parse_interval(value)
         return value.strip()
 
-    @field_validator("connector_webhook_secret", mode="before")
+    @field_validator("connector_webhook_secret", "saber_requests_per_second", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        """An empty value (as `.env.example` leaves it) means: generate one."""
+        """An empty value (as `.env.example` leaves it) means unset (for the webhook secret: generate one)."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("connector_public_url")

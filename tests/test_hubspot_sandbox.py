@@ -651,6 +651,25 @@ def test_ten_secondly_limit_answers_429_with_hubspots_body_and_headers() -> None
     assert answers[3].headers["X-HubSpot-RateLimit-Remaining"] == "0"
 
 
+def test_every_call_but_search_reports_what_is_left_of_the_window() -> None:
+    """Lists, batch reads and updates, properties and groups each carry Max, Remaining and the window; search none."""
+    with running(contacts=3, requests_per_10s=50) as small, http(small) as client:
+        cid = small.contact_ids()[0]
+        answers = [
+            client.get(CONTACTS),
+            client.post(BATCH_READ, json={"inputs": [{"id": cid}], "properties": ["email"]}),
+            client.post(BATCH_UPDATE, json={"inputs": [{"id": cid, "properties": {"jobtitle": "CTO"}}]}),
+            client.get(PROPERTIES),
+            client.get(GROUPS),
+        ]
+        search = client.post(SEARCH, json={})
+    assert [a.status_code for a in answers] == [200] * 5 and search.status_code == 200
+    assert [a.headers["X-HubSpot-RateLimit-Remaining"] for a in answers] == ["49", "48", "47", "46", "45"]
+    assert {a.headers["X-HubSpot-RateLimit-Max"] for a in answers} == {"50"}
+    assert {a.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] for a in answers} == {"10000"}
+    assert not any(h.lower().startswith("x-hubspot-ratelimit") for h in search.headers)
+
+
 def test_search_limit_is_per_second_with_no_rate_limit_headers() -> None:
     """Searches have their own per-second limit (policy SECONDLY) and carry no rate-limit headers."""
     with running(contacts=3, searches_per_second=2) as small, http(small) as client:

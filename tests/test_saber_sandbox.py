@@ -438,6 +438,63 @@ def test_writes_over_the_bucket_get_429_with_retry_after_and_headers() -> None:
         assert len(box.all_research()) == 3
 
 
+RATE_HEADERS = ("X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset")
+
+
+def test_every_answer_carries_the_rate_limit_headers_of_its_own_bucket() -> None:
+    """POST answers tell of the write bucket, every other answer of the read bucket: 401s, faults and 404s too."""
+    with (
+        SaberSandbox(writes_per_minute=600, write_burst=5, reads_per_minute=6000, read_burst=50) as box,
+        httpx.Client(base_url=box.url, headers={"Authorization": f"Bearer {box.api_key}"}) as client,
+    ):
+        box.fail_next(status=503, endpoint="credits")
+        answers = {
+            "write": client.post("/v1/contacts/research", json=JOHN),
+            "fault": client.get("/v1/credits"),  # answered before the limits: as they stand
+            "read": client.get("/v1/credits"),
+            "unknown route": client.get("/v1/nowhere"),
+            "refused key": client.get("/v1/credits", headers={"Authorization": "Bearer sk_live_wrong"}),
+        }
+    assert [a.status_code for a in answers.values()] == [201, 503, 200, 404, 401]
+    for name, answer in answers.items():
+        assert all(h in answer.headers for h in RATE_HEADERS), name
+    write = answers["write"].headers
+    assert (write["X-Ratelimit-Limit"], write["X-Ratelimit-Remaining"]) == ("600", "4")
+    assert answers["read"].headers["X-Ratelimit-Limit"] == "6000"
+    assert int(answers["read"].headers["X-Ratelimit-Remaining"]) == 49
+    assert int(answers["read"].headers["X-Ratelimit-Reset"]) >= 1  # seconds until the bucket is full again
+
+
+def test_the_limits_default_to_the_published_ones_under_the_settings_names() -> None:
+    """2,000 writes a minute in bursts of 400 and 100,000 reads in bursts of 10,000, keyed as SABER_* settings."""
+    from connector.settings import Settings
+
+    with SaberSandbox() as box:
+        limits = box.limits
+    assert limits == {
+        "writes_per_minute": 2000,
+        "write_burst": 400,
+        "reads_per_minute": 100_000,
+        "read_burst": 10_000,
+    }
+    assert all(Settings.model_fields[f"saber_{key}"].default == value for key, value in limits.items())
+
+
+def test_limits_can_be_scaled_on_a_running_sandbox() -> None:
+    """set_limits changes one bucket; past it the sandbox answers 429 and counts it, the other bucket unaffected."""
+    with (
+        SaberSandbox() as box,
+        httpx.Client(base_url=box.url, headers={"Authorization": f"Bearer {box.api_key}"}) as client,
+    ):
+        box.set_limits(writes_per_minute=60, write_burst=1)
+        assert box.limits["writes_per_minute"] == 60 and box.limits["read_burst"] == 10_000
+        first, second = (client.post("/v1/contacts/research", json=JOHN) for _ in range(2))
+        assert (first.status_code, second.status_code) == (201, 429)
+        assert 0 < second.json()["retryAfter"] <= 1 and second.headers["X-Ratelimit-Limit"] == "60"
+        assert [client.get("/v1/credits").status_code for _ in range(20)] == [200] * 20
+        assert box.rate_limited == {"write": 1}
+
+
 def test_scripted_throttles_take_the_requested_shape(sandbox: SaberSandbox, http: httpx.Client) -> None:
     """throttle_next gives retryAfter in body and header, header only, or a given body."""
     sandbox.throttle_next(retry_after=0.25)

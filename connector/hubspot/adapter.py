@@ -2,15 +2,27 @@
 
 What it adds to the client: timeouts on every call, retries under the shared call policy
 (`connector.http_policy`; 429 after the window, 5xx and transport errors with back-off, for
-POSTs too; never the daily limit), a client-side rate limit, one error type, search paging
+POSTs too; never the daily limit), client-side rate limits, one error type, search paging
 that never hits HubSpot's 10,000-result cap, and batch updates that land the valid values of
 a batch even when HubSpot rejects the batch for one bad value.
+
+Besides its own rolling-window limits, the adapter follows what HubSpot's answers say is left:
+`X-HubSpot-RateLimit-Remaining` calls in the rolling window of
+`X-HubSpot-RateLimit-Interval-Milliseconds` (of `-Max` in all). With few left it spreads them
+over one window, and with none left it waits a window (a rolling window frees a call when
+that call is a window old: waiting one whole window is the wait that is always enough), so
+another app or replica spending the same portal's limit slows it down before a 429 does; a
+`Retry-After`, when HubSpot sends one, is its own word on when calls are allowed again and
+shortens that wait. Search answers carry no such headers (HubSpot's docs) and searches have
+a limit of their own, so only the other calls follow them. The older `-Secondly-Remaining`
+is read, with a one-second window, when `-Remaining` is absent.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +35,7 @@ import hubspot.crm.properties as hs_properties
 import urllib3
 
 from connector.errors import RecordFailure
-from connector.http_policy import Caller, CallPolicy
+from connector.http_policy import Caller, CallPolicy, parse_retry_after
 from connector.hubspot.errors import (
     HubSpotError,
     PropertyError,
@@ -31,6 +43,7 @@ from connector.hubspot.errors import (
     unreachable,
 )
 from connector.hubspot.limits import (
+    DEFAULT_WINDOW,
     MAX_BATCH,
     MAX_FILTERS_PER_GROUP,
     MAX_LIST_PAGE,
@@ -40,7 +53,7 @@ from connector.hubspot.limits import (
 )
 from connector.hubspot.retry import classify, facts
 from connector.logs import get_logger, scrub
-from connector.ratelimit import RateLimiter
+from connector.ratelimit import QuotaFollower, RateLimiter, parse_count
 
 log = get_logger("hubspot")
 
@@ -48,6 +61,12 @@ T = TypeVar("T")
 OBJECT_TYPE = "contacts"
 # Errors about the property itself (not its value): every input carrying it is affected.
 PROPERTY_LEVEL_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE", "UNKNOWN_PROPERTY"})
+
+# With this many calls (or fewer) left in the window, the adapter spreads them out.
+LOW_WATER = 5
+REMAINING_HEADER = "X-HubSpot-RateLimit-Remaining"
+INTERVAL_HEADER = "X-HubSpot-RateLimit-Interval-Milliseconds"
+SECONDLY_REMAINING_HEADER = "X-HubSpot-RateLimit-Secondly-Remaining"
 
 _API_EXCEPTIONS: tuple[type[BaseException], ...] = (
     hs_contacts.ApiException,
@@ -117,8 +136,9 @@ class HubSpotAdapter:
     """HubSpot CRM v3 contacts and contact properties, with retries and rate limiting.
 
     `policy` (attempts, waits, the per-call time cap, timeouts) is shared with the Saber
-    client; the rate limits are HubSpot's own. Thread-safe: the API objects (and their
-    connection pools) are built once and shared.
+    client; the rate limits are HubSpot's own, and its rate-limit headers are followed unless
+    `follow_rate_headers` is False. Thread-safe: the API objects (and their connection pools)
+    are built once and shared.
     """
 
     def __init__(
@@ -131,6 +151,8 @@ class HubSpotAdapter:
         searches_per_second: int = 4,
         rate_period: float = 10.0,
         search_period: float = 1.0,
+        follow_rate_headers: bool = True,
+        low_water: int = LOW_WATER,
     ):
         self.base_url = base_url.rstrip("/")
         self.policy = policy or CallPolicy()
@@ -151,6 +173,13 @@ class HubSpotAdapter:
         self._core = client.crm.properties.core_api
         self._groups = client.crm.properties.groups_api
         self._apis = (self._basic, self._search, self._batch, self._core, self._groups)
+        # What HubSpot's answers say is left of the ten-secondly limit (None: not followed).
+        self.quota: QuotaFollower | None = None
+        self._answer = threading.local()  # the headers of this thread's last answer
+        if follow_rate_headers:
+            self.quota = QuotaFollower(low_water=low_water, max_wait=self.policy.max_backoff)
+            for api in self._apis:
+                self._watch_headers(api)
 
     # ---------------------------------------------------------------- contacts
     def search_contacts(
@@ -467,6 +496,40 @@ class HubSpotAdapter:
         self.close()
 
     # ---------------------------------------------------------------- one call
+    def _watch_headers(self, api: Any) -> None:
+        """Keep each answer's headers (any status, read in full or streamed) for `_call` to follow."""
+        pool = getattr(getattr(api.api_client, "rest_client", None), "pool_manager", None)
+        if pool is None:
+            return
+        send = pool.request
+        answer = self._answer
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            response = send(*args, **kwargs)
+            answer.headers = getattr(response, "headers", None)
+            return response
+
+        pool.request = request
+
+    def _follow(self, quota: QuotaFollower) -> None:
+        """Tell the quota follower what this thread's last answer said is left, if it said."""
+        headers = getattr(self._answer, "headers", None)
+        self._answer.headers = None
+        if headers is None:
+            quota.release()
+            return
+        remaining = parse_count(headers.get(REMAINING_HEADER))
+        if remaining is not None:
+            interval = parse_count(headers.get(INTERVAL_HEADER))
+            window = interval / 1000 if interval else DEFAULT_WINDOW
+        else:
+            remaining = parse_count(headers.get(SECONDLY_REMAINING_HEADER))
+            window = 1.0
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        if retry_after is not None:  # HubSpot's own word on when calls are allowed again
+            window = min(window, retry_after)
+        quota.update(remaining, window)
+
     def _call(
         self,
         operation: str,
@@ -480,10 +543,15 @@ class HubSpotAdapter:
         `expected` failures (a 409 an idempotent `setup` counts on) are logged at debug, not info.
         """
 
+        quota = None if search else self.quota
+
         def attempt() -> T:
             self._limiter.acquire()
             if search:
                 self._search_limiter.acquire()
+            if quota is not None:
+                quota.acquire()
+                self._answer.headers = None
             try:
                 return fn()
             except _API_EXCEPTIONS as exc:
@@ -499,6 +567,9 @@ class HubSpotAdapter:
                 raise HubSpotError(f"the HubSpot client refused the call: {exc}") from None
             except ValueError as exc:  # the client's models validate answers as they deserialise them
                 raise HubSpotError(f"HubSpot's answer did not match its API schema: {exc}") from None
+            finally:
+                if quota is not None:
+                    self._follow(quota)  # errors too: a 429 says none is left
 
         return self._caller.call(operation, attempt, expected=expected)
 

@@ -1,11 +1,23 @@
-"""The Saber API client: one shared httpx connection pool, retries, a rate limit, typed answers.
+"""The Saber API client: one shared httpx connection pool, retries, rate limits, typed answers.
 
 Retries follow the call policy shared with the HubSpot adapter (`connector.http_policy`);
 what each Saber answer means for a retry is `connector.saber.retry`. Safe to share between
-the threads of a pool: httpx's `Client` is thread-safe, the rate limiter and the call
+the threads of a pool: httpx's `Client` is thread-safe, the rate limiters and the call
 counters take their own locks, and every call keeps its own retry state. Every POST carries
 an `Idempotency-Key` (the caller's, or one derived from what is asked) that stays the same
 across retries, so a retried POST never pays twice.
+
+Rate limits, as Saber publishes them (per API key): writes (every POST) 2,000 a minute in
+bursts of 400, reads (every other call) 100,000 a minute in bursts of 10,000. Each kind has
+its own client-side token bucket, so a burst of launches never slows the look-ups; an
+optional overall cap (`requests_per_second`) spaces every call evenly on top. And each
+answer's `X-Ratelimit-Remaining` / `X-Ratelimit-Reset` are followed per kind (a POST's
+answer tells of the write limit, any other of the read limit): when little is left before
+the reset the client slows down by itself (`connector.ratelimit.QuotaFollower`), which is
+what keeps it under a limit it cannot see, such as another replica spending the same key.
+Assumed of the headers, which the pages only name: Remaining is the calls left of the limit
+this request counted against; Reset is when more are allowed again, in seconds from now (a
+Unix time in seconds or milliseconds, or an HTTP date, is read as well); Limit is not used.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from pydantic import BaseModel, ValidationError
 from connector import __version__
 from connector.http_policy import Caller, CallPolicy
 from connector.logs import get_logger
-from connector.ratelimit import RateLimiter
+from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket, parse_count, parse_reset
 from connector.saber.errors import SaberError, SaberNotFound, SaberRequestError, parse_error, unreachable
 from connector.saber.models import Research, ResearchStarted, Signal, SignalPage
 from connector.saber.retry import classify
@@ -36,6 +48,16 @@ RESEARCH_PATH = "/v1/contacts/research"
 CONTACT_SIGNALS_PATH = "/v1/contacts/signals"
 COMPANY_SIGNALS_PATH = "/v1/companies/signals"
 MAX_PAGE_SIZE = 25  # the list endpoints' `limit` maximum
+
+# Saber's published limits per API key (the defaults of SABER_WRITES_PER_MINUTE and friends).
+WRITES_PER_MINUTE = 2000
+WRITE_BURST = 400
+READS_PER_MINUTE = 100_000
+READ_BURST = 10_000
+# With this many calls (or fewer) left before the reset, the client spreads them out.
+LOW_WATER = 5
+REMAINING_HEADERS = ("X-Ratelimit-Remaining", "RateLimit-Remaining")
+RESET_HEADERS = ("X-Ratelimit-Reset", "RateLimit-Reset")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,10 +123,12 @@ _derive_key = idempotency_key  # `_call` has a parameter of the same name
 
 
 class SaberClient:
-    """Typed calls to the Saber API with retries, back-off and a client-side rate limit.
+    """Typed calls to the Saber API with retries, back-off and client-side rate limits.
 
     `policy` (attempts, waits, the per-call time cap, timeouts) is shared with the HubSpot
-    adapter; the rate limit is Saber's own.
+    adapter; the rate limits are Saber's own: a token bucket for writes and one for reads,
+    an overall even spacing when `requests_per_second` is given, and the answers' rate-limit
+    headers followed unless `follow_rate_headers` is False.
     """
 
     def __init__(
@@ -113,9 +137,15 @@ class SaberClient:
         api_key: str,
         *,
         policy: CallPolicy | None = None,
-        requests_per_second: float = 20.0,
+        requests_per_second: float | None = None,
+        writes_per_minute: float = WRITES_PER_MINUTE,
+        write_burst: int = WRITE_BURST,
+        reads_per_minute: float = READS_PER_MINUTE,
+        read_burst: int = READ_BURST,
+        follow_rate_headers: bool = True,
+        low_water: int = LOW_WATER,
     ) -> None:
-        if requests_per_second <= 0:
+        if requests_per_second is not None and requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
         self.policy = policy or CallPolicy()
         self.base_url = base_url.rstrip("/")
@@ -128,9 +158,19 @@ class SaberClient:
             },
             timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),
         )
-        # One call per 1/rate seconds: evenly spaced, so the client never bursts above the
-        # server's bucket even when a whole thread pool starts at once.
-        self._limiter = RateLimiter(1, 1.0 / requests_per_second)
+        # Saber's two buckets, mirrored: POSTs take from one, every other call from the other.
+        self.write_limit = TokenBucket(writes_per_minute, write_burst)
+        self.read_limit = TokenBucket(reads_per_minute, read_burst)
+        # The overall cap, when set: one call per 1/rate seconds, evenly spaced, so the client
+        # never bursts above it even when a whole thread pool starts at once.
+        self.overall_limit = RateLimiter(1, 1.0 / requests_per_second) if requests_per_second else None
+        # What Saber's answers say is left, per kind (None: not followed).
+        self.write_quota: QuotaFollower | None = None
+        self.read_quota: QuotaFollower | None = None
+        if follow_rate_headers:
+            wait = self.policy.max_backoff  # the operator's bound on one wait holds here too
+            self.write_quota = QuotaFollower(low_water=low_water, max_wait=wait)
+            self.read_quota = QuotaFollower(low_water=low_water, max_wait=wait)
         self._caller = Caller("saber", self.policy, classify, SaberError, log)
         # Requests sent per operation (retries included), and of those the retries.
         self.calls: Counter[str] = self._caller.counters.calls
@@ -297,14 +337,28 @@ class SaberClient:
             # Fixed before the first attempt, so every retry of this call sends the same key.
             headers["Idempotency-Key"] = idempotency_key or _derive_key(method, path, body)
 
+        write = method == "POST"
+        bucket = self.write_limit if write else self.read_limit
+        quota = self.write_quota if write else self.read_quota
+
         def attempt() -> httpx.Response:
-            self._limiter.acquire()
+            bucket.acquire()
+            if self.overall_limit is not None:
+                self.overall_limit.acquire()
+            if quota is not None:
+                quota.acquire()
             try:
                 response = self._http.request(method, path, params=params, json=body, headers=headers)
-            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
-                raise SaberRequestError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
-            except httpx.TransportError as exc:
-                raise unreachable(self.base_url, exc) from exc
+            except BaseException as exc:
+                if quota is not None:
+                    quota.release()  # no answer, nothing learned
+                if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.InvalidURL):
+                    raise SaberRequestError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
+                if isinstance(exc, httpx.TransportError):
+                    raise unreachable(self.base_url, exc) from exc
+                raise
+            if quota is not None:
+                _follow(quota, response.headers)  # errors too: a 429 says none is left
             if response.is_success:
                 return response
             raise parse_error(response.status_code, response.content, response.headers)
@@ -333,6 +387,13 @@ class SaberClient:
                 status=200,
                 code="INVALID_RESPONSE",
             ) from None
+
+
+def _follow(quota: QuotaFollower, headers: httpx.Headers) -> None:
+    """Tell the quota follower what an answer's rate-limit headers say (or that they said nothing)."""
+    remaining = next((n for h in REMAINING_HEADERS if (n := parse_count(headers.get(h))) is not None), None)
+    reset = next((s for h in RESET_HEADERS if (s := parse_reset(headers.get(h))) is not None), None)
+    quota.update(remaining, reset)
 
 
 def _is_404(exc: BaseException) -> bool:

@@ -4,7 +4,14 @@ It validates bodies and query strings the way the vendor pages describe, answers
 the same mix of shapes the real API uses, runs contact research through its lifecycle
 (`processing` → `completed`/`failed` after `research_delay`, computed lazily from
 timestamps, with a webhook fired from a timer), charges credits, replays idempotent POSTs
-and enforces per-key token-bucket rate limits with the published headers.
+and enforces Saber's two published per-key limits as token buckets: writes (every POST) 2,000
+a minute in bursts of 400, reads (every other call) 100,000 a minute in bursts of 10,000,
+named as the connector's settings (`writes_per_minute`, `write_burst`, `reads_per_minute`,
+`read_burst`) and scaled per instance. Every answer of the API (not a scripted proxy page,
+see `fail_next`) carries `X-Ratelimit-Limit` (that kind's calls a minute),
+`X-Ratelimit-Remaining` (whole tokens left in its bucket) and `X-Ratelimit-Reset` (seconds,
+rounded up, until its bucket is full again) of the bucket the request counts against; past
+a bucket, a 429 with `retryAfter` (and `Retry-After`): the seconds until one token is back.
 
 Where the pages are silent the sandbox follows the contract's assumptions (A1–A5) and says
 so at the spot. Results are derived deterministically from the inputs (and `seed`), so two
@@ -23,7 +30,7 @@ import unicodedata
 import urllib.error
 import urllib.request
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,23 +202,32 @@ class _Bucket:
     def rate(self) -> float:
         return self.per_minute / 60.0
 
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = max(self.at, now)
+
     def take(self, now: float) -> tuple[bool, float]:
         """Take one token; returns (allowed, seconds until one token is available)."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-        self.at = now
+        self.refill(now)
         if self.tokens >= 1:
             self.tokens -= 1
             return True, 0.0
         return False, (1 - self.tokens) / self.rate if self.rate > 0 else 60.0
 
     def headers(self) -> dict[str, str]:
-        """The published headers: limit a minute, tokens left, seconds until the bucket is full."""
+        """The published headers: limit a minute, whole tokens left, seconds (rounded up) until full."""
         reset = (self.capacity - self.tokens) / self.rate if self.rate > 0 else 60.0
         return {
             "X-Ratelimit-Limit": str(self.per_minute),
             "X-Ratelimit-Remaining": str(max(0, int(self.tokens))),
             "X-Ratelimit-Reset": str(math.ceil(reset)),
         }
+
+
+def _new_bucket(per_minute: int, burst: int) -> _Bucket:
+    if per_minute < 1 or burst < 1:
+        raise ValueError(f"a limit needs at least 1 call a minute and a burst of 1, got {per_minute}/{burst}")
+    return _Bucket(per_minute, burst, float(burst), time.monotonic())
 
 
 @dataclass
@@ -240,7 +256,9 @@ class SaberSandbox(SandboxServer):
     """The Saber API on a loopback port: research, signals, credits, limits and faults.
 
     Dials besides the constructor's: `null_answer_rate` (share of unverifiable, null
-    answers), `failure_code` (see `set_failure`), `webhook_timeout`. Not emulated: contact
+    answers), `failure_code` (see `set_failure`), `webhook_timeout`, `set_limits` (the two
+    buckets, on a running instance). `rate_limited` counts the 429s the buckets gave, by kind
+    (`write`, `read`; scripted and random throttles are not counted). Not emulated: contact
     search, batch signals, signal subscriptions as objects (only their logs, fed through
     `add_signal`), the 12-hour result cache and `forceRefresh`, the integrations API
     (its error shapes can be scripted with `fail_next(body=...)`), and per-key limits
@@ -309,14 +327,46 @@ class SaberSandbox(SandboxServer):
         self._idempotency: dict[tuple[str, str], tuple[str, int, Any]] = {}
         self._raw_faults: deque[tuple[str | None, _RawFault]] = deque()
         self._ids = _Ids(seed)
-        now = time.monotonic()
-        self._writes = _Bucket(writes_per_minute, write_burst, float(write_burst), now)
-        self._reads = _Bucket(reads_per_minute, read_burst, float(read_burst), now)
+        self._writes = _new_bucket(writes_per_minute, write_burst)
+        self._reads = _new_bucket(reads_per_minute, read_burst)
+        self.rate_limited: Counter[str] = Counter()  # 429s the buckets gave: "write", "read"
         self._local = threading.local()
         self.webhook_deliveries: list[dict[str, Any]] = []
         self.webhook_timeout = 5.0
 
     # ================================================================== test helpers
+    def set_limits(
+        self,
+        *,
+        writes_per_minute: int | None = None,
+        write_burst: int | None = None,
+        reads_per_minute: int | None = None,
+        read_burst: int | None = None,
+    ) -> None:
+        """Change the write or read limit of the running sandbox; a changed bucket starts full."""
+        with self._lock:
+            if writes_per_minute is not None or write_burst is not None:
+                self._writes = _new_bucket(
+                    self._writes.per_minute if writes_per_minute is None else writes_per_minute,
+                    self._writes.capacity if write_burst is None else write_burst,
+                )
+            if reads_per_minute is not None or read_burst is not None:
+                self._reads = _new_bucket(
+                    self._reads.per_minute if reads_per_minute is None else reads_per_minute,
+                    self._reads.capacity if read_burst is None else read_burst,
+                )
+
+    @property
+    def limits(self) -> dict[str, int]:
+        """The two limits as the connector's settings name them (lower case)."""
+        with self._lock:
+            return {
+                "writes_per_minute": self._writes.per_minute,
+                "write_burst": self._writes.capacity,
+                "reads_per_minute": self._reads.per_minute,
+                "read_burst": self._reads.capacity,
+            }
+
     @property
     def credits_left(self) -> int:
         with self._lock:
@@ -448,10 +498,13 @@ class SaberSandbox(SandboxServer):
         return self.json(429, self._too_many(wait), header)
 
     def rate_limit(self, request: Request, endpoint: str) -> Response | None:
-        bucket = self._writes if request.method == "POST" else self._reads
+        write = request.method == "POST"
         with self._lock:
+            bucket = self._writes if write else self._reads
             allowed, wait = bucket.take(time.monotonic())
             headers = bucket.headers()
+            if not allowed:
+                self.rate_limited["write" if write else "read"] += 1
         self._local.headers = headers
         if allowed:
             return None
@@ -471,7 +524,13 @@ class SaberSandbox(SandboxServer):
         if raw is not None:
             return Response(raw.body, status=raw.status, content_type=raw.content_type)
         response = super()._answer(request, endpoint, values, environ)
-        for key, value in (getattr(self._local, "headers", None) or {}).items():
+        headers = getattr(self._local, "headers", None)
+        if headers is None:  # answered before the limits were consulted (a fault, a 401): as they stand
+            with self._lock:
+                bucket = self._writes if request.method == "POST" else self._reads
+                bucket.refill(time.monotonic())
+                headers = bucket.headers()
+        for key, value in headers.items():
             response.headers.setdefault(key, value)
         return response
 

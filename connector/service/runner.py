@@ -152,23 +152,27 @@ class Service:
         self._cycle("collect", SyncOptions(collect_only=True))
 
     def webhook_cycle(self) -> None:
-        """Collect, at once, the contacts Saber's webhooks named."""
-        with self._hints_lock:
-            hints, self._hints = self._hints, set()
-        ids = {
-            cid
-            for research_id, external_id in hints
-            if (cid := self.store.pending_contact(research_id=research_id, external_id=external_id))
-        }
-        for _ in range(len(hints) - len(ids)):
-            self.metrics.webhook("unknown")
-        if not ids:
-            return
-        options = SyncOptions(collect_only=True, look_now=True, contact_ids=tuple(sorted(ids)))
-        if self._cycle("webhook", options) == BUSY:
-            with self._hints_lock:  # a cycle held the lock: try again shortly
-                self._hints.update((None, cid) for cid in ids)
-            self._schedule_webhooks(delay=WEBHOOK_RETRY)
+        """Collect, at once, the contacts Saber's webhooks named (and those that arrive meanwhile)."""
+        while not self.stop.requested:
+            with self._hints_lock:
+                hints, self._hints = self._hints, set()
+            if not hints:
+                return
+            ids = {
+                cid
+                for research_id, external_id in hints
+                if (cid := self.store.pending_contact(research_id=research_id, external_id=external_id))
+            }
+            for _ in range(len(hints) - len(ids)):
+                self.metrics.webhook("unknown")
+            if not ids:
+                continue
+            options = SyncOptions(collect_only=True, look_now=True, contact_ids=tuple(sorted(ids)))
+            if self._cycle("webhook", options) == BUSY:
+                with self._hints_lock:  # a cycle held the lock: try again shortly
+                    self._hints.update((None, cid) for cid in ids)
+                self._schedule_webhooks(delay=WEBHOOK_RETRY)
+                return
 
     def _cycle(self, kind: str, options: SyncOptions, prepare: Callable[[], None] | None = None) -> str:
         """Run one cycle unless another runs (BUSY) or the service is paused; its outcome."""
@@ -268,6 +272,7 @@ class Service:
             run_date=self.clock() + timedelta(seconds=delay),
             id="webhook",
             replace_existing=True,  # a burst of notifications is one cycle
+            max_instances=2,  # one may start while one finishes: a hint that came late is never lost
         )
 
     def _webhook_secret(self) -> str:

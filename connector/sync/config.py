@@ -31,6 +31,7 @@ class EngineConfig:
     research_timeout: timedelta = timedelta(hours=24)
     retry: RetryPolicy = RetryPolicy()
     outage_threshold: int = 3  # consecutive unavailable Saber calls that stop launches for the run
+    write_delay: float = 10.0  # seconds a finished result may wait for its batch to fill (--wait, collect)
     webhook_url: str | None = None  # passed as `webhookUrl` with every launch (the service's endpoint)
 
 

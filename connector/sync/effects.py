@@ -44,6 +44,7 @@ class Effects(Protocol):
     def write(self, changes: ChangeSet) -> None: ...
     def settle(self, contact_id: str, reason: str | None) -> None: ...
     def flush(self) -> None: ...
+    def flush_older_than(self, seconds: float) -> None: ...
     def complete(self, upper: datetime) -> None: ...
 
 
@@ -104,6 +105,9 @@ class LiveEffects:
 
     def flush(self) -> None:
         self.writer.flush()
+
+    def flush_older_than(self, seconds: float) -> None:
+        self.writer.flush_older_than(seconds)
 
     def complete(self, upper: datetime) -> None:
         self.writer.flush()
@@ -167,6 +171,9 @@ class DryRunEffects:
         return None
 
     def flush(self) -> None:
+        return None
+
+    def flush_older_than(self, seconds: float) -> None:
         return None
 
     def complete(self, upper: datetime) -> None:

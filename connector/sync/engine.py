@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import signal
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -26,6 +27,7 @@ from connector.errors import ApiOutage, RecordFailure
 from connector.hubspot import Contact, HubSpotAdapter
 from connector.mapping import Mapping, build_inputs, map_values
 from connector.saber import SaberClient
+from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.changes import ChangeSet, compute_changes
 from connector.sync.collect import pending_rounds
@@ -41,6 +43,7 @@ from connector.sync.pull import Puller, chunks
 from connector.sync.signals import signal_answers
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
+from connector.sync.writer import BATCH_SIZE
 
 __all__ = ["EngineConfig", "SyncEngine"]
 
@@ -97,6 +100,8 @@ class SyncEngine:
         )
         self.progress = progress or Progress(enabled=False)
         self._sleep = sleep or self.stop.sleep  # a stop cuts a --wait pause short
+        self._finished: list[tuple[ContactState, Research]] = []  # collected, waiting for a full batch
+        self._finished_since: float | None = None  # monotonic time the oldest of them finished
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
 
     # ------------------------------------------------------------------ the cycle
@@ -156,22 +161,45 @@ class SyncEngine:
             clock=c.clock,
             sleep=self._sleep,
             wait_seconds=c.options.wait_seconds if self.effects.waits else 0.0,
-            between=self.effects.flush,  # what landed so far is safe while we wait
+            between=self._between_rounds,
             stopped=lambda: self.stop.requested,
             look_now=c.options.look_now,
         )
         for due in rounds:
             for states in chunks(due):
                 self._collect_batch(states)
+        self._drain(force=True)
 
     def _collect_batch(self, states: list[ContactState]) -> None:
+        """Look these up; what finished waits in `_finished` for a full batch of reads and writes."""
         finished = [
             (s, r)
             for s, r in zip(states, self._map(self.effects.collect, states), strict=True)
             if r is not None
         ]
-        if not finished:
-            return
+        if finished:
+            if not self._finished:
+                self._finished_since = time.monotonic()
+            self._finished.extend(finished)
+        self._drain(force=False)
+
+    def _between_rounds(self) -> None:
+        """While results trickle in (`--wait`), send only full batches, or what waited too long."""
+        self._drain(force=False)
+        self.effects.flush_older_than(self.cycle.config.write_delay)
+
+    def _drain(self, *, force: bool) -> None:
+        """Read and write finished results 100 at a time: when full, when forced, or when overdue."""
+        while self._finished and (
+            force
+            or len(self._finished) >= BATCH_SIZE
+            or time.monotonic() - (self._finished_since or 0.0) >= self.cycle.config.write_delay
+        ):
+            batch, self._finished = self._finished[:BATCH_SIZE], self._finished[BATCH_SIZE:]
+            self._finished_since = time.monotonic() if self._finished else None
+            self._write_finished(batch)
+
+    def _write_finished(self, finished: list[tuple[ContactState, Research]]) -> None:
         c = self.cycle
         current = {
             x.id: x for x in c.hubspot.read_contacts([s.contact_id for s, _ in finished], c.properties)
@@ -215,6 +243,7 @@ class SyncEngine:
 
     def _interrupted(self) -> None:
         """A stop was asked for: land the writes in hand, keep the cursor, say so."""
+        self._drain(force=True)
         self.effects.flush()
         s = self.summary
         s.outcome, s.stopped_by = "interrupted", self.stop.signum
@@ -228,6 +257,7 @@ class SyncEngine:
         s.notes.append(f"run stopped: {exc}")
         if isinstance(exc, ApiOutage):
             try:
+                self._drain(force=True)
                 self.effects.flush()
             except Exception as flush_error:  # noqa: BLE001 - the outage is what the run reports
                 s.notes.append(f"writes in hand could not be sent: {flush_error}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from connector.hubspot import HubSpotAdapter
@@ -26,13 +27,21 @@ class BatchWriter:
         self._summary = summary
         self.run_id = run_id  # set once the run is recorded: errors are filed under it
         self._pending: dict[str, dict[str, str]] = {}
+        self._since: float | None = None  # monotonic time the oldest queued change was added
 
     def add(self, contact_id: str, changes: Mapping[str, str]) -> None:
         """Queue the changes for one contact; sends a batch once 100 contacts are queued."""
         if not changes:
             return
+        if not self._pending:
+            self._since = time.monotonic()
         self._pending.setdefault(contact_id, {}).update(changes)
         if len(self._pending) >= BATCH_SIZE:
+            self.flush()
+
+    def flush_older_than(self, seconds: float) -> None:
+        """Send what is queued only if the oldest change has waited `seconds` (a partial batch)."""
+        if self._pending and self._since is not None and time.monotonic() - self._since >= seconds:
             self.flush()
 
     def flush(self) -> None:
