@@ -233,6 +233,7 @@ def standard_properties() -> list[SandboxProperty]:
         # HubSpot has no standard LinkedIn URL on contacts: portals add their own.
         p("linkedin_url", "LinkedIn URL", "string", "text", hubspot_defined=False),
         p("hs_object_id", "Record ID", "number", "number", read_only=True),
+        p("hs_merged_object_ids", "Merged record IDs", "enumeration", "checkbox", read_only=True),
         p("createdate", "Create Date", "datetime", "date", read_only=True),
         p("lastmodifieddate", "Last Modified Date", "datetime", "date", read_only=True),
         p("hs_lastmodifieddate", "Object last modified date/time", "datetime", "date", read_only=True),
@@ -438,6 +439,7 @@ class HubSpotSandbox(SandboxServer):
         self._props: dict[int, dict[str, str | None]] = {}
         self._ids: list[int] = []
         self._by_email: dict[str, int] = {}
+        self._merged: dict[int, int] = {}  # a merged-away id -> the contact it lives on in
         self._next_id = 51
         self._log: list[int] = []  # contact ids in the order they changed (search cache upkeep)
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
@@ -467,6 +469,35 @@ class HubSpotSandbox(SandboxServer):
             if cid not in self._props:
                 raise KeyError(f"no contact {contact_id}")
             self._write(cid, {k: _as_text(v) for k, v in props.items()})
+
+    def merge_contacts(self, primary_id: str, other_id: str) -> str:
+        """Merge two contacts as HubSpot does: a new id, the primary's values winning,
+        `hs_merged_object_ids` listing the old ids, which resolve to the new contact on read."""
+        with self._state:
+            primary, other = int(primary_id), int(other_id)
+            a, b = self._props.pop(primary), self._props.pop(other)
+            self._ids = [i for i in self._ids if i not in (primary, other)]
+            for email in (a.get("email"), b.get("email")):
+                if email:
+                    self._by_email.pop(email.lower(), None)
+            old = sorted(
+                {primary, other}
+                | {int(x) for r in (a, b) for x in (r.get("hs_merged_object_ids") or "").split(";") if x}
+            )
+            merged = {**{k: v for k, v in b.items() if v}, **{k: v for k, v in a.items() if v}}
+            for key in ("hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"):
+                merged.pop(key, None)
+            merged["createdate"] = a.get("createdate") or iso_from_ms(now_ms())
+            merged["lastmodifieddate"] = iso_from_ms(now_ms())
+            merged["hs_merged_object_ids"] = ";".join(str(i) for i in old)
+            new = self._insert(merged, trusted=True)
+            for i in old:
+                self._merged[i] = new
+            for i, target in list(self._merged.items()):  # ids merged earlier follow along
+                if target in (primary, other):
+                    self._merged[i] = new
+            self._cache.clear()
+            return str(new)
 
     def contact(self, contact_id: str) -> dict[str, str | None]:
         """Every property the portal defines, for one contact (None where it has no value)."""
@@ -597,7 +628,7 @@ class HubSpotSandbox(SandboxServer):
             return self._by_email.get(text.lower())
         if not text.isdigit():
             return None
-        cid = int(text)
+        cid = self._merged.get(int(text), int(text))  # a merged-away id reads as the merged contact
         return cid if cid in self._props else None
 
     # ------------------------------------------------------------ base hooks

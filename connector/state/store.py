@@ -109,6 +109,7 @@ class ContactState:
     skip_reason: str | None
     deferred: str | None  # a launch put off to a later run, and why (one of DEFERRALS)
     write_pending: str | None  # a result not landed in HubSpot yet: UNWRITTEN or the failure's code
+    merged_into: str | None  # HubSpot merged this contact into that one, which adopted its research
     last_error: str | None
     written: dict[str, str]
     written_at: datetime | None
@@ -532,7 +533,7 @@ class StateStore:
     @staticmethod
     def _pending_query(query: Any, due_before: datetime | None, contact_ids: Sequence[str] | None) -> Any:
         _aware(due_before)
-        query = query.where(contacts.c.research_status == "processing")
+        query = query.where(contacts.c.research_status == "processing", contacts.c.merged_into.is_(None))
         if due_before is not None:
             query = query.where(
                 or_(contacts.c.next_check_at.is_(None), contacts.c.next_check_at <= due_before)
@@ -560,13 +561,14 @@ class StateStore:
         _aware(now)
         ids: list[str] = []
         with self._read() as conn:
-            unlanded = select(contacts.c.contact_id).where(contacts.c.write_pending.is_not(None))
+            live = contacts.c.merged_into.is_(None)  # a merged-away contact is looked at through its survivor
+            unlanded = select(contacts.c.contact_id).where(contacts.c.write_pending.is_not(None), live)
             if unwritable:
                 unlanded = unlanded.where(contacts.c.write_pending.not_in(list(unwritable)))
             ids.extend(conn.execute(unlanded.order_by(contacts.c.contact_id)).scalars())
             deferred = (
                 select(contacts.c.contact_id)
-                .where(contacts.c.deferred.is_not(None))
+                .where(contacts.c.deferred.is_not(None), live)
                 .order_by(contacts.c.contact_id)
             )
             ids.extend(conn.execute(deferred).scalars())
@@ -574,7 +576,9 @@ class StateStore:
                 query = (
                     select(contacts.c.contact_id)
                     .where(
-                        contacts.c.research_status == "completed", contacts.c.completed_at <= completed_before
+                        contacts.c.research_status == "completed",
+                        contacts.c.completed_at <= completed_before,
+                        live,
                     )
                     .order_by(contacts.c.completed_at, contacts.c.contact_id)
                 )
@@ -583,7 +587,7 @@ class StateStore:
             if retry is not None:
                 query = (
                     select(contacts)
-                    .where(contacts.c.research_status == "failed")
+                    .where(contacts.c.research_status == "failed", live)
                     .order_by(contacts.c.completed_at, contacts.c.contact_id)
                 )
                 failed = [_contact_state(row) for row in conn.execute(query)]
@@ -664,6 +668,29 @@ class StateStore:
         )
         with self._write() as conn:
             conn.execute(stmt)
+
+    def adopt_merged(self, contact_id: str, merged_id: str) -> ContactState:
+        """The surviving contact of a HubSpot merge takes over the merged one's research; the link stays.
+
+        Research, result, signals, written hashes and pending work move to `contact_id`; the
+        research keeps its external id (the merged contact's), so Saber finds it as before.
+        """
+        now = self._clock()
+        moved = (
+            "external_id", "fingerprint", "research_id", "research_status", "research_error_code",
+            "research_error", "launched_at", "completed_at", "checked_at", "next_check_at",
+            "check_count", "failure_count", "written", "written_at", "result", "signals", "write_pending",
+        )  # fmt: skip
+        with self._write() as conn:
+            old = self._locked_contact(conn, merged_id, now)
+            self._ensure_contact(conn, contact_id, now)
+            values = {name: getattr(old, name) for name in moved}
+            values["external_id"] = old.external_id or merged_id
+            self._update_contact(conn, contact_id, **values, skip_reason=None, deferred=None, updated_at=now)
+            self._update_contact(conn, merged_id, merged_into=contact_id, write_pending=None, updated_at=now)
+        state = self.get(contact_id)
+        assert state is not None
+        return state
 
     def shared_value(self, name: str, make: Callable[[], str]) -> str:
         """A value made once and shared by every process on this database: the first writer wins."""
@@ -870,6 +897,7 @@ def _contact_state(row: Row[Any]) -> ContactState:
         skip_reason=row.skip_reason,
         deferred=row.deferred,
         write_pending=row.write_pending,
+        merged_into=row.merged_into,
         last_error=row.last_error,
         written=dict(row.written or {}),
         written_at=row.written_at,

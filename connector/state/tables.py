@@ -90,6 +90,7 @@ class ContactRow(Base):
     deferred: Mapped[str | None] = mapped_column(String(64))
     # A result not landed in HubSpot yet: UNWRITTEN, or the code of the write that failed.
     write_pending: Mapped[str | None] = mapped_column(String(255))
+    merged_into: Mapped[str | None] = mapped_column(String(64))  # HubSpot merged it into this contact
     last_error: Mapped[str | None] = mapped_column(Text)
     written: Mapped[dict[str, str]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -35,6 +35,7 @@ from connector.sync.config import Cycle, EngineConfig, utcnow
 from connector.sync.credits import CreditBudget
 from connector.sync.effects import DryRunEffects, Effects, LiveEffects
 from connector.sync.jobs import WriteJob
+from connector.sync.launch import MERGED_IDS
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
@@ -91,7 +92,7 @@ class SyncEngine:
             budget=self.budget,
             saber_health=OutageBreaker("Saber", config.outage_threshold),
             clock=clock,
-            properties=tuple(sorted(set(mapping.hubspot_properties()))),
+            properties=tuple(sorted({*mapping.hubspot_properties(), MERGED_IDS})),
             stop=self.stop,
         )
         self.puller = Puller(self.cycle)

@@ -13,10 +13,12 @@ from connector.saber.research import start_contact_research
 from connector.state import UNWRITTEN
 from connector.sync.collect import record_done
 from connector.sync.config import Cycle
-from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob
+from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob, stored_research
 from connector.sync.polling import next_check_at
 
 log = get_logger("sync")
+
+MERGED_IDS = "hs_merged_object_ids"  # HubSpot's list of the ids merged into a contact
 
 
 class Launcher:
@@ -38,6 +40,9 @@ class Launcher:
             c.summary.skip("interrupted", cid)
             return LaunchOutcome("deferred", cid)
         if job.state is None:
+            merged = self._merged_research(job)
+            if merged is not None:
+                return merged
             existing = self._find_existing(job)
             if existing is not None:
                 return self._adopt(job, existing)
@@ -93,6 +98,43 @@ class Launcher:
         log.debug("research launched", contact_id=cid, research_id=started.id, reason=job.decision.reason)
         return LaunchOutcome("launched", cid)
 
+    def _merged_research(self, job: ContactJob) -> LaunchOutcome | None:
+        """A merged contact's research, adopted by the surviving contact when its inputs are the same.
+
+        HubSpot gives the survivor of a merge a new id and lists the old ones in
+        `hs_merged_object_ids`; research the connector (or Saber, by external id) holds for
+        one of them is taken over instead of paid again. Other inputs: research as any change.
+        """
+        c = self.cycle
+        old_ids = [
+            i for i in (job.contact.properties.get(MERGED_IDS) or "").split(";") if i and i != job.contact_id
+        ]
+        if not old_ids:
+            return None
+        states = c.store.get_many(old_ids)
+        for old in old_ids:
+            state = states.get(old)
+            if state is None or state.merged_into is not None or state.fingerprint != job.inputs.fingerprint:
+                continue
+            if state.research_status not in ("processing", "completed"):
+                continue
+            adopted = c.store.adopt_merged(job.contact_id, old)
+            c.summary.research_event("adopted")
+            c.summary.save("research_adopted", c.config.research_cost)
+            log.info("research adopted from a merged contact", contact_id=job.contact_id, merged_id=old)
+            research = stored_research(adopted)
+            if adopted.research_status != "completed" or research is None:
+                return LaunchOutcome("adopted", job.contact_id)
+            write = WriteJob.of(adopted, job.contact.properties, job.inputs, research)
+            return LaunchOutcome("adopted", job.contact_id, write)
+        for old in old_ids:  # unknown here: Saber may still hold research under the old external id
+            if old in states:
+                continue
+            found = self._find_existing(job, external_id=old)
+            if found is not None:
+                return self._adopt(job, found, external_id=old)
+        return None
+
     def _defer(self, contact_id: str) -> LaunchOutcome:
         """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
         budget = self.cycle.budget
@@ -101,12 +143,13 @@ class Launcher:
         self.cycle.store.record_deferred(contact_id, reason)
         return LaunchOutcome("deferred", contact_id)
 
-    def _find_existing(self, job: ContactJob) -> Research | None:
-        """A research Saber already holds for this contact and these inputs (a crash's orphan)."""
+    def _find_existing(self, job: ContactJob, external_id: str | None = None) -> Research | None:
+        """A research Saber already holds for this contact (or `external_id`) and these inputs."""
         c = self.cycle
+        wanted = external_id or job.contact_id
         try:
             found = c.saber_health.call(
-                "find_research", lambda: c.saber.find_research(job.contact_id, c.mapping.external_source)
+                "find_research", lambda: c.saber.find_research(wanted, c.mapping.external_source)
             )
         except (SkippableError, RetriableApiError) as exc:
             log.warning("lookup by external id failed", contact_id=job.contact_id, error=str(exc))
@@ -122,12 +165,12 @@ class Launcher:
             return None
         return found
 
-    def _adopt(self, job: ContactJob, research: Research) -> LaunchOutcome:
+    def _adopt(self, job: ContactJob, research: Research, external_id: str | None = None) -> LaunchOutcome:
         c = self.cycle
         assert job.inputs.fingerprint is not None
         c.store.record_launch(
             job.contact_id,
-            external_id=job.contact_id,
+            external_id=external_id or job.contact_id,
             fingerprint=job.inputs.fingerprint,
             research_id=research.id,
             next_check_at=c.clock(),
