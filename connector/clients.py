@@ -72,4 +72,5 @@ def engine_config_from(settings: Settings) -> EngineConfig:
         poll_max_seconds=settings.connector_poll_max_seconds,
         outage_threshold=settings.connector_outage_threshold,
         write_delay=settings.connector_write_delay_seconds,
+        webhook_poll_seconds=settings.connector_webhook_poll_seconds,
     )

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         8, ge=1, le=64, description="research launched or looked up at once (1-64)"
     )
     connector_poll_min_seconds: float = Field(
-        15.0, gt=0, description="first look-up of a new research, in seconds; later ones back off"
+        120.0, gt=0, description="first look-up of a new research, in seconds; later ones back off"
     )
     connector_poll_max_seconds: float = Field(
         3600.0, gt=0, description="longest wait between two look-ups of one research, in seconds"
@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     connector_http_port: int = Field(8080, ge=0, le=65535, description="port of that server (0: any free)")
     connector_public_url: str | None = Field(
         None, description="URL Saber can reach this service at; when set, research reports back by webhook"
+    )
+    connector_webhook_poll_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="with webhooks on, the one safety poll of a research, seconds after its launch",
     )
     connector_webhook_secret: SecretStr | None = Field(
         None,

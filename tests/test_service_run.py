@@ -195,8 +195,7 @@ def test_webhook_brings_a_result_to_hubspot_before_the_next_poll(tmp_path: Path)
             "CONNECTOR_SCHEDULE": "1h",
         }
         with service(box, tmp_path, **env) as run:
-            wait_until(lambda: box.saber.all_research(), timeout=30)
-            launches = box.saber.requests_to("research_create")
+            launches = wait_until(lambda: box.saber.requests_to("research_create"), timeout=30)
             hook = launches[0].body["webhookUrl"]
             assert hook.startswith(f"http://127.0.0.1:{port}/webhooks/saber/")
             researched = [r["externalId"] for r in box.saber.all_research()]

@@ -513,21 +513,20 @@ def test_change_set_groups_decisions() -> None:
     ("age", "expected"),
     [
         (timedelta(0), 30.0),  # young: the minimum
-        (timedelta(seconds=119), 30.0),  # a quarter (29.75 s) is still under the minimum
-        (timedelta(seconds=400), 100.0),  # a quarter of its age
-        (timedelta(minutes=20), 300.0),
-        (timedelta(hours=1), 900.0),  # exactly the maximum
+        (timedelta(seconds=29), 30.0),  # its age is still under the minimum
+        (timedelta(seconds=400), 400.0),  # as long again as it has run: the age doubles
+        (timedelta(minutes=15), 900.0),  # exactly the maximum
         (timedelta(days=2), 900.0),  # old: never more than the maximum
     ],
 )
-def test_next_check_delay_is_a_quarter_of_the_age_within_bounds(age: timedelta, expected: float) -> None:
-    """The delay is age/4 clamped to [minimum, maximum]."""
+def test_next_check_delay_doubles_the_age_within_bounds(age: timedelta, expected: float) -> None:
+    """The delay is the research's age clamped to [minimum, maximum]."""
     assert next_check_delay(age, 30, 900) == timedelta(seconds=expected)
 
 
 def test_next_check_at_counts_from_now() -> None:
     """The next look is now plus the delay for the research's age; without a launch time, the minimum."""
-    assert next_check_at(NOW - timedelta(seconds=400), NOW, 30, 900) == NOW + timedelta(seconds=100)
+    assert next_check_at(NOW - timedelta(seconds=400), NOW, 30, 900) == NOW + timedelta(seconds=400)
     assert next_check_at(None, NOW, 30, 900) == NOW + timedelta(seconds=30)
     assert next_check_at(NOW - timedelta(days=1), NOW, 30, 900) == NOW + timedelta(seconds=900)
 

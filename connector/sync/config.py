@@ -26,13 +26,14 @@ class EngineConfig:
     research_cost: int = 1  # credits one research is assumed to cost (assumption A5)
     signal_cost: int = 1
     cursor_overlap: timedelta = timedelta(minutes=10)
-    poll_min_seconds: float = 15.0
+    poll_min_seconds: float = 120.0
     poll_max_seconds: float = 3600.0
     research_timeout: timedelta = timedelta(hours=24)
     retry: RetryPolicy = RetryPolicy()
     outage_threshold: int = 3  # consecutive unavailable Saber calls that stop launches for the run
     write_delay: float = 10.0  # seconds a finished result may wait for its batch to fill (--wait, collect)
     webhook_url: str | None = None  # passed as `webhookUrl` with every launch (the service's endpoint)
+    webhook_poll_seconds: float = 600.0  # with webhooks: the one safety poll, for results that send none
 
 
 # Write failures no later run can mend: the contact is gone from HubSpot.

@@ -91,7 +91,7 @@ class Launcher:
             external_id=cid,
             fingerprint=inputs.fingerprint,
             research_id=started.id,
-            next_check_at=next_check_at(now, now, c.config.poll_min_seconds, c.config.poll_max_seconds),
+            next_check_at=next_check_at(now, now, self._first_look(), c.config.poll_max_seconds),
         )
         c.summary.research_event("launched")
         c.summary.spend("research", cost)
@@ -134,6 +134,13 @@ class Launcher:
             if found is not None:
                 return self._adopt(job, found, external_id=old)
         return None
+
+    def _first_look(self) -> float:
+        """Seconds to the first look-up: about when research is done; with webhooks, a late safety poll."""
+        config = self.cycle.config
+        if config.webhook_url is not None:
+            return max(config.poll_min_seconds, config.webhook_poll_seconds)
+        return config.poll_min_seconds
 
     def _defer(self, contact_id: str) -> LaunchOutcome:
         """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
