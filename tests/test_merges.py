@@ -9,8 +9,9 @@ import pytest
 
 from connector.mapping import build_inputs, parse_mapping
 from connector.sandbox.runner import RunningSandbox, start_sandbox
+from connector.settings import Settings
 from connector.state import StateStore
-from tests.sync_harness import EXAMPLE_MAPPING, prepare, settings_for, sync, write_mapping
+from tests.sync_harness import EXAMPLE_MAPPING, prepare, prepared, settings_for, sync, write_mapping
 
 
 @pytest.fixture
@@ -29,15 +30,19 @@ def _researched(box: RunningSandbox) -> list[str]:
     ]
 
 
+def _researched_then_merged(box: RunningSandbox, tmp_path: Path) -> tuple[Settings, str, str, str]:
+    """A synced portal whose first two researched contacts HubSpot then merged."""
+    settings = prepared(box, tmp_path)
+    sync(settings, wait_seconds=20)
+    primary, other = _researched(box)[:2]
+    return settings, primary, other, box.hubspot.merge_contacts(primary, other)
+
+
 def test_the_survivor_of_a_merge_adopts_the_research_and_pays_nothing(
     box: RunningSandbox, tmp_path: Path
 ) -> None:
     """After a merge the new contact gets the merged one's research written, with no new launch; the state keeps the link."""
-    settings = settings_for(box, tmp_path, write_mapping(tmp_path))
-    prepare(settings)
-    sync(settings, wait_seconds=20)
-    primary, other = _researched(box)[:2]
-    survivor = box.hubspot.merge_contacts(primary, other)
+    settings, primary, other, survivor = _researched_then_merged(box, tmp_path)
     assert box.hubspot.contact(survivor)["hs_merged_object_ids"] == ";".join(
         sorted((primary, other), key=int)
     )
@@ -56,11 +61,7 @@ def test_a_merge_with_other_inputs_is_researched_as_any_changed_contact(
     box: RunningSandbox, tmp_path: Path
 ) -> None:
     """When the merged contact's inputs differ from every merged one's, it is researched anew."""
-    settings = settings_for(box, tmp_path, write_mapping(tmp_path))
-    prepare(settings)
-    sync(settings, wait_seconds=20)
-    primary, other = _researched(box)[:2]
-    survivor = box.hubspot.merge_contacts(primary, other)
+    settings, primary, other, survivor = _researched_then_merged(box, tmp_path)
     box.hubspot.edit_contact(survivor, {"jobtitle": "Head of Merged Things"})
     summary = sync(settings, wait_seconds=20)
     creates = [r.body["externalId"] for r in box.saber.requests_to("research_create")]
