@@ -1,0 +1,36 @@
+"""The benchmark's quick economy run works end to end and reports every economy figure (never its timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.bench.run import ECONOMY_FIGURES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_economy_bench_exits_0_and_prints_every_economy_figure() -> None:
+    """`tests/bench/run.py --quick --only economy` exits 0 with a table row for each economy figure and its target."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "bench" / "run.py"), "--quick", "--only", "economy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    table = done.stdout
+    assert table.startswith("figure") and "| target" in table and "| met?" in table
+    for name in ECONOMY_FIGURES:
+        rows = [line for line in table.splitlines() if line.strip().startswith(name)]
+        assert rows, f"no row for {name!r} in:\n{table}"
+        cells = [c.strip() for c in rows[0].split("|")]
+        assert len(cells) == 4 and cells[1], f"row {rows[0]!r} lacks its value"
+        assert cells[3] in ("yes", "NO", "-"), f"row {rows[0]!r} lacks its verdict"
+    assert "crashed" not in table
