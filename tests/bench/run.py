@@ -25,9 +25,10 @@ that crashed exits 1.
   and an unchanged re-sync; wall time, peak RSS and CPU time of the connector process.
 
 Times are scaled as the research is: research that takes 2-5 minutes for real takes 2-5 s
-here, so the connector's polling schedule is scaled by the same 1/60 (first look after
-0.25 s instead of 15 s, at most every 60 s instead of 3600 s): look-ups per research are
-then what a real portal would see.
+in throughput (and (120-300)/speed s in economy), so the connector's time settings, whatever
+their defaults are (`CONNECTOR_POLL_MIN_SECONDS`, `CONNECTOR_POLL_MAX_SECONDS`, and in economy
+also `CONNECTOR_WRITE_DELAY_SECONDS`), are divided by the same factor: look-ups per research
+are then what a real portal would see.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from connector.sandbox.runner import RunningSandbox  # noqa: E402
 from connector.sandbox.saber import SaberSandbox  # noqa: E402
 from connector.sandbox.seed import COMPANIES, seed_contacts  # noqa: E402
 from connector.sandbox.server import Knobs, RecordedRequest  # noqa: E402
+from connector.settings import Settings  # noqa: E402
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for  # noqa: E402
 
 # ----------------------------------------------------------------------------- figure names
@@ -95,7 +97,15 @@ ECONOMY_FIGURES = (
 SELECTED_STAGES = ("lead", "marketingqualifiedlead")  # the default mapping's select.filters
 PER_DOMAIN = 5  # selected contacts per company domain in the seeded portals
 CHANGED_SHARE = 0.05
-POLL = {"connector_poll_min_seconds": 15.0 / 60, "connector_poll_max_seconds": 3600.0 / 60}
+
+
+def default(setting: str) -> Any:
+    """The connector's default for a setting (its lower-case name), as a user gets it."""
+    return Settings.model_fields[setting].default
+
+
+POLL_MIN, POLL_MAX = default("connector_poll_min_seconds"), default("connector_poll_max_seconds")
+POLL = {"connector_poll_min_seconds": POLL_MIN / 60, "connector_poll_max_seconds": POLL_MAX / 60}
 RESEARCH_SECONDS = (2.0, 5.0)
 WAIT = 1800.0  # --wait of the first syncs: until every research is done (they take seconds)
 PAID_ENDPOINTS = ("research_create", "company_signal_sync", "contact_signal_sync")
@@ -292,8 +302,8 @@ class Clock:
     """Economy's time scale: research of 2-5 minutes takes (120-300)/speed s, and so on.
 
     Everything that depends on time runs `speed` times faster: research, the polling schedule
-    (the defaults, 15 s first look and 3600 s at most, divided by `speed`), the APIs' latency
-    (HubSpot 150 ms, Saber 300 ms) and both APIs' published limits (and the connector's
+    (the defaults of the first look and the longest wait, divided by `speed`), the write
+    delay, the APIs' latency (HubSpot 150 ms, Saber 300 ms) and both APIs' published limits (and the connector's
     settings for them; burst sizes are counts and stay). The connector's own CPU time cannot
     be scaled, so `speed` is kept low enough that launching takes about as long, next to
     research, as it does for real.
@@ -317,8 +327,9 @@ class Clock:
     @property
     def settings(self) -> dict[str, Any]:
         return {
-            "connector_poll_min_seconds": 15.0 / self.speed,
-            "connector_poll_max_seconds": 3600.0 / self.speed,
+            "connector_poll_min_seconds": POLL_MIN / self.speed,
+            "connector_poll_max_seconds": POLL_MAX / self.speed,
+            "connector_write_delay_seconds": default("connector_write_delay_seconds") / self.speed,
             "saber_writes_per_minute": round(2_000 * self.speed),
             "saber_write_burst": 400,
             "saber_reads_per_minute": round(100_000 * self.speed),
@@ -596,8 +607,9 @@ def economy(quick: bool) -> Section:
         "the mapping is mappings/default.yaml with max_new_per_run lifted from 500, so one cycle "
         f"researches every selected contact. Time runs {clock.speed:g} times faster than for real: research "
         f"takes {clock.research[0]:g}-{clock.research[1]:g} s (2-5 minutes for real), the polling schedule is "
-        f"the default divided by {clock.speed:g} (first look after {15 / clock.speed:g} s, at most every "
-        f"{3600 / clock.speed:g} s), latency is HubSpot's 150 ms and Saber's 300 ms divided by {clock.speed:g}, "
+        f"the default divided by {clock.speed:g} (first look after {POLL_MIN / clock.speed:g} s instead of "
+        f"{POLL_MIN:g} s, at most every {POLL_MAX / clock.speed:g} s instead of {POLL_MAX:g} s), so is the "
+        f"write delay, latency is HubSpot's 150 ms and Saber's 300 ms divided by {clock.speed:g}, "
         f"both APIs' published limits (and the connector's settings) are {clock.speed:g} times higher. "
         "The connector's own CPU time is not scaled, so the speed is chosen for launching to take about "
         "as long next to research as it does for real: look-ups per research depend on it"
@@ -759,7 +771,8 @@ def throughput(quick: bool) -> Section:
     section.notes.append(
         "the connector runs with SABER_WRITES_PER_MINUTE=200, SABER_WRITE_BURST=40, SABER_READS_PER_MINUTE=10000, "
         "SABER_READ_BURST=1000 (the scaled limits, as a user on that plan sets them), the HubSpot defaults "
-        "(90 calls/10 s, 4 searches/s), concurrency 8, and the polling schedule scaled by 1/60"
+        f"(90 calls/10 s, 4 searches/s), concurrency 8, and the polling schedule scaled by 1/60 "
+        f"(first look after {POLL_MIN / 60:g} s instead of {POLL_MIN:g} s, at most every {POLL_MAX / 60:g} s)"
     )
     section.notes.append(
         f"the naive script ran on {len(times)} of the researched contacts (after the connector's run, in the "
