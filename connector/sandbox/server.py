@@ -109,6 +109,9 @@ class SandboxServer:
         self._faults = _ScriptedFaults()
         self.requests: list[RecordedRequest] = []
         self.counters: Counter[str] = Counter()
+        # Called with each request once it was applied, before its answer is sent: a test can
+        # kill the client there, the worst moment for it (the API did it; the client never heard).
+        self.on_request: list[Callable[[RecordedRequest], None]] = []
         self._server: BaseWSGIServer = make_server(
             host, port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
@@ -310,6 +313,9 @@ class SandboxServer:
         with self._lock:
             self.requests.append(entry)
             self.counters[endpoint] += 1
+            hooks = list(self.on_request)
+        for hook in hooks:
+            hook(entry)
 
 
 class BadJson(ValueError):
