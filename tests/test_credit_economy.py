@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,3 +180,24 @@ def test_free_mail_is_never_a_company(box: RunningSandbox, tmp_path: Path) -> No
     summary = sync(settings, contact_ids=(cid,), wait_seconds=20)
     assert summary.research["completed"] == 1  # researched, so the company signal would have been asked
     assert "gmail.com" not in _company_asks(box)
+
+
+def test_a_plan_only_pass_asks_saber_nothing_and_rewrites_no_deferral(box: RunningSandbox, tmp_path: Path) -> None:
+    """`--max-new 0` reads and plans without a single Saber look-up; a second pass leaves deferrals as they were."""
+    settings = _settings(box, tmp_path, EXAMPLE_MAPPING)
+    first = sync(settings, max_new=0)
+    assert first.counts()["contacts_seen"] > 0
+    assert box.saber.count() == 0  # no look-up by external id, no balance: nothing could launch
+
+    def deferred() -> dict[str, tuple[str, str]]:
+        with sqlite3.connect(tmp_path / "state.db") as db:
+            rows = db.execute("SELECT contact_id, deferred, updated_at FROM contacts WHERE deferred IS NOT NULL")
+            return {cid: (reason, at) for cid, reason, at in rows}
+
+    before = deferred()
+    assert before and {reason for reason, _ in before.values()} == {"launch_cap"}
+    box.hubspot.edit_contact(next(iter(before)), {"jobtitle": "Head of Things"})  # pulled again
+    second = sync(settings, max_new=0)
+    assert second.counts()["contacts_seen"] >= 1
+    assert deferred() == before  # still put off, and not rewritten row by row
+    assert box.saber.count() == 0

@@ -597,7 +597,7 @@ def test_plan_groups_contacts_by_decision() -> None:
     ]
     assert [j.contact_id for j in plan.waits] == ["3"]
     assert [(w.contact_id, w.research.status) for w in plan.writes] == [("4", "completed"), ("6", "failed")]
-    assert plan.cleared == ("5", "9")
+    assert plan.cleared == ("9",)  # 5 was only put off: its launch rewrites that, whatever comes of it
     assert plan.size == 9
     write = plan.writes[0]
     assert write.research.id == "r-done" and write.research.result == RESULT["result"]

@@ -467,9 +467,20 @@ class StateStore:
 
     def clear_skip(self, contact_id: str) -> None:
         """The contact is being handled again: forget why it was skipped or put off."""
-        now = self._clock()
+        self.clear_skips([contact_id])
+
+    def clear_skips(self, contact_ids: Sequence[str]) -> None:
+        """`clear_skip` for many contacts in one transaction (a re-sync clears a page at a time)."""
+        if not contact_ids:
+            return
+        ids, now = list(contact_ids), self._clock()
         with self._write() as conn:
-            self._update_contact(conn, contact_id, skip_reason=None, deferred=None, updated_at=now)
+            for start in range(0, len(ids), CHUNK):
+                conn.execute(
+                    update(contacts)
+                    .where(contacts.c.contact_id.in_(ids[start : start + CHUNK]))
+                    .values(skip_reason=None, deferred=None, updated_at=now)
+                )
 
     def record_error(
         self,

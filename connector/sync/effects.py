@@ -75,8 +75,7 @@ class LiveEffects:
             self.cycle.store.record_skip(job.contact_id, job.decision.detail)
 
     def clear_skips(self, contact_ids: Sequence[str]) -> None:
-        for cid in contact_ids:
-            self.cycle.store.clear_skip(cid)
+        self.cycle.store.clear_skips(contact_ids)
 
     def wait(self, contact_id: str) -> None:
         return None  # the collect step looks it up when it is due

@@ -43,12 +43,14 @@ class Launcher:
             merged = self._merged_research(job)
             if merged is not None:
                 return merged
+            if c.budget.cap_reached:  # nothing can launch: no look-up either (`--max-new 0` only plans)
+                return self._defer(job)
             existing = self._find_existing(job)
             if existing is not None:
                 return self._adopt(job, existing)
         cost = c.config.research_cost
         if not c.budget.reserve_launch(cost):
-            return self._defer(cid)
+            return self._defer(job)
         started: ResearchStarted | None = None
         rejected: str | None = None
         failed: SkippableError | RetriableApiError | None = None
@@ -84,7 +86,7 @@ class Launcher:
             c.store.record_deferred(cid, "launch_failed")
             return LaunchOutcome("failed", cid)
         if started is None:  # 402: out of credits
-            return self._defer(cid)
+            return self._defer(job)
         now = c.clock()
         c.store.record_launch(
             cid,
@@ -142,12 +144,13 @@ class Launcher:
             return max(config.poll_min_seconds, config.webhook_poll_seconds)
         return config.poll_min_seconds
 
-    def _defer(self, contact_id: str) -> LaunchOutcome:
+    def _defer(self, job: ContactJob) -> LaunchOutcome:
         """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
-        budget = self.cycle.budget
+        budget, contact_id, state = self.cycle.budget, job.contact_id, job.state
         reason = "no_credits" if budget.exhausted and not budget.cap_reached else "launch_cap"
         self.cycle.summary.skip(reason, contact_id)
-        self.cycle.store.record_deferred(contact_id, reason)
+        if state is None or state.deferred != reason or state.skip_reason is not None:
+            self.cycle.store.record_deferred(contact_id, reason)  # already put off so: no write
         return LaunchOutcome("deferred", contact_id)
 
     def _find_existing(self, job: ContactJob, external_id: str | None = None) -> Research | None:

@@ -50,7 +50,8 @@ def plan_contacts(
         if decision.action == "skip":
             skips.append(job)
             continue
-        if state is not None and (state.skip_reason or state.deferred):
+        # A launch rewrites `deferred` whatever becomes of it, so only a skip reason needs clearing.
+        if state is not None and (state.skip_reason or (state.deferred and decision.action != "launch")):
             cleared.append(contact.id)
         if decision.action == "launch":
             launches.append(job)
