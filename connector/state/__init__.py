@@ -4,12 +4,14 @@ SQLite by default (`sqlite:///state/connector.db`), PostgreSQL for replicas; the
 migrated with alembic when the store opens.
 """
 
+from connector.state.companies import CompanyState
 from connector.state.db import StateUnavailableError, mask_url, parse_url
 from connector.state.store import ContactState, RetryRule, RunRecord, StateStore
 from connector.state.tables import DEFERRALS, UNWRITTEN
 
 __all__ = [
     "DEFERRALS",
+    "CompanyState",
     "ContactState",
     "RetryRule",
     "RunRecord",

@@ -46,6 +46,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from connector.errors import ConfigError
 from connector.logs import get_logger, scrub
+from connector.state.companies import CompanyRecords
 from connector.state.db import (
     ENV_NAME,
     IMMEDIATE,
@@ -110,6 +111,8 @@ class ContactState:
     deferred: str | None  # a launch put off to a later run, and why (one of DEFERRALS)
     write_pending: str | None  # a result not landed in HubSpot yet: UNWRITTEN or the failure's code
     merged_into: str | None  # HubSpot merged this contact into that one, which adopted its research
+    company_id: str | None  # the HubSpot company its company-scope answers land on
+    company_unmatched: str | None  # why no company could be matched ("code: detail")
     last_error: str | None
     written: dict[str, str]
     written_at: datetime | None
@@ -135,7 +138,7 @@ class RetryRule(Protocol):
     def retry_at(self, state: ContactState) -> datetime | None: ...
 
 
-class StateStore:
+class StateStore(CompanyRecords):
     """Repository over the state database; open once per process and share it."""
 
     def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow) -> None:
@@ -909,6 +912,8 @@ def _contact_state(row: Row[Any]) -> ContactState:
         deferred=row.deferred,
         write_pending=row.write_pending,
         merged_into=row.merged_into,
+        company_id=row.company_id,
+        company_unmatched=row.company_unmatched,
         last_error=row.last_error,
         written=dict(row.written or {}),
         written_at=row.written_at,

@@ -91,6 +91,8 @@ class ContactRow(Base):
     # A result not landed in HubSpot yet: UNWRITTEN, or the code of the write that failed.
     write_pending: Mapped[str | None] = mapped_column(String(255))
     merged_into: Mapped[str | None] = mapped_column(String(64))  # HubSpot merged it into this contact
+    company_id: Mapped[str | None] = mapped_column(String(64))  # the HubSpot company it was matched to
+    company_unmatched: Mapped[str | None] = mapped_column(Text)  # why no company could be matched
     last_error: Mapped[str | None] = mapped_column(Text)
     written: Mapped[dict[str, str]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -163,7 +165,28 @@ class SignalAnswerRow(Base):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CompanyRow(Base):
+    """A HubSpot company the connector writes: its domain and hashes of what it last wrote there.
+
+    Company answers themselves live in `signal_answers` (asked once per domain); this row
+    is what keeps a person's edit on the company safe and an unchanged company unwritten.
+    """
+
+    __tablename__ = "companies"
+
+    company_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the HubSpot company id
+    domain: Mapped[str | None] = mapped_column(String(253), index=True)
+    written: Mapped[dict[str, str]] = mapped_column(  # property -> value hash
+        _json(), default=dict, server_default=EMPTY_JSON_OBJECT
+    )
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    write_pending: Mapped[str | None] = mapped_column(String(64))  # why values wait to land, if they do
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 contacts = ContactRow.__table__
+companies = CompanyRow.__table__
 signal_answers = SignalAnswerRow.__table__
 cursors = CursorRow.__table__
 runs = RunRow.__table__
