@@ -7,7 +7,13 @@ Public API used by the sync and the CLI::
     build_inputs(mapping, properties) -> InputsResult     # Saber inputs or a skip reason
     signals_to_ask(mapping, research, inputs) -> (asks, reasons)
     map_values(mapping, research, signal_answers) -> {property: PropertyValue}
+    map_company_values(mapping, company_answers, research=None) -> {company property: PropertyValue}
+    map_subscription_values(mapping, subscription, log_entry) -> {company property: PropertyValue}
+    held_back(values) -> [property]                      # answers kept out for low confidence
+    mapping.companies / company_specs() / company_spec(name) / subscriptions() / threshold(spec)
+    mapping.company_property_definitions() -> [PropertyDefinition]   # what `setup` creates on companies
     canonical_value(mapping, property, current) -> str | None
+    canonical_company_value(mapping, company property, current) -> str | None
     value_hash(value) / should_write(policy, new, current, last_written_hash)
     mapping_json_schema() / explain_mapping(mapping) / enumeration_option_problems(mapping, options)
     packaged_mapping() -> Path                            # the default mapping shipped in the package
@@ -15,33 +21,68 @@ Public API used by the sync and the CLI::
 
 from __future__ import annotations
 
-from connector.mapping.convert import ConversionError, canonical, canonical_value, to_hubspot
+from connector.mapping.convert import (
+    ConversionError,
+    canonical,
+    canonical_company_value,
+    canonical_value,
+    to_hubspot,
+)
 from connector.mapping.describe import enumeration_option_problems, explain_mapping, mapping_json_schema
 from connector.mapping.inputs import InputsResult, build_inputs, fingerprint
 from connector.mapping.loader import load_mapping, packaged_mapping, parse_mapping
 from connector.mapping.model import (
     ANSWER_TYPES,
+    COMPANY_MATCH_PROPERTY,
+    COMPANY_MATCHES,
     INPUT_FIELDS,
     OPERATORS,
     PROPERTY_TYPES,
     REQUIRED_INPUTS,
     WRITE_POLICIES,
+    AnyPropertySpec,
+    Companies,
+    CompanyPropertySpec,
     FilterSpec,
     HubspotGroup,
     Inputs,
     InputSpec,
     Mapping,
+    PropertyDefinition,
     PropertySpec,
     Select,
     SignalSpec,
+    SubscriptionPropertySpec,
+    SubscriptionSpec,
 )
 from connector.mapping.policy import WriteDecision, edited_by_person, should_write, value_hash, write_decision
-from connector.mapping.values import PropertyValue, SignalAsk, map_values, signals_to_ask
+from connector.mapping.values import (
+    PropertyValue,
+    SignalAsk,
+    confidence_shortfall,
+    held_back,
+    map_company_values,
+    map_subscription_values,
+    map_values,
+    signals_to_ask,
+)
 
 __all__ = [
     "WriteDecision",
     "write_decision",
     "ANSWER_TYPES",
+    "COMPANY_MATCHES",
+    "COMPANY_MATCH_PROPERTY",
+    "AnyPropertySpec",
+    "Companies",
+    "CompanyPropertySpec",
+    "SubscriptionPropertySpec",
+    "SubscriptionSpec",
+    "canonical_company_value",
+    "confidence_shortfall",
+    "held_back",
+    "map_company_values",
+    "map_subscription_values",
     "INPUT_FIELDS",
     "OPERATORS",
     "PROPERTY_TYPES",
@@ -54,6 +95,7 @@ __all__ = [
     "Inputs",
     "InputsResult",
     "Mapping",
+    "PropertyDefinition",
     "PropertySpec",
     "PropertyValue",
     "Select",

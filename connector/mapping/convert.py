@@ -321,3 +321,9 @@ def canonical_value(mapping: Mapping, prop: str, current: str | None) -> str | N
     """HubSpot's current value of a mapped property, canonicalised for that property's type."""
     spec = mapping.properties.get(prop)
     return canonical(spec.type if spec is not None else "string", current)
+
+
+def canonical_company_value(mapping: Mapping, prop: str, current: str | None) -> str | None:
+    """HubSpot's current value of a written company property, canonicalised for its type."""
+    spec = mapping.company_spec(prop)
+    return canonical(spec.type if spec is not None else "string", current)

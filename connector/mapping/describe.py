@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping as AbcMapping
 from typing import Any
 
-from connector.mapping.model import NAME_PATTERN, FilterSpec, InputSpec, Mapping, PropertySpec
+from connector.mapping.model import (
+    NAME_PATTERN,
+    AnyPropertySpec,
+    CompanyPropertySpec,
+    FilterSpec,
+    InputSpec,
+    Mapping,
+    SubscriptionPropertySpec,
+)
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -63,6 +71,13 @@ def mapping_json_schema() -> dict[str, Any]:
     # Keys of `signals` and `properties` must match their patterns: nothing else is allowed.
     for section in ("signals", "properties"):
         schema["properties"][section]["additionalProperties"] = False
+    for name, section in (
+        ("Companies", "properties"),
+        ("Companies", "subscriptions"),
+        ("SubscriptionSpec", "properties"),
+    ):
+        if name in defs:
+            defs[name]["properties"][section]["additionalProperties"] = False
     return {
         "$schema": SCHEMA_DIALECT,
         "title": "saber-connector mapping",
@@ -90,8 +105,30 @@ def _input_words(spec: InputSpec) -> str:
     return ", else ".join(parts)
 
 
-def _from_words(mapping: Mapping, spec: PropertySpec) -> str:
+ENTRY_WORDS = {
+    "completedAt": "when the execution completed",
+    "createdAt": "when the execution started",
+    "question": "the question asked",
+    "domain": "the company domain",
+    "id": "the execution's id",
+}
+
+
+def _from_words(mapping: Mapping, spec: AnyPropertySpec) -> str:
     path = spec.path
+    if isinstance(spec, SubscriptionPropertySpec):
+        field, *rest = (str(p) for p in path.steps)
+        if field in ENTRY_WORDS:
+            return ENTRY_WORDS[field]
+        deeper = ".".join(rest)
+        if field == "company":
+            return f"the company's {deeper} Saber returned"
+        if field == "changeContext":
+            return f"what changed since the previous execution ({deeper})"
+        return f"the execution's {field}" + (f" ({deeper})" if deeper else "")
+    if isinstance(spec, CompanyPropertySpec) and path.steps[1] == "company":
+        deeper = ".".join(str(p) for p in path.steps[2:])
+        return f"the company's {deeper} Saber returned with signal {path.steps[0]}"
     if path.root == "research":
         return f"the research's {path.steps[0]}"
     if path.root == "result":
@@ -102,6 +139,75 @@ def _from_words(mapping: Mapping, spec: PropertySpec) -> str:
         str(field)
     ]
     return f"the {what}{deeper} of signal {key}"
+
+
+def _confidence_words(mapping: Mapping, spec: AnyPropertySpec) -> str:
+    """`; only with confidence at least 0.7` for a property with a threshold, else nothing."""
+    threshold = mapping.threshold(spec)
+    if threshold is None:
+        return ""
+    return f"; only an answer with confidence at least {threshold:g} (lower or none: not written)"
+
+
+def _property_line(mapping: Mapping, name: str, spec: AnyPropertySpec, indent: str = "  ") -> str:
+    options = ""
+    if spec.options:
+        options = " mapping " + ", ".join(f"{k} -> {v}" for k, v in spec.options.items())
+    return (
+        f"{indent}{name} ({TYPE_WORDS[spec.type]}) <- {_from_words(mapping, spec)}{options}"
+        f"{_confidence_words(mapping, spec)}; written {POLICY_WORDS[spec.write]} [{spec.write}]."
+    )
+
+
+MATCH_WORDS = {
+    "association": (
+        "A contact's company is its primary associated company in HubSpot (match: association); "
+        "a contact with no associated company is reported with that reason."
+    ),
+    "domain": (
+        "A contact's company is the HubSpot company whose domain equals the contact's companyDomain "
+        "input (match: domain); no company with that domain, or two of them, is reported with that "
+        "reason, never guessed."
+    ),
+}
+
+
+def _company_lines(mapping: Mapping) -> list[str]:
+    """The `companies` section in plain words (nothing when the mapping has none)."""
+    companies = mapping.companies
+    if companies is None:
+        return []
+    lines = ["", "What lands on HubSpot companies:", f"  {MATCH_WORDS[companies.match]}"]
+    lines.append("  An unmatched contact's own properties are still written.")
+    if companies.properties:
+        lines.append(
+            "  From the company-scope questions, asked once per company and shared by its contacts "
+            "(written on the company, not on its contacts unless properties: maps them too):"
+        )
+        for name, spec in companies.properties.items():
+            lines.append(_property_line(mapping, name, spec, "    "))
+    for key, sub in companies.subscriptions.items():
+        lines.append(
+            f"  Subscription {key} (Saber id {sub.id}): each full sync reads the executions completed "
+            "since the last one from its logs (free: no credits) and writes the newest per company "
+            "domain to the company with that domain:"
+        )
+        if not sub.looks_like_uuid:
+            lines.append(
+                f"    Note: {sub.id!r} is not a UUID: Saber will answer 404 for it; put the subscription's "
+                "id here."
+            )
+        for name, spec in sub.properties.items():
+            lines.append(_property_line(mapping, name, spec, "    "))
+    lines.append(
+        "  As for contacts, a null or held-back answer never blanks a company value, an unchanged value "
+        "is not rewritten, and only companies with a changed value are updated."
+    )
+    lines.append(
+        f"  Company properties are created by `setup` in the company property group "
+        f"{mapping.hubspot_group.name!r} ({mapping.hubspot_group.label})."
+    )
+    return lines
 
 
 def explain_mapping(mapping: Mapping) -> str:
@@ -152,15 +258,14 @@ def explain_mapping(mapping: Mapping) -> str:
         f"  Credits per contact: the research, plus up to {asked} signal question{'s' if asked != 1 else ''} "
         f"at 1 credit each (so at most 1 + {asked} = {1 + asked}, assuming a research costs 1 credit)."
     )
+    if any(mapping.signals[key].scope == "company" for key in used):
+        lines.append(
+            "  A company-scope question is asked once per company domain: contacts at the same company "
+            "share its answer and its credit."
+        )
     lines += ["", "What lands where in HubSpot:"]
     for name, spec in mapping.properties.items():
-        options = ""
-        if spec.options:
-            options = " mapping " + ", ".join(f"{k} -> {v}" for k, v in spec.options.items())
-        lines.append(
-            f"  {name} ({TYPE_WORDS[spec.type]}) <- {_from_words(mapping, spec)}{options}; "
-            f"written {POLICY_WORDS[spec.write]} [{spec.write}]."
-        )
+        lines.append(_property_line(mapping, name, spec))
     lines.append(
         "  A null answer never blanks a value already there; an unchanged value is not rewritten; "
         "a value that cannot be converted is reported for that contact and property."
@@ -169,6 +274,13 @@ def explain_mapping(mapping: Mapping) -> str:
         f"  Properties are created by `setup` in group {mapping.hubspot_group.name!r} "
         f"({mapping.hubspot_group.label})."
     )
+    if mapping.min_confidence is not None:
+        lines.append(
+            f"  Answers from signals need confidence at least {mapping.min_confidence:g} to be written "
+            "(min_confidence; a property's own min_confidence overrides it); one held back is counted "
+            "per property in the run summary."
+        )
+    lines += _company_lines(mapping)
     return "\n".join(lines)
 
 

@@ -31,7 +31,7 @@ def shown(value: Any, limit: int = 60) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
-        keys = ", ".join(str(k) for k in list(value)[:6])
+        keys = ", ".join(printable(str(k)) for k in list(value)[:6])
         return f"a mapping ({keys})" if keys else "an empty mapping"
     if isinstance(value, list | tuple):
         return f"a list of {len(value)}" if value else "an empty list"
@@ -39,3 +39,10 @@ def shown(value: Any, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return repr(text)
+
+
+def printable(text: str) -> str:
+    """`text` with control and other unprintable characters escaped, so one error stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

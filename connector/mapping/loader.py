@@ -16,11 +16,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from connector.errors import ConfigError
-from connector.mapping.hints import did_you_mean, shown
+from connector.mapping.hints import did_you_mean, printable, shown
 from connector.mapping.model import (
     ANSWER_TYPES,
+    COMPANY_MATCHES,
     INPUT_FIELDS,
     MAX_FILTERS,
     NORMALIZERS,
@@ -31,9 +33,12 @@ from connector.mapping.model import (
     SCOPES,
     WRITE_POLICIES,
     Mapping,
+    PropertySpec,
+    company_reference_problems,
     reference_problems,
 )
 from connector.mapping.paths import ALLOWED as FROM_ALLOWED
+from connector.mapping.paths import COMPANY_ALLOWED, SUBSCRIPTION_ALLOWED, PathError, parse_from
 
 Loc = tuple[str | int, ...]
 
@@ -46,6 +51,7 @@ WANTED = {
     "question": "the question text",
     "property": "a HubSpot property name",
     "operator": ", ".join(OPERATORS),
+    "id": "the subscription's id, as Saber shows it (a UUID)",
     **{name: "a HubSpot property name or {property, normalize, fallback}" for name in INPUT_FIELDS},
 }
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -56,7 +62,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "answer_type": ANSWER_TYPES,
     "normalize": NORMALIZERS,
     "version": ("1",),
+    "match": COMPANY_MATCHES,
 }
+# Keys added to a section after its first release, listed after the others (and the hint), so the
+# keys a mapping has always had read first: model -> keys.
+LATER_KEYS: dict[type[BaseModel], tuple[str, ...]] = {Mapping: ("min_confidence", "companies")}
 TYPE_WORDS = {
     "string_type": "text",
     "int_type": "a whole number",
@@ -144,7 +154,8 @@ def _line_of(loc: Loc, lines: dict[Loc, int]) -> int:
 def dotted(loc: Loc) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = printable(str(part))  # a key with a newline in it must not split the error line
+        out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out or "(top level)"
 
 
@@ -190,7 +201,33 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _explain(err: Any) -> tuple[Loc, str]:
+def _wanted(loc: Loc, field: str) -> str:
+    """What a missing or mistyped key must hold; `from` depends on the section it is in."""
+    if field == "from" and loc[:1] == ("companies",):
+        return SUBSCRIPTION_ALLOWED if "subscriptions" in loc else COMPANY_ALLOWED
+    return WANTED.get(field, "a value")
+
+
+def _signal_fed(data: Any, loc: Loc) -> bool:
+    """Whether the contact property at `loc` (properties.<name>) reads a signal."""
+    spec = data.get("properties", {}).get(loc[1]) if isinstance(data, dict) and len(loc) > 1 else None
+    source = spec.get("from") if isinstance(spec, dict) else None
+    try:
+        return isinstance(source, str) and parse_from(source).root == "signals"
+    except PathError:
+        return False
+
+
+def _allowed_keys(model: type[BaseModel], loc: Loc, data: Any) -> tuple[list[str], list[str]]:
+    """(keys listed first, keys listed after the hint) allowed in `model` at `loc`."""
+    keys = _keys_of(model)
+    if model is PropertySpec and not _signal_fed(data, loc):
+        keys = [k for k in keys if k != "min_confidence"]  # only signal-fed properties take it
+    later = [k for k in keys if k in LATER_KEYS.get(model, ())]
+    return [k for k in keys if k not in later], later
+
+
+def _explain(err: Any, data: Any = None) -> tuple[Loc, str]:
     """One pydantic error as (key path, "found …, allowed: …")."""
     loc: Loc = tuple(err["loc"])
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
@@ -204,12 +241,13 @@ def _explain(err: Any) -> tuple[Loc, str]:
         return (*loc, *at), f"found {ctx['found']}, allowed: {ctx['allowed']}" + _hint(hint)
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
-        allowed = _keys_of(model) if model else []
-        return loc, f"found unknown key {str(loc[-1])!r}, allowed: {', '.join(allowed)}" + _hint(
-            did_you_mean(str(loc[-1]), allowed)
-        )
+        first, later = _allowed_keys(model, loc[:-1], data) if model else ([], [])
+        also = f" (also: {', '.join(later)})" if later else ""
+        return loc, f"found unknown key {str(loc[-1])!r}, allowed: {', '.join(first)}" + _hint(
+            did_you_mean(str(loc[-1]), [*first, *later])
+        ) + also
     if kind == "missing":
-        return loc, f"found nothing, required: {WANTED.get(field, 'a value')}"
+        return loc, f"found nothing, required: {_wanted(loc, field)}"
     if kind == "literal_error":
         choices = CHOICES.get(field, ())
         found = shown(value)
@@ -239,7 +277,7 @@ def _explain(err: Any) -> tuple[Loc, str]:
     if kind in TYPE_WORDS:
         wanted = TYPE_WORDS[kind]
         if field in WANTED and kind in ("string_type", "dict_type", "model_type"):
-            wanted = f"{wanted}: {WANTED[field]}"
+            wanted = f"{wanted}: {_wanted(loc, field)}"
         if field == "refresh_after_days":
             wanted += " or null (never)"
         return loc, f"found {shown(value)}, allowed: {wanted}"
@@ -285,6 +323,11 @@ def _raw_references(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     }
     keys = set(signals) if isinstance(signals, dict) else set()
     return reference_problems(pairs, keys, _input_properties(data.get("inputs")))
+
+
+def _raw_company_references(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    signals = data.get("signals")
+    return company_reference_problems(data.get("companies"), signals if isinstance(signals, dict) else {})
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -336,8 +379,16 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
         if "\t" in what or "\\t" in what:
             what += " (indent with spaces, not tabs)"
         raise ConfigError(f"{name}:{line}: YAML syntax error: {what}") from None
+    except ReaderError as err:  # a character YAML does not allow (a control character, say)
+        line = text.count("\n", 0, max(0, int(err.position or 0))) + 1
+        char = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "?")
+        raise ConfigError(
+            f"{name}:{line}: YAML syntax error: character {char:#06x} is not allowed "
+            f"in a YAML file ({err.reason})"
+        ) from None
     except YAMLError as err:
-        raise ConfigError(f"{name}: YAML error: {err}") from None
+        detail = printable(" ".join(str(err).split()))
+        raise ConfigError(f"{name}: YAML error: {detail}") from None
     if doc is None:
         raise ConfigError(
             f"{name}:1: the file is empty; a mapping needs at least version: 1, inputs and properties"
@@ -345,7 +396,8 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
     if not isinstance(doc, dict):
         raise ConfigError(
             f"{name}:1: (top level): found {shown(_plain(doc))}, allowed: a mapping of keys "
-            "(version, external_source, select, inputs, signals, properties, hubspot_group)"
+            "(version, external_source, select, inputs, signals, properties, hubspot_group, "
+            "min_confidence, companies)"
         )
     try:
         data = _plain(doc)
@@ -358,8 +410,9 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
     try:
         mapping = Mapping.model_validate(data, context={"references_checked": True})
     except ValidationError as err:
-        found += [_explain(e) for e in err.errors(include_url=False)]
+        found += [_explain(e, data) for e in err.errors(include_url=False)]
     found += _raw_references(data)
+    found += _raw_company_references(data)
     if found:
         rendered = sorted(
             {

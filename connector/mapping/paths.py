@@ -110,3 +110,87 @@ def parse_from(text: str) -> FromPath:
         if len(steps) > 2 and field != "answer":
             raise PathError(f"{text!r} (nothing may follow {field})", allowed)
     return FromPath(text=text, root=str(root), steps=tuple(steps))
+
+
+# ---------------------------------------------------------------------------- company records
+# A company property reads a company-scope signal: its answer, confidence, reasoning, sources,
+# or a fact of the company Saber returned with it (`company.employeeCount`, `company.industry`…).
+COMPANY_SIGNAL_FIELDS = (*SIGNAL_FIELDS, "company")
+COMPANY_ALLOWED = (
+    f"signals.<key>.{'|'.join(COMPANY_SIGNAL_FIELDS)} of a company-scope signal "
+    "(answer may go deeper: answer.<field>; company needs a field: company.<field>)"
+)
+# A subscription property reads a field of one execution in the subscription's logs.
+SUBSCRIPTION_FIELDS = (
+    "answer", "confidence", "reasoning", "sources", "completedAt", "createdAt",
+    "question", "domain", "id", "company", "changeContext",
+)  # fmt: skip
+DEEP_FIELDS = ("answer", "company", "changeContext")  # may go deeper; company and changeContext must
+SUBSCRIPTION_ALLOWED = (
+    f"{'|'.join(SUBSCRIPTION_FIELDS)} of the subscription's log entry "
+    "(answer may go deeper: answer.<field>; company and changeContext need a field: company.<field>)"
+)
+COMPANY_FROM_PATTERN = (
+    rf"^signals\.[A-Za-z_][A-Za-z0-9_]*\.(?:answer{_STEPS}*|company{_STEPS}+"
+    rf"|{'|'.join(SIGNAL_FIELDS[1:])})$"
+)
+SUBSCRIPTION_FROM_PATTERN = (
+    rf"^(?:answer{_STEPS}*|(?:company|changeContext){_STEPS}+"
+    rf"|{'|'.join(f for f in SUBSCRIPTION_FIELDS if f not in DEEP_FIELDS)})$"
+)
+SUBSCRIPTION_ROOT = "entry"  # FromPath.root of a subscription property: steps = (field, *deeper)
+
+
+@lru_cache(maxsize=1024)
+def parse_company_from(text: str) -> FromPath:
+    """Parse a company property's `from` (a company-scope signal's field) or raise PathError."""
+    from connector.mapping.hints import did_you_mean
+
+    if not isinstance(text, str) or not text.strip():
+        raise PathError("an empty path", COMPANY_ALLOWED)
+    text = text.strip()
+    try:
+        root, *steps = _tokens(text)
+    except PathError as err:
+        raise PathError(err.detail, COMPANY_ALLOWED) from None
+    if root in ROOTS and root != "signals":  # result.… / research.…: the contact's research
+        raise PathError(f"{text!r} (company properties are fed by company-scope signals)", COMPANY_ALLOWED)
+    if root != "signals":
+        raise PathError(f"root {root!r}", COMPANY_ALLOWED, did_you_mean(str(root), ("signals",)))
+    if len(steps) < 2 or not isinstance(steps[0], str):
+        raise PathError(f"{text!r} (signals.<key>.<field> expected)", COMPANY_ALLOWED)
+    field = steps[1]
+    if field not in COMPANY_SIGNAL_FIELDS:
+        hint = did_you_mean(str(field), COMPANY_SIGNAL_FIELDS)
+        raise PathError(f"signal field {field!r}", COMPANY_ALLOWED, hint)
+    if len(steps) > 2 and field not in DEEP_FIELDS:
+        raise PathError(f"{text!r} (nothing may follow {field})", COMPANY_ALLOWED)
+    if field == "company" and len(steps) == 2:
+        raise PathError(f"{text!r} (which fact of the company? e.g. company.employeeCount)", COMPANY_ALLOWED)
+    return FromPath(text=text, root="signals", steps=tuple(steps))
+
+
+@lru_cache(maxsize=1024)
+def parse_subscription_from(text: str) -> FromPath:
+    """Parse a subscription property's `from` (a log entry's field) or raise PathError."""
+    from connector.mapping.hints import did_you_mean
+
+    if not isinstance(text, str) or not text.strip():
+        raise PathError("an empty path", SUBSCRIPTION_ALLOWED)
+    text = text.strip()
+    try:
+        field, *steps = _tokens(text)
+    except PathError as err:
+        raise PathError(err.detail, SUBSCRIPTION_ALLOWED) from None
+    if field not in SUBSCRIPTION_FIELDS:
+        plain = text.split(".", 2)
+        hint = None
+        if plain[0] == "signals" and len(plain) > 2:  # `signals.x.answer` written out of habit
+            hint = plain[2] if plain[2].split(".")[0] in SUBSCRIPTION_FIELDS else None
+        hint = hint or did_you_mean(str(field), SUBSCRIPTION_FIELDS)
+        raise PathError(f"log entry field {field!r}", SUBSCRIPTION_ALLOWED, hint)
+    if steps and field not in DEEP_FIELDS:
+        raise PathError(f"{text!r} (nothing may follow {field})", SUBSCRIPTION_ALLOWED)
+    if field in ("company", "changeContext") and not steps:
+        raise PathError(f"{text!r} (which of its fields? e.g. {field}.<field>)", SUBSCRIPTION_ALLOWED)
+    return FromPath(text=text, root=SUBSCRIPTION_ROOT, steps=(str(field), *steps))
