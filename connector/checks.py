@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from connector.clients import hubspot_from, saber_from, store_from
 from connector.errors import ApiUnavailableError, ConnectorError
 from connector.mapping import load_mapping
-from connector.properties import missing_properties, option_problems, type_conflict
+from connector.properties import (
+    check_object_properties,
+    company_where,
+    missing_properties,
+    option_problems,
+    type_conflict,
+)
 from connector.settings import Settings
 from connector.state import mask_url, parse_url
 
@@ -58,6 +64,8 @@ def run_checks(settings: Settings) -> CheckReport:
     try:
         hubspot.check_access()
         existing = hubspot.get_properties()
+        company_specs = mapping.company_specs()
+        company_existing = hubspot.get_properties("companies") if company_specs else {}
         report.ok(f"HubSpot at {settings.hubspot_base_url} accepts the token")
     except ConnectorError as exc:
         report.problem(f"HubSpot at {settings.hubspot_base_url}: {exc}", _code(exc))
@@ -83,6 +91,13 @@ def run_checks(settings: Settings) -> CheckReport:
         report.ok(
             f"all {len(mapping.hubspot_properties())} mapped and input properties exist with compatible types"
         )
+    if company_specs:
+        where = company_where(mapping)
+        problems = check_object_properties(company_specs, company_existing, "companies", where)
+        for text in problems:
+            report.problem(text, 2)
+        if not problems:
+            report.ok(f"all {len(company_specs)} mapped company properties exist with compatible types")
     return report
 
 

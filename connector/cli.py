@@ -343,7 +343,8 @@ def setup(
         from connector.setup_plan import plan_setup
 
         try:
-            plan = plan_setup(mapping, hubspot.get_properties())
+            companies = hubspot.get_properties("companies") if mapping.company_specs() else None
+            plan = plan_setup(mapping, hubspot.get_properties(), companies)
         finally:
             hubspot.close()
         typer.echo(plan.render())

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         PropertySpec,
         SearchFilter,
     )
+    from connector.hubspot.companies import AssociationsResult, Company, CompanyApi, ContactCompanies
     from connector.hubspot.errors import (
         DailyLimitReached,
         HubSpotAuthError,
@@ -34,14 +35,21 @@ _HOMES = {
         "connector.hubspot.adapter",
     ),
     **dict.fromkeys(
+        ("AssociationsResult", "Company", "CompanyApi", "ContactCompanies"), "connector.hubspot.companies"
+    ),
+    **dict.fromkeys(
         ("DailyLimitReached", "HubSpotAuthError", "HubSpotError", "HubSpotUnavailableError", "PropertyError"),
         "connector.hubspot.errors",
     ),
 }
 
 __all__ = [
+    "AssociationsResult",
     "BatchResult",
+    "Company",
+    "CompanyApi",
     "Contact",
+    "ContactCompanies",
     "DailyLimitReached",
     "HubSpotAdapter",
     "HubSpotAuthError",

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import hubspot
+import hubspot.crm.associations.v4 as hs_associations
+import hubspot.crm.companies as hs_companies
 import hubspot.crm.contacts as hs_contacts
 import hubspot.crm.properties as hs_properties
 import urllib3
@@ -71,10 +73,14 @@ SECONDLY_REMAINING_HEADER = "X-HubSpot-RateLimit-Secondly-Remaining"
 _API_EXCEPTIONS: tuple[type[BaseException], ...] = (
     hs_contacts.ApiException,
     hs_properties.ApiException,
+    hs_companies.ApiException,
+    hs_associations.ApiException,
 )
 _CLIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     hs_contacts.exceptions.OpenApiException,
     hs_properties.exceptions.OpenApiException,
+    hs_companies.exceptions.OpenApiException,
+    hs_associations.exceptions.OpenApiException,
 )
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     urllib3.exceptions.MaxRetryError,
@@ -172,7 +178,12 @@ class HubSpotAdapter:
         self._batch = client.crm.contacts.batch_api
         self._core = client.crm.properties.core_api
         self._groups = client.crm.properties.groups_api
-        self._apis = (self._basic, self._search, self._batch, self._core, self._groups)
+        # Companies and contact → company associations (`adapter.companies`); imported here, as
+        # that module builds on this one.
+        from connector.hubspot.companies import CompanyApi
+
+        self.companies = CompanyApi(self, client)
+        self._apis = (self._basic, self._search, self._batch, self._core, self._groups, *self.companies.apis)
         # What HubSpot's answers say is left of the ten-secondly limit (None: not followed).
         self.quota: QuotaFollower | None = None
         self._answer = threading.local()  # the headers of this thread's last answer
@@ -343,23 +354,23 @@ class HubSpotAdapter:
         )
 
     # ---------------------------------------------------------------- properties
-    def get_properties(self) -> dict[str, PropertyInfo]:
-        """Every contact property of the portal, by name."""
+    def get_properties(self, object_type: str = OBJECT_TYPE) -> dict[str, PropertyInfo]:
+        """Every property of the portal for one object type (contacts unless told), by name."""
         answer = self._call(
             "get_properties",
             lambda: self._core.get_all(
-                object_type=OBJECT_TYPE, archived=False, _request_timeout=self._timeout
+                object_type=object_type, archived=False, _request_timeout=self._timeout
             ),
         )
         return {p.name: _property_info(p) for p in answer.results or []}
 
-    def get_property(self, name: str) -> PropertyInfo | None:
-        """One contact property, or None when the portal has none of that name."""
+    def get_property(self, name: str, object_type: str = OBJECT_TYPE) -> PropertyInfo | None:
+        """One property (of contacts unless told), or None when the portal has none of that name."""
         try:
             answer = self._call(
                 "get_property",
                 lambda: self._core.get_by_name(
-                    object_type=OBJECT_TYPE,
+                    object_type=object_type,
                     property_name=name,
                     archived=False,
                     _request_timeout=self._timeout,
@@ -371,14 +382,14 @@ class HubSpotAdapter:
             raise
         return _property_info(answer)
 
-    def ensure_group(self, name: str, label: str) -> bool:
-        """Create the contact property group; True if created, False if it already existed."""
+    def ensure_group(self, name: str, label: str, object_type: str = OBJECT_TYPE) -> bool:
+        """Create the property group (of contacts unless told); True if created, False if it existed."""
         body = hs_properties.PropertyGroupCreate(name=name, label=label, display_order=-1)
         try:
             self._call(
                 "create_group",
                 lambda: self._groups.create(
-                    object_type=OBJECT_TYPE, property_group_create=body, _request_timeout=self._timeout
+                    object_type=object_type, property_group_create=body, _request_timeout=self._timeout
                 ),
                 expected=_is_conflict,
             )
@@ -389,8 +400,8 @@ class HubSpotAdapter:
         log.debug("hubspot_group_created", group=name)
         return True
 
-    def create_property(self, spec: PropertySpec) -> PropertyInfo:
-        """Create a contact property; raises HubSpotError(status=409) when it exists."""
+    def create_property(self, spec: PropertySpec, object_type: str = OBJECT_TYPE) -> PropertyInfo:
+        """Create a property (of contacts unless told); raises HubSpotError(status=409) when it exists."""
         options = [
             hs_properties.OptionInput(label=label, value=value, display_order=i, hidden=False)
             for i, (label, value) in enumerate(spec.options)
@@ -407,7 +418,7 @@ class HubSpotAdapter:
         answer = self._call(
             "create_property",
             lambda: self._core.create(
-                object_type=OBJECT_TYPE, property_create=body, _request_timeout=self._timeout
+                object_type=object_type, property_create=body, _request_timeout=self._timeout
             ),
             expected=_is_conflict,
         )
@@ -415,7 +426,7 @@ class HubSpotAdapter:
         return _property_info(answer)
 
     def add_property_options(
-        self, name: str, options: Sequence[tuple[str, str]]
+        self, name: str, options: Sequence[tuple[str, str]], object_type: str = OBJECT_TYPE
     ) -> tuple[PropertyInfo, list[str]]:
         """Add (label, value) options an enumeration property lacks; its own options are kept as they are.
 
@@ -428,7 +439,7 @@ class HubSpotAdapter:
         current = self._call(
             "get_property",
             lambda: self._core.get_by_name(
-                object_type=OBJECT_TYPE, property_name=name, archived=False, _request_timeout=self._timeout
+                object_type=object_type, property_name=name, archived=False, _request_timeout=self._timeout
             ),
         )
         kept = [
@@ -462,7 +473,7 @@ class HubSpotAdapter:
         answer = self._call(
             "update_property",
             lambda: self._core.update(
-                object_type=OBJECT_TYPE,
+                object_type=object_type,
                 property_name=name,
                 property_update=body,
                 _request_timeout=self._timeout,
@@ -575,10 +586,20 @@ class HubSpotAdapter:
 
 
 class _BatchUpdate:
-    """One chunk of ≤100 contacts, sent until every value has landed or failed."""
+    """One chunk of ≤100 records (contacts, or companies with `send`), sent until every value
+    has landed or failed."""
 
-    def __init__(self, adapter: HubSpotAdapter, chunk: dict[str, dict[str, str]], result: BatchResult):
+    def __init__(
+        self,
+        adapter: HubSpotAdapter,
+        chunk: dict[str, dict[str, str]],
+        result: BatchResult,
+        send: Callable[[Mapping[str, Mapping[str, str]]], Any] | None = None,
+        noun: str = "contact",
+    ):
         self.adapter = adapter
+        self.send = send or adapter._send_update
+        self.noun = noun
         self.chunk = chunk
         self.result = result
         self.written: set[str] = set()
@@ -601,7 +622,7 @@ class _BatchUpdate:
                 continue
             sends += 1
             try:
-                answer = self.adapter._send_update(batch)
+                answer = self.send(batch)
             except HubSpotError as exc:
                 if exc.status != 400 or exc.category != "VALIDATION_ERROR":
                     raise
@@ -654,7 +675,7 @@ class _BatchUpdate:
             if cid in confirmed:
                 self.written.add(cid)
             elif not any(key[0] == cid and key[1] is None for key in self.failed):
-                self.fail(cid, None, "NOT_CONFIRMED", "HubSpot's answer did not include this contact")
+                self.fail(cid, None, "NOT_CONFIRMED", f"HubSpot's answer did not include this {self.noun}")
 
 
 def _is_conflict(exc: BaseException) -> bool:

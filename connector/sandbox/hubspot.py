@@ -8,9 +8,10 @@ whole batch, the per-property errors embedded as JSON text in `message`), unknow
 search and daily limits (429 with HubSpot's body and headers).
 
 Emulated: contacts list/get/update/search/batch read/batch update, contact properties
-(list/get/create/update) and property groups (list/get/create). Not emulated:
-associations, archiving and deleting, search index lag, lifecycle-stage ordering rules,
-property history, OAuth.
+(list/get/create/update) and property groups (list/get/create); companies, their properties
+and the v4 contact-company associations read come from `hubspot_companies.py`, mixed in.
+Not emulated: association writes, archiving and deleting through the API, search index lag,
+lifecycle-stage ordering rules, property history, OAuth.
 
 State lives in memory: a dict id -> properties plus an id-sorted list. Searches keep a
 small cache of matching ids per filter set, updated incrementally as contacts change,
@@ -48,11 +49,12 @@ from connector.hubspot.limits import (  # HubSpot's contract, shared with the ad
 from connector.hubspot.limits import MAX_LIST_PAGE as MAX_LIST_LIMIT
 from connector.hubspot.limits import MAX_SEARCH_PAGE as MAX_SEARCH_LIMIT
 from connector.hubspot.limits import MAX_SEARCH_RESULTS as MAX_SEARCH_DEPTH
+from connector.sandbox.hubspot_companies import COMPANY_RULES, COMPANY_SCOPES, CompanyEndpoints
 from connector.sandbox.seed import iso_from_ms, seed_contacts
 from connector.sandbox.server import Fault, Knobs, SandboxServer
 
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
-SEARCH_ENDPOINTS = frozenset({"contacts_search"})
+SEARCH_ENDPOINTS = frozenset({"contacts_search", "companies_search"})
 PORTAL_ID = 24_681_357
 STANDARD_CREATED = "2019-08-06T02:41:08.029Z"
 AUTH_MESSAGE = (
@@ -113,6 +115,7 @@ REQUIRED_SCOPES = {
     "property_create": "crm.schemas.contacts.write",
     "property_update": "crm.schemas.contacts.write",
     "group_create": "crm.schemas.contacts.write",
+    **COMPANY_SCOPES,  # companies, company properties, associations (hubspot_companies.py)
 }
 SCOPES_MESSAGE = (
     "This app hasn't been granted all required scopes to make this call. "
@@ -375,8 +378,9 @@ class _CacheEntry:
     preds: list[Pred]
 
 
-class HubSpotSandbox(SandboxServer):
-    """Fake HubSpot CRM v3 (contacts, properties, groups) with HubSpot's limits."""
+class HubSpotSandbox(CompanyEndpoints, SandboxServer):
+    """Fake HubSpot CRM v3 (contacts, companies, their properties and groups, v4 contact-company
+    associations) with HubSpot's limits."""
 
     name = "hubspot"
     url_map = Map(
@@ -395,6 +399,7 @@ class HubSpotSandbox(SandboxServer):
             Rule("/crm/v3/properties/contacts/groups/<name>", methods=["GET"], endpoint="group_get"),
             Rule("/crm/v3/properties/contacts/<name>", methods=["GET"], endpoint="property_get"),
             Rule("/crm/v3/properties/contacts/<name>", methods=["PATCH"], endpoint="property_update"),
+            *COMPANY_RULES,
         ]
     )
 
@@ -427,6 +432,11 @@ class HubSpotSandbox(SandboxServer):
         # The scopes the token's private app was granted (None: every scope); a call that
         # needs another is refused with HubSpot's 403 MISSING_SCOPES answer.
         self.granted_scopes: set[str] | None = None
+        # Batch-update faults (shares of calls; counted in `faults`): a 207 where some inputs
+        # were not applied (a transient per-record INTERNAL_ERROR), and a whole-batch 400
+        # VALIDATION_ERROR that writes nothing, as HubSpot answers for one refused value.
+        self.partial_rate = 0.0
+        self.reject_rate = 0.0
         self._state = threading.RLock()
         self._calls: deque[float] = deque()
         self._searches: deque[float] = deque()
@@ -440,10 +450,12 @@ class HubSpotSandbox(SandboxServer):
         self._ids: list[int] = []
         self._by_email: dict[str, int] = {}
         self._merged: dict[int, int] = {}  # a merged-away id -> the contact it lives on in
+        self._rules: dict[str, tuple[Callable[[str], bool], str]] = {}  # portal validation rules
         self._next_id = 51
         self._log: list[int] = []  # contact ids in the order they changed (search cache upkeep)
         self._cache: OrderedDict[str, _CacheEntry] = OrderedDict()
         self._seed_ids(seed_contacts(contacts, seed), seed)
+        self._init_companies(seed)  # companies for the contacts' domains, and their associations
 
     def _seed_ids(self, rows: list[dict[str, str | None]], seed: int) -> None:
         """Insert seeded contacts with non-contiguous ids (as real portals have)."""
@@ -491,6 +503,7 @@ class HubSpotSandbox(SandboxServer):
             merged["lastmodifieddate"] = iso_from_ms(now_ms())
             merged["hs_merged_object_ids"] = ";".join(str(i) for i in old)
             new = self._insert(merged, trusted=True)
+            self._merge_links(primary, other, new)  # the merged contact keeps both's companies
             for i in old:
                 self._merged[i] = new
             for i, target in list(self._merged.items()):  # ids merged earlier follow along
@@ -549,6 +562,36 @@ class HubSpotSandbox(SandboxServer):
     ) -> None:
         """Answer the next matching requests with this status and body, whatever they ask."""
         self._script(count, Fault(status=status, body=body), endpoint)
+
+    def archive_contact(self, contact_id: str) -> None:
+        """Delete (archive) a contact as a person would: reads and searches no longer see it,
+        and a batch update naming it answers 207 with OBJECT_NOT_FOUND for it."""
+        with self._state:
+            cid = int(contact_id)
+            row = self._props.pop(cid)
+            self._ids = [i for i in self._ids if i != cid]
+            if row.get("email"):
+                self._by_email.pop(row["email"].lower(), None)  # type: ignore[union-attr]
+            self._cache.clear()
+
+    def delete_property(self, name: str) -> None:
+        """Delete a property definition as a portal admin would (its values go with it)."""
+        with self._state:
+            del self._schema[name]
+            for row in self._props.values():
+                row.pop(name, None)
+            self._cache.clear()
+
+    def remove_option(self, name: str, value: str) -> None:
+        """Remove one option of an enumeration property, as a portal admin would."""
+        with self._state:
+            prop = self._schema[name]
+            prop.options = [o for o in prop.options if o.get("value") != value]
+
+    def add_validation_rule(self, name: str, accepts: Callable[[str], bool], message: str) -> None:
+        """A portal-level validation rule: a value `accepts` refuses fails the whole batch with 400."""
+        with self._state:
+            self._rules[name] = (accepts, message)
 
     def property_names(self) -> list[str]:
         with self._state:
@@ -666,6 +709,12 @@ class HubSpotSandbox(SandboxServer):
             "correlationId": _correlation_id(),
             "category": category,
         }
+
+    def random_throttle(self) -> Fault:
+        """HubSpot's 429 as it comes: the policy body and rate-limit headers, with or without Retry-After."""
+        if self._rng.random() < 0.5:
+            return Fault(status=429, retry_after=0.05, style="retry-after")
+        return Fault(status=429, style="window only")
 
     def throttle_response(self, request: Request, fault: Fault) -> Response:
         endpoint = self._endpoint_of(request)
@@ -857,11 +906,18 @@ class HubSpotSandbox(SandboxServer):
             errors = [err for ch in changes for err in self._validate(ch)]
             if errors:  # one bad value rejects the whole batch; nothing is written
                 return self._validation_failure(request, errors)
-            results, missing = [], []
-            for item, change in zip(inputs, changes, strict=True):
+            rejected = self._random_rejection(changes)
+            if rejected is not None:
+                return self._validation_failure(request, rejected)
+            skipped = self._random_partial(len(inputs))
+            results, missing, flaky = [], [], []
+            for i, (item, change) in enumerate(zip(inputs, changes, strict=True)):
                 cid = self._resolve(item.get("id"), item.get("idProperty") or body.get("idProperty"))
                 if cid is None:
                     missing.append(str(item.get("id")))
+                    continue
+                if i in skipped:
+                    flaky.append(str(item.get("id")))
                     continue
                 if change:
                     self._write(cid, change)
@@ -870,7 +926,34 @@ class HubSpotSandbox(SandboxServer):
             self._record_error("OBJECT_NOT_FOUND", f"Could not find CONTACT with id {raw}.", [raw])
             for raw in missing
         ]
+        errors += [
+            self._record_error("INTERNAL_ERROR", f"Could not update CONTACT {raw}; try again.", [raw])
+            for raw in flaky
+        ]
         return self._batch_answer(request, started, results, errors)
+
+    def _random_rejection(self, changes: list[dict[str, str]]) -> list[dict[str, Any]] | None:
+        """At `reject_rate`: HubSpot's per-property error for one value of the batch (state lock held)."""
+        filled = [(name, value) for change in changes for name, value in change.items() if value]
+        if not filled or self.reject_rate <= 0 or self._rng.random() >= self.reject_rate:
+            return None
+        name, value = filled[self._rng.randrange(len(filled))]
+        self.faults["400 batch"] += 1
+        message = (
+            f"{value!r} was rejected by a validation rule of this portal."
+            if self.quote_values
+            else f"The value for {name} is not valid."
+        )
+        error = {"isValid": False, "message": message, "error": "INVALID_VALUE", "name": name}
+        return [{**error, "localizedErrorMessage": message}]
+
+    def _random_partial(self, size: int) -> set[int]:
+        """At `partial_rate`: the inputs (about a third, at least one) a 207 leaves unapplied."""
+        if size == 0 or self.partial_rate <= 0 or self._rng.random() >= self.partial_rate:
+            return set()
+        self.faults["207 partial"] += 1
+        skipped = {i for i in range(size) if self._rng.random() < 1 / 3}
+        return skipped or {self._rng.randrange(size)}
 
     def _batch_answer(
         self, request: Request, started: str, results: list[Any], errors: list[dict[str, Any]]
@@ -922,6 +1005,9 @@ class HubSpotSandbox(SandboxServer):
                 problem = ("READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.')
             else:
                 problem = _invalid_value(prop, value)
+                rule = self._rules.get(name)
+                if problem is None and rule is not None and value and not rule[0](value):
+                    problem = ("INVALID_VALUE", f"{value!r} {rule[1]}")
             if problem:
                 code, message = problem
                 if not self.quote_values:
@@ -1216,19 +1302,28 @@ class HubSpotSandbox(SandboxServer):
         return [cid for _, cid in valued] + empty
 
     # ------------------------------------------------------------ properties and groups
-    def properties_list(self, request: Request) -> Response:
+    def _schema_for(self, object_type: str) -> tuple[dict[str, SandboxProperty], dict[str, dict[str, Any]]]:
+        """The property definitions and groups of one object type (contacts or companies)."""
+        if object_type == "companies":
+            return self._company_schema, self._company_groups
+        return self._schema, self._groups
+
+    def properties_list(self, request: Request, object_type: str = "contacts") -> Response:
+        schema, _ = self._schema_for(object_type)
         with self._state:
-            results = [p.to_json() for p in self._schema.values()]
+            results = [p.to_json() for p in schema.values()]
         return self._ok(request, {"results": results})
 
-    def property_get(self, request: Request, name: str) -> Response:
+    def property_get(self, request: Request, name: str, object_type: str = "contacts") -> Response:
+        schema, _ = self._schema_for(object_type)
         with self._state:
-            prop = self._schema.get(name)
+            prop = schema.get(name)
             if prop is None:
                 return self._fail(request, 404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
             return self._ok(request, prop.to_json())
 
-    def property_create(self, request: Request) -> Response:
+    def property_create(self, request: Request, object_type: str = "contacts") -> Response:
+        schema, groups = self._schema_for(object_type)
         try:
             body = self._body(request)
             missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
@@ -1246,11 +1341,11 @@ class HubSpotSandbox(SandboxServer):
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         stamp = self._now_iso()
         with self._state:
-            if name in self._schema:
+            if name in schema:
                 return self._fail(
                     request, 409, "OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists."
                 )
-            if body["groupName"] not in self._groups:
+            if body["groupName"] not in groups:
                 return self._fail(
                     request, 400, "VALIDATION_ERROR", f"Unable to find property group {body['groupName']}"
                 )
@@ -1270,11 +1365,12 @@ class HubSpotSandbox(SandboxServer):
                 created_at=stamp,
                 updated_at=stamp,
             )
-            self._schema[name] = prop
+            schema[name] = prop
             return self._ok(request, prop.to_json(), 201)
 
-    def property_update(self, request: Request, name: str) -> Response:
+    def property_update(self, request: Request, name: str, object_type: str = "contacts") -> Response:
         """PATCH one property: the given fields replace the stored ones (`options` as a whole list)."""
+        schema, groups = self._schema_for(object_type)
         try:
             body = self._body(request)
             unknown = sorted(set(body) - PROPERTY_UPDATE_FIELDS)
@@ -1296,7 +1392,7 @@ class HubSpotSandbox(SandboxServer):
         except Invalid as exc:
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         with self._state:
-            prop = self._schema.get(name)
+            prop = schema.get(name)
             if prop is None:
                 return self._fail(request, 404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
             kind = str(body.get("type", prop.type))
@@ -1308,7 +1404,7 @@ class HubSpotSandbox(SandboxServer):
                 problem = f"fieldType {field_type!r} is not valid for type {kind!r}"
             elif prop.hubspot_defined and (kind, field_type) != (prop.type, prop.field_type):
                 problem = f"{name} is a HubSpot-defined property: its type and fieldType cannot be changed"
-            elif "groupName" in body and body["groupName"] not in self._groups:
+            elif "groupName" in body and body["groupName"] not in groups:
                 problem = f"Unable to find property group {body['groupName']}"
             elif options is not None and kind not in ("enumeration", "bool"):
                 problem = f"options can only be set on enumeration properties; {name} is {kind}"
@@ -1350,18 +1446,21 @@ class HubSpotSandbox(SandboxServer):
             )
         return out
 
-    def groups_list(self, request: Request) -> Response:
+    def groups_list(self, request: Request, object_type: str = "contacts") -> Response:
+        _, groups = self._schema_for(object_type)
         with self._state:
-            return self._ok(request, {"results": [dict(g) for g in self._groups.values()]})
+            return self._ok(request, {"results": [dict(g) for g in groups.values()]})
 
-    def group_get(self, request: Request, name: str) -> Response:
+    def group_get(self, request: Request, name: str, object_type: str = "contacts") -> Response:
+        _, groups = self._schema_for(object_type)
         with self._state:
-            group = self._groups.get(name)
+            group = groups.get(name)
             if group is None:
                 return self._fail(request, 404, "OBJECT_NOT_FOUND", f"Unable to find property group {name}")
             return self._ok(request, dict(group))
 
-    def group_create(self, request: Request) -> Response:
+    def group_create(self, request: Request, object_type: str = "contacts") -> Response:
+        _, groups = self._schema_for(object_type)
         try:
             body = self._body(request)
             name, label = body.get("name"), body.get("label")
@@ -1372,7 +1471,7 @@ class HubSpotSandbox(SandboxServer):
         except Invalid as exc:
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         with self._state:
-            if name in self._groups:
+            if name in groups:
                 return self._fail(
                     request, 409, "OBJECT_ALREADY_EXISTS", f"A property group named '{name}' already exists."
                 )
@@ -1382,5 +1481,5 @@ class HubSpotSandbox(SandboxServer):
                 "displayOrder": int(body.get("displayOrder", -1)),
                 "archived": False,
             }
-            self._groups[str(name)] = group
+            groups[str(name)] = group
             return self._ok(request, dict(group), 201)
