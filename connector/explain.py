@@ -89,7 +89,7 @@ def explain_report(
                 "hubspot": change.current,
                 "connector_wrote": written,
                 "decision": change.decision,
-                "why": change.error or DECISIONS[change.decision],
+                "why": change.error or values[change.property].held_back or DECISIONS[change.decision],
             }
         )
     return report
@@ -165,6 +165,12 @@ def _state(state: ContactState | None) -> dict[str, Any] | None:
         "write_pending": state.write_pending,
         "last_error": state.last_error,
         "written_at": _iso(state.written_at),
+        "merged_into": state.merged_into,
+        "company_id": state.company_id,
+        "company_unmatched": state.company_unmatched,
+        "company_pending": state.company_pending,
+        # The research is another contact's: the same person entered twice, or a merge's survivor.
+        "research_from": state.external_id if state.external_id not in (None, state.contact_id) else None,
     }
 
 
@@ -200,9 +206,14 @@ def render_explain(report: dict[str, Any]) -> str:
     if state is None:
         lines.append("state: the connector has not handled this contact yet")
         return "\n".join(lines)
-    for key in ("skip_reason", "deferred", "write_pending", "last_error"):
+    for key in ("skip_reason", "deferred", "write_pending", "last_error", "merged_into", "research_from"):
         if state[key]:
             lines.append(f"state: {key.replace('_', ' ')}: {state[key]}")
+    if state.get("company_id"):
+        waiting = " (its answers wait to land there)" if state.get("company_pending") else ""
+        lines.append(f"company: HubSpot company {state['company_id']} takes its company answers{waiting}")
+    elif state.get("company_unmatched"):
+        lines.append(f"company: none matched: {state['company_unmatched']}")
     research = report["research"]
     if research is None:
         lines.append(f"research: {state['research_status']}")

@@ -15,6 +15,7 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
         "economy": _last_economy(store),
         "skipped_examples": [{"contact_id": cid, "reason": why} for cid, why in store.skipped_examples()],
         "writes_pending": store.count_write_pending(),
+        "companies": _last_companies(store),
         "last_runs": [
             {
                 "id": r.id,
@@ -58,6 +59,16 @@ def _last_economy(store: StateStore) -> dict[str, Any]:
     return {}
 
 
+def _last_companies(store: StateStore) -> dict[str, Any]:
+    """The latest finished run's company figures, and contacts with no company by reason (all runs)."""
+    unmatched = store.company_unmatched_counts()
+    for run in store.last_runs(5):
+        counts = run.counts or {}
+        if run.outcome != "running" and "companies" in counts:
+            return {**counts["companies"], "unmatched_contacts": unmatched}
+    return {"unmatched_contacts": unmatched} if unmatched else {}
+
+
 def render_status(report: dict[str, Any]) -> str:
     lines = ["research by status:"]
     counts = report["research"] or {}
@@ -79,6 +90,15 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(f"  saved {sum(saved.values())} ({why})")
         calls = ", ".join(f"{svc} {n}" for svc, n in sorted(economy["api_calls"].items()))
         lines.append(f"  api calls: {calls}")
+    companies = report.get("companies") or {}
+    if companies:
+        got = {k: companies.get(k, 0) for k in ("matched", "written", "subscription_entries_read")}
+        lines.append(
+            f"companies (last run): matched {got['matched']}, written {got['written']},"
+            f" subscription entries read {got['subscription_entries_read']} (no credits)"
+        )
+        for reason, n in sorted((companies.get("unmatched_contacts") or {}).items()):
+            lines.append(f"  contacts with no company: {reason} {n}")
     waiting = report.get("writes_pending") or {}
     lines.append(f"results waiting to be written: {sum(waiting.values())}")
     lines += [f"  {reason:<24}{n}" for reason, n in sorted(waiting.items())]

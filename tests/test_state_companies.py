@@ -55,3 +55,16 @@ def test_contact_matches_are_kept_and_counted_by_reason(store: StateStore) -> No
     assert store.company_unmatched_counts() == {"ambiguous_domain": 1, "no_company": 1}
     store.record_company_matches({"2": ("102", None)})
     assert store.company_unmatched_counts() == {"no_company": 1}
+
+
+def test_pending_company_work_survives_until_the_matches_settle_it(store: StateStore) -> None:
+    """Contacts marked pending stay listed until their match is recorded as settled."""
+    for cid in ("1", "2"):
+        store.record_skip(cid, None)
+    store.mark_company_pending(["1", "2"])
+    assert store.company_pending_contacts() == ["1", "2"]
+    store.record_company_matches({"1": ("101", None)}, settled=False)
+    assert store.company_pending_contacts() == ["1", "2"]
+    store.record_company_matches({"1": ("101", None), "2": (None, "no_association")})
+    assert store.company_pending_contacts() == []
+    assert store.get_many(["1"])["1"].company_pending is None

@@ -58,6 +58,9 @@ from connector.logs import get_logger, scrub
 from connector.ratelimit import QuotaFollower, RateLimiter, parse_count
 
 log = get_logger("hubspot")
+# The most of one answer's body read: a page of 100 contacts is well under a megabyte; a
+# bigger answer is garbage (a misrouted download, a runaway proxy) and is not held in memory.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 T = TypeVar("T")
 OBJECT_TYPE = "contacts"
@@ -187,6 +190,8 @@ class HubSpotAdapter:
         # What HubSpot's answers say is left of the ten-secondly limit (None: not followed).
         self.quota: QuotaFollower | None = None
         self._answer = threading.local()  # the headers of this thread's last answer
+        for api in self._apis:
+            _cap_bodies(api, MAX_BODY_BYTES)
         if follow_rate_headers:
             self.quota = QuotaFollower(low_water=low_water, max_wait=self.policy.max_backoff)
             for api in self._apis:
@@ -583,6 +588,45 @@ class HubSpotAdapter:
                     self._follow(quota)  # errors too: a 429 says none is left
 
         return self._caller.call(operation, attempt, expected=expected)
+
+
+def _cap_bodies(api: Any, limit: int) -> None:
+    """Read at most `limit` bytes of any answer: a bigger success is refused (RESPONSE_TOO_LARGE,
+    not retried) instead of held in memory; a bigger error page is cut and read as its status."""
+    pool = getattr(getattr(api.api_client, "rest_client", None), "pool_manager", None)
+    if pool is None:
+        return
+    send = pool.request
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs.pop("preload_content", True):
+            return send(*args, preload_content=False, **kwargs)  # the caller streams it
+        response = send(*args, preload_content=False, **kwargs)
+        try:
+            data = response.read(limit + 1, decode_content=True)
+        except BaseException:
+            response.close()
+            raise
+        if len(data) > limit:
+            response.close()  # the rest is never read; the connection is not reused
+            if 200 <= response.status < 300:
+                raise HubSpotError(
+                    f"HubSpot's answer is larger than {limit} bytes; not read",
+                    status=response.status,
+                    category="RESPONSE_TOO_LARGE",
+                )
+            data = data[:limit]
+        else:
+            response.release_conn()
+        dropped = {"content-encoding", "content-length", "transfer-encoding"}
+        headers = urllib3.HTTPHeaderDict(
+            [(k, v) for k, v in response.headers.items() if k.lower() not in dropped]
+        )
+        return urllib3.HTTPResponse(
+            body=data, headers=headers, status=response.status, reason=response.reason, preload_content=True
+        )
+
+    pool.request = request
 
 
 class _BatchUpdate:

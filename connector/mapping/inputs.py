@@ -8,8 +8,10 @@ inputs are dropped with a note.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
+import unicodedata
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -171,13 +173,36 @@ def _normalise(kind: str | None, text: str) -> tuple[str | None, str]:
     return text.strip(), ""
 
 
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
+def clean_text(text: str) -> str:
+    """A CRM field as Saber should read it: HTML tags dropped and entities decoded (text pasted
+    from a web page), invisible format characters (zero-width spaces, direction marks) removed,
+    control characters as spaces, trimmed. Values without any of these are only trimmed."""
+    if "<" in text:
+        text = _TAG.sub("", text)
+    if "&" in text:
+        text = html.unescape(text)
+    if not text.isascii() or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        kinds = [(c, unicodedata.category(c)) for c in text]
+        text = "".join(" " if kind == "Cc" else c for c, kind in kinds if kind != "Cf")
+    return text.strip()
+
+
+def text_length(value: str) -> int:
+    """Length as Saber counts it, to be safe: UTF-16 code units (an emoji counts 2), as a
+    JavaScript validator does; never less than the count of code points."""
+    return len(value.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _field_problem(field: str, value: str, normalised: bool) -> str:
     """Why a value breaks the contract for `field`, or ""."""
     low, high = LIMITS[field]
     if len(value) < low:
         return "is empty"
-    if len(value) > high:
-        return f"is longer than {high} characters ({len(value)})"
+    if text_length(value) > high:
+        return f"is longer than {high} characters ({text_length(value)})"
     if field == "companyDomain" and not is_hostname(value):
         looks_like_url = any(c in value for c in "/:@") or value.lower().startswith("www.")
         hint = " (add normalize: domain to read URLs)" if looks_like_url and not normalised else ""
@@ -204,7 +229,7 @@ def resolve(
     reasons: list[str] = []
     for step in spec.chain():
         raw = properties.get(step.property)
-        text = "" if raw is None else str(raw).strip()
+        text = "" if raw is None else clean_text(str(raw))
         if not text:
             reasons.append(f"{step.property} is empty")
             continue

@@ -416,7 +416,7 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
     if found:
         rendered = sorted(
             {
-                (_line_of(loc, lines), f"{name}:{_line_of(loc, lines)}: {dotted(loc)}: {msg}")
+                (_line_of(loc, lines), f"{name}:{_line_of(loc, lines)}: {dotted(loc)}: {printable(msg)}")
                 for loc, msg in found
             }
         )

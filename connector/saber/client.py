@@ -56,6 +56,10 @@ READS_PER_MINUTE = 100_000
 READ_BURST = 10_000
 # With this many calls (or fewer) left before the reset, the client spreads them out.
 LOW_WATER = 5
+# The most of one answer's body read: a research result or a page of signals is a few
+# kilobytes; a bigger answer is garbage (a misrouted download, a runaway proxy) and is
+# refused without being held in memory. Error answers are cut to this, not refused.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 REMAINING_HEADERS = ("X-Ratelimit-Remaining", "RateLimit-Remaining")
 RESET_HEADERS = ("X-Ratelimit-Reset", "RateLimit-Reset")
 
@@ -144,10 +148,12 @@ class SaberClient:
         read_burst: int = READ_BURST,
         follow_rate_headers: bool = True,
         low_water: int = LOW_WATER,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if requests_per_second is not None and requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
         self.policy = policy or CallPolicy()
+        self.max_body_bytes = max_body_bytes
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -348,7 +354,8 @@ class SaberClient:
             if quota is not None:
                 quota.acquire()
             try:
-                response = self._http.request(method, path, params=params, json=body, headers=headers)
+                request = self._http.build_request(method, path, params=params, json=body, headers=headers)
+                response = _read_capped(self._http.send(request, stream=True), self.max_body_bytes)
             except BaseException as exc:
                 if quota is not None:
                     quota.release()  # no answer, nothing learned
@@ -387,6 +394,35 @@ class SaberClient:
                 status=200,
                 code="INVALID_RESPONSE",
             ) from None
+
+
+def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
+    """The answer with at most `limit` bytes of body read: a bigger success is refused, an error cut."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        declared = response.headers.get("Content-Length", "")
+        too_big = declared.isdigit() and int(declared) > limit
+        if not too_big:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    chunks.append(chunk[: len(chunk) - (size - limit)])
+                    too_big = True
+                    break
+                chunks.append(chunk)
+    finally:
+        response.close()
+    if too_big and response.is_success:
+        raise SaberRequestError(
+            f"answer larger than {limit} bytes; not read",
+            status=response.status_code,
+            code="RESPONSE_TOO_LARGE",
+        )
+    dropped = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
+    body = b"".join(chunks)
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
 
 
 def _follow(quota: QuotaFollower, headers: httpx.Headers) -> None:

@@ -114,6 +114,15 @@ def _snake(name: str | None) -> str:
     return re.sub(r"[\s\-]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))).lower()
 
 
+def _check_identity(data: dict[str, Any]) -> None:
+    """A research's id and status are read strictly: a garbled one (an object, a list, a status
+    that is no text) must not be taken as a research to follow, and fails as an invalid answer."""
+    if isinstance(data.get("id"), bool) or not isinstance(data.get("id"), str | int | None):
+        raise ValueError("id must be a string")
+    if data.get("status") is not None and not isinstance(data.get("status"), str):
+        raise ValueError("status must be a string")
+
+
 def _str(value: Any) -> str | None:
     """A text field read leniently: numbers and booleans as text, objects as compact JSON."""
     if value is None or isinstance(value, str):
@@ -228,6 +237,7 @@ class Research(_AsyncJob):
         if not isinstance(raw_signals, list):
             raw_signals = data.get("signals") if isinstance(data.get("signals"), list) else []
         out["signals"] = [s for s in raw_signals if isinstance(s, dict)]
+        _check_identity(out)
         if out.get("id") is not None:
             out["id"] = str(out["id"])
         # A missing or null status is read as still processing: keep looking, never assume done.
@@ -275,6 +285,7 @@ class ResearchStarted(_Model):
         if not isinstance(data, dict):
             return data
         out = dict(data)
+        _check_identity(out)
         if out.get("id") is not None:
             out["id"] = str(out["id"])
         out["status"] = _str(out.get("status")) or "processing"

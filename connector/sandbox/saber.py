@@ -73,6 +73,8 @@ DEFAULT_QUESTIONS: list[dict[str, Any]] = [
     {"question": "Does this person's team run Kubernetes in production?", "answerType": "boolean"}
 ]
 
+REMOVED: Any = object()  # `reshape`: drop this key from the answer
+
 # Research failures (A2): one permanent, two transient, as the signal objects spell them.
 FAILURES: dict[str, tuple[str, str | None]] = {
     "CONTACT_NOT_FOUND": ("No matching professional profile was found for this contact.", None),
@@ -256,7 +258,9 @@ class SaberSandbox(SandboxServer):
     """The Saber API on a loopback port: research, signals, credits, limits and faults.
 
     Dials besides the constructor's: `null_answer_rate` (share of unverifiable, null
-    answers), `failure_code` (see `set_failure`), `webhook_timeout`, `set_limits` (the two
+    answers), `failure_code` (see `set_failure`), `signal_failure_rate` and
+    `signal_failure_attempts` (signal asks answered 503 before one succeeds),
+    `webhook_timeout`, `set_limits` (the two
     buckets, on a running instance). `rate_limited` counts the 429s the buckets gave, by kind
     (`write`, `read`; scripted and random throttles are not counted). Not emulated: contact
     search, batch signals, signal subscriptions as objects (only their logs, fed through
@@ -317,11 +321,17 @@ class SaberSandbox(SandboxServer):
         self.seed = seed
         self.result_questions = list(result_questions or DEFAULT_QUESTIONS)
         self.null_answer_rate = 0.1  # share of answers Saber could not verify (strict mode: null)
+        # Signals that fail: this share of (scope, target, question) asks is answered 503 (nothing
+        # charged, nothing stored) for its first `signal_failure_attempts` asks, then succeeds.
+        self.signal_failure_rate = 0.0
+        self.signal_failure_attempts = 0
+        self.signal_asks: Counter[tuple[str, str, str]] = Counter()  # (scope, target, question): asks seen
         self._credits = credits
         self._research: dict[str, _Research] = {}
         self._by_external: dict[tuple[str, str], list[str]] = {}
         self._attempts: dict[str, int] = {}  # per contact identity: how many research so far
         self._forced_failures: dict[str, str] = {}  # external id -> error code
+        self._reshaped: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # see `reshape`
         self._signals: list[dict[str, Any]] = []  # stored signal objects, oldest first
         self._signal_meta: dict[str, dict[str, Any]] = {}  # id -> {scope, subscriptionId, seq}
         self._idempotency: dict[tuple[str, str], tuple[str, int, Any]] = {}
@@ -391,6 +401,17 @@ class SaberSandbox(SandboxServer):
         with self._lock:
             return [self._view(r) for r in self._research.values()]
 
+    def forget_idempotency_keys(self) -> int:
+        """Forget every Idempotency-Key seen so far (its window passed); returns how many.
+
+        The contract publishes no window: a client restarting after a crash must not rely on a
+        replay to keep from paying twice.
+        """
+        with self._lock:
+            count = len(self._idempotency)
+            self._idempotency.clear()
+            return count
+
     def complete_all_now(self) -> int:
         """Make every research still processing due now (and fire its webhook); returns how many."""
         now = time.time()
@@ -435,6 +456,14 @@ class SaberSandbox(SandboxServer):
             self._store_signal(stored, kind, subscription_id)
             return stored
 
+    def reshape(
+        self, external_id: str, *, view: dict[str, Any] | None = None, result: dict[str, Any] | None = None
+    ) -> None:
+        """Answer this contact's research shaped badly: `view` merged into the research as GET
+        shows it, `result` into its result (a value `REMOVED` drops the key)."""
+        with self._lock:
+            self._reshaped[external_id] = (dict(view or {}), dict(result or {}))
+
     def fail_next(
         self,
         count: int = 1,
@@ -478,6 +507,18 @@ class SaberSandbox(SandboxServer):
             return {"error": code, "message": message}
         kind = "INTERNAL" if status >= 500 else code
         return {"error": {"type": kind, "code": code, "message": message, "requestId": str(uuid.uuid4())}}
+
+    def random_throttle(self) -> Fault:
+        """Saber's 429 in the three shapes clients meet: `retryAfter` in the body (and header),
+        the header alone, or the `TOO_MANY_REQUESTS` error envelope with the header."""
+        roll = self._rng.random()
+        if roll < 1 / 3:
+            return Fault(status=429, retry_after=0.05, style="retryAfter body")
+        if roll < 2 / 3:
+            return Fault(status=429, retry_after=0.05, header_only=True, style="Retry-After header")
+        error = {"type": "RATE_LIMIT", "code": "TOO_MANY_REQUESTS", "message": "Too many requests"}
+        body = {"error": {**error, "requestId": str(uuid.uuid4())}}
+        return Fault(status=429, retry_after=0.05, header_only=True, body=body, style="envelope")
 
     def throttle_response(self, request: Request, fault: Fault) -> Response:
         """A scripted 429: `retryAfter` in the body and header; header only; or a given body.
@@ -747,6 +788,13 @@ class SaberSandbox(SandboxServer):
                 view["errorAction"] = action
         else:
             view["result"] = self._result(record)
+        shape = self._reshaped.get(record.helper_external[0]) if record.helper_external else None
+        if shape is not None:  # badly shaped answers for one contact (`reshape`)
+            for target, patch in ((view, shape[0]), (view.get("result"), shape[1])):
+                if isinstance(target, dict):
+                    target.update(patch)
+                    for key in [k for k, v in patch.items() if v is REMOVED]:
+                        del target[key]
         return view
 
     # ================================================================== result generation
@@ -983,11 +1031,20 @@ class SaberSandbox(SandboxServer):
             replay = self._replay(request, endpoint, body)
             if replay is not None:
                 return replay
+            target = body[target_field].lower() if scope == "company" else body[target_field]
+            ask = (scope, target, str(body["question"]))
+            self.signal_asks[ask] += 1
+            if (
+                self.signal_asks[ask] <= self.signal_failure_attempts
+                and self._unit("signal-fails", *ask) < self.signal_failure_rate
+            ):
+                self.faults["signal failed"] += 1
+                message = "The signal could not be answered; try again"
+                return self.envelope(503, "INTERNAL", "SIGNAL_FAILED", message)
             if self._credits < self.signal_cost:
                 return self._no_credits()
             self._credits -= self.signal_cost
             now = time.time()
-            target = body[target_field].lower() if scope == "company" else body[target_field]
             signal = self._signal_object(
                 question=body["question"],
                 answer_type=body["answerType"],
@@ -1186,9 +1243,12 @@ def _check_field(value: Any, low: int, high: int, kind: str) -> str | None:
         return "must be a string"
     if not value and (low > 0 or kind != "text"):
         return "must not be empty"
-    if len(value) < low:
+    # Assumption: lengths are counted as a JavaScript validator counts them, in UTF-16 code
+    # units (an emoji is 2): the stricter reading of the pages' "1–100".
+    units = len(value.encode("utf-16-le", "surrogatepass")) // 2
+    if units < low:
         return f"must be at least {low} characters"
-    if len(value) > high:
+    if units > high:
         return f"must be at most {high} characters"
     if kind == "hostname" and not HOSTNAME_RE.match(value):
         return "must be a valid hostname"

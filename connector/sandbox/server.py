@@ -2,8 +2,10 @@
 
 Each fake API (HubSpot, Saber) subclasses `SandboxServer`, supplies a werkzeug `Map` of
 routes and handler methods, and says how it authenticates and how it shapes errors. This
-base adds what both need: latency, random and scripted faults (5xx, 429, connection
-reset), a request log and per-endpoint counters that tests and benchmarks read.
+base adds what both need: latency, random and scripted faults (5xx, 429 in the API's hint
+styles, a connection reset before or after the request was applied, an answer slower than
+the client waits), a whole-API outage (`Knobs.down`; `go_down`/`come_back` for refused
+connections), a request log, per-endpoint counters and the faults served (`faults`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ class Knobs:
     throttle_rate: float = 0.0  # share of requests answered with a 429
     reset_rate: float = 0.0  # share of requests whose connection is reset
     seed: int | None = None
+    # Faults that hurt more (all 0: off). Drawn from the same roll, after the ones above.
+    reset_after_rate: float = 0.0  # the request is applied, then the connection is reset
+    slow_rate: float = 0.0  # the request is applied, then answered after `slow_seconds`
+    slow_seconds: float = 0.0  # set it past the client's read timeout to make it give up
+    mixed_throttles: bool = False  # random 429s in every hint style the API uses, not just one
+    # The whole API down: "reset" (every connection reset, nothing applied) or "timeout"
+    # (every request held `slow_seconds`, then reset, nothing applied); None: up.
+    down: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,9 @@ class Fault:
     retry_after: float | None = None  # for 429: the hint the fake API gives
     header_only: bool = False  # for 429: give the hint only as a Retry-After header
     body: dict[str, Any] | None = None  # overrides the API's usual error body
+    after: bool = False  # for a reset (status 0): apply the request first, then reset
+    slow: float = 0.0  # apply the request, then hold its answer this many seconds
+    style: str = ""  # for 429: which of the API's hint styles (see `throttle_response`)
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,10 @@ class SandboxServer:
         self._faults = _ScriptedFaults()
         self.requests: list[RecordedRequest] = []
         self.counters: Counter[str] = Counter()
+        # Faults served (scripted or random), by kind: "429 <style>", "500", "reset before",
+        # "reset after", "slow", "down reset", "down timeout", and what subclasses add.
+        self.faults: Counter[str] = Counter()
+        self._host, self._port = host, port
         # Called with each request once it was applied, before its answer is sent: a test can
         # kill the client there, the worst moment for it (the API did it; the client never heard).
         self.on_request: list[Callable[[RecordedRequest], None]] = []
@@ -141,6 +158,19 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def go_down(self) -> None:
+        """Stop listening (every connection refused) but keep the API's state, for `come_back`."""
+        self._port = self._server.server_address[1]
+        self.stop()
+
+    def come_back(self) -> Self:
+        """Listen again on the same port after `go_down`, with the state as it was."""
+        self._server = make_server(
+            self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
+        self._server.daemon_threads = True
+        return self.start()
+
     def __enter__(self) -> Self:
         return self.start()
 
@@ -148,9 +178,23 @@ class SandboxServer:
         self.stop()
 
     # ------------------------------------------------------------- test controls
-    def fail_next(self, count: int = 1, status: int = 503, endpoint: str | None = None) -> None:
-        """Answer the next `count` matching requests with `status` (a 5xx, say)."""
-        self._script(count, Fault(status=status), endpoint)
+    def set_knobs(self, knobs: Knobs) -> None:
+        """Replace the dials of the running server; a `seed` restarts its random faults from it."""
+        with self._lock:
+            self.knobs = knobs
+            if knobs.seed is not None:
+                self._rng.seed(knobs.seed)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 503,
+        endpoint: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer the next `count` matching requests with `status` (a 5xx, say), and `body` if given
+        (an error that echoes the request, as some proxies do)."""
+        self._script(count, Fault(status=status, body=body), endpoint)
 
     def throttle_next(
         self,
@@ -245,9 +289,28 @@ class SandboxServer:
     def _answer(
         self, request: Request, endpoint: str, values: dict[str, Any], environ: dict[str, Any]
     ) -> Response:
+        down = self.knobs.down
+        if down:
+            with self._lock:
+                self.faults[f"down {down}"] += 1
+            if down == "timeout":
+                time.sleep(self.knobs.slow_seconds)
+            self._record(request, endpoint, 0)
+            _reset(environ)
+            raise ConnectionReset("sandbox is down")
         self._delay()
         with self._lock:
             fault = self._faults.take(endpoint) or self._random_fault()
+            if fault is not None:
+                self.faults[_fault_kind(fault)] += 1
+        if fault is not None and (fault.after or fault.slow):
+            response = self._apply(request, endpoint, values)
+            if fault.slow:  # applied, answered too late: the client gave up (or not) meanwhile
+                time.sleep(fault.slow)
+                return response
+            self._record(request, endpoint, 0)  # applied, but the client never hears of it
+            _reset(environ)
+            raise ConnectionReset("sandbox reset the connection after applying the request")
         if fault is not None:
             if fault.status == 0:
                 self._record(request, endpoint, 0)
@@ -257,6 +320,10 @@ class SandboxServer:
                 return self.throttle_response(request, fault)
             body = fault.body or self.error_body(fault.status, "INTERNAL_ERROR", "Sandbox fault")
             return self.json(fault.status, body)
+        return self._apply(request, endpoint, values)
+
+    def _apply(self, request: Request, endpoint: str, values: dict[str, Any]) -> Response:
+        """Authenticate, rate-limit and run the handler: what the API does with a request."""
         denied = self.authenticate(request)
         if denied is not None:
             return denied
@@ -282,8 +349,22 @@ class SandboxServer:
             return Fault(status=self._rng.choice(k.error_statuses))
         roll -= k.error_rate
         if roll < k.throttle_rate:
+            if k.mixed_throttles:
+                return self.random_throttle()
             return Fault(status=429, retry_after=0.05)
+        roll -= k.throttle_rate
+        if roll < k.reset_after_rate:
+            return Fault(status=0, after=True)
+        roll -= k.reset_after_rate
+        if roll < k.slow_rate:
+            return Fault(status=200, slow=k.slow_seconds)
         return None
+
+    def random_throttle(self) -> Fault:
+        """A 429 in one of the API's hint styles (subclasses name theirs; lock held)."""
+        header_only = self._rng.random() < 0.5
+        style = "header" if header_only else "body"
+        return Fault(status=429, retry_after=0.05, header_only=header_only, style=style)
 
     def _delay(self) -> None:
         k = self.knobs
@@ -330,6 +411,17 @@ def _reset(environ: dict[str, Any]) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
+
+
+def _fault_kind(fault: Fault) -> str:
+    """The name `SandboxServer.faults` counts a fault under."""
+    if fault.status == 0:
+        return "reset after" if fault.after else "reset before"
+    if fault.slow:
+        return "slow"
+    if fault.status == 429:
+        return f"429 {fault.style}".strip()
+    return str(fault.status)
 
 
 def _fmt_seconds(value: float) -> str:

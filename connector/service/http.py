@@ -17,6 +17,10 @@ waits, a scrape) never holds up `/healthz`. Endpoints:
 Anything else is 404, a known path with the wrong method 405. The secret never reaches a
 log line: werkzeug's per-request log is off, and its error lines have the webhook path
 masked.
+
+A slow or stalled client (slow-loris) holds no thread for long: it has `REQUEST_TIMEOUT`
+seconds to send a request's headers (after that the server hangs up), each read of the body
+waits at most that long, and the whole body must arrive within it (else 400).
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from typing import Any, Protocol, Self
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -44,6 +51,8 @@ READ_CHUNK = 64 * 1024
 MAX_ID_LENGTH = 200  # longer "ids" are not ids (Saber's externalId is at most 100 characters)
 WEBHOOK_PREFIX = "/webhooks/saber/"
 POLL_INTERVAL = 0.05  # how often serve_forever looks for stop(): werkzeug's 0.5 s is slow to stop
+REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its headers, and its body (Saber's take ms)
+WATCH_INTERVAL = 0.25  # how often the watch looks for clients past their time
 
 # Where a webhook body may name the research: the body itself, or the research object
 # nested in an event envelope. Keys in camelCase or snake_case.
@@ -112,6 +121,7 @@ class ServiceHTTP:
         self._lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._watch: _SlowClientWatch | None = None
         self._stopped = False
 
     # ------------------------------------------------------------------ life cycle
@@ -124,6 +134,8 @@ class ServiceHTTP:
                 self.host, self._requested_port, self.wsgi, threaded=True, request_handler=_QuietHandler
             )
             server.daemon_threads = True  # a slow request never holds up stop()
+            self._watch = _SlowClientWatch(REQUEST_TIMEOUT).start()
+            server.slow_client_watch = self._watch  # type: ignore[attr-defined]
             self._server = server
             self._thread = threading.Thread(
                 target=server.serve_forever,
@@ -146,6 +158,8 @@ class ServiceHTTP:
             return
         server.shutdown()  # returns once serve_forever has left its loop
         server.server_close()
+        if self._watch is not None:
+            self._watch.stop()
         if thread is not None:
             thread.join(timeout=5)
         log.info("http_server_stopped")
@@ -247,8 +261,8 @@ class ServiceHTTP:
         if length is not None and length > MAX_WEBHOOK_BYTES:
             raise WebhookRejected(413, f"body over {MAX_WEBHOOK_BYTES} bytes", "too_large")
         try:
-            raw = _read_capped(request.stream, MAX_WEBHOOK_BYTES)
-        except (OSError, ValueError, HTTPException) as exc:  # a broken chunked body, a client gone
+            raw = _read_capped(request.stream, MAX_WEBHOOK_BYTES, time.monotonic() + REQUEST_TIMEOUT)
+        except (OSError, ValueError, HTTPException) as exc:  # a broken chunked body, a client gone, too slow
             raise WebhookRejected(
                 400, f"could not read the body ({type(exc).__name__})", "malformed"
             ) from None
@@ -256,7 +270,7 @@ class ServiceHTTP:
             raise WebhookRejected(413, f"body over {MAX_WEBHOOK_BYTES} bytes", "too_large")
         try:
             body = json.loads(raw)
-        except ValueError:  # UnicodeDecodeError included
+        except (ValueError, RecursionError):  # UnicodeDecodeError included; RecursionError: [[[[…]]]]
             raise WebhookRejected(400, "body is not valid JSON", "malformed") from None
         if not isinstance(body, dict):
             raise WebhookRejected(400, "body is not a JSON object", "malformed")
@@ -312,11 +326,14 @@ def _first_id(obj: Mapping[str, Any], keys: Iterable[str]) -> str | None:
     return None
 
 
-def _read_capped(stream: Any, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it is longer than `limit` (never reads much past it)."""
+def _read_capped(stream: Any, limit: int, deadline: float) -> bytes | None:
+    """The whole body, or None as soon as it is longer than `limit` (never reads much past it);
+    TimeoutError when it has not all arrived by `deadline` (a client trickling it in)."""
     parts: list[bytes] = []
     total = 0
     while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the body took too long to arrive")
         chunk = stream.read(min(READ_CHUNK, limit + 1 - total))
         if not chunk:
             return b"".join(parts)
@@ -350,8 +367,77 @@ def mask_webhook_path(text: str) -> str:
     return _WEBHOOK_PATH.sub(f"{WEBHOOK_PREFIX}***", text)
 
 
+class _SlowClientWatch:
+    """Hangs up on connections that take longer than `timeout` to send a request's headers.
+
+    A socket timeout alone bounds each read, not the whole: a client sending a byte every
+    few seconds (slow-loris) would hold its thread for ever. One thread checks every
+    connection waiting for its headers (an idle keep-alive one included).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._waiting: dict[socket.socket, float] = {}
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="service-http-watch", daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+    def waiting(self, sock: socket.socket) -> None:
+        """`sock` starts waiting for a request's headers."""
+        with self._lock:
+            self._waiting[sock] = time.monotonic() + self.timeout
+
+    def done(self, sock: socket.socket) -> None:
+        """`sock` sent its headers (or is closed): the application has it now."""
+        with self._lock:
+            self._waiting.pop(sock, None)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(WATCH_INTERVAL):
+            now = time.monotonic()
+            with self._lock:
+                late = [sock for sock, deadline in self._waiting.items() if deadline <= now]
+                for sock in late:
+                    del self._waiting[sock]
+            for sock in late:
+                with suppress(OSError):  # the handler's read returns nothing, and it closes the connection
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No line per request (it would show the webhook path); errors as log events and error pages masked."""
+    """No line per request (it would show the webhook path); errors as log events and error pages masked.
+
+    Every read and write of the socket times out after `REQUEST_TIMEOUT` (`timeout`, set by
+    `StreamRequestHandler`), and the server's slow-client watch bounds the headers as a whole.
+    """
+
+    timeout = REQUEST_TIMEOUT
+
+    def handle_one_request(self) -> None:
+        watch: _SlowClientWatch | None = getattr(self.server, "slow_client_watch", None)
+        if watch is None:
+            super().handle_one_request()
+            return
+        watch.waiting(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            watch.done(self.connection)
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()  # reads the headers
+        watch: _SlowClientWatch | None = getattr(self.server, "slow_client_watch", None)
+        if watch is not None:
+            watch.done(self.connection)
+        return parsed
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         return
@@ -362,6 +448,9 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
         if type != "error":
+            return
+        if message.startswith("Request timed out"):  # an idle keep-alive client, or a stalled one: dropped
+            log.debug("http_client_timed_out")
             return
         try:
             text = message % args if args else message

@@ -107,6 +107,26 @@ class Metrics:
         self.webhooks = Counter(
             "webhooks", "Saber webhooks received, by outcome.", ["outcome"], namespace=ns, registry=r
         )
+        self.companies = Counter(
+            "companies",
+            "HubSpot companies by event: matched, written, and contacts unmatched_<reason>.",
+            ["event"],
+            namespace=ns,
+            registry=r,
+        )
+        self.subscription_entries = Counter(
+            "subscription_entries_read",
+            "Saber signal subscription log entries read (no credits).",
+            namespace=ns,
+            registry=r,
+        )
+        self.held_back = Counter(
+            "answers_held_back",
+            "Signal answers not written because their confidence was below min_confidence, by property.",
+            ["property"],
+            namespace=ns,
+            registry=r,
+        )
         self.last_success = Gauge(
             "last_success_timestamp_seconds",
             "Unix time of the last cycle that ended ok or partial.",
@@ -121,6 +141,8 @@ class Metrics:
                 self.cycles.labels(kind, outcome)
         for event in RESEARCH_EVENTS:
             self.research.labels(event)
+        for event in ("matched", "written"):
+            self.companies.labels(event)
         for outcome in WEBHOOK_OUTCOMES:
             self.webhooks.labels(outcome)
         for service in ("saber", "hubspot"):
@@ -156,6 +178,15 @@ class Metrics:
         self.credits_used.inc(max(0, s.credits_used))
         if s.credits_left is not None:
             self.credits_left.set(s.credits_left)
+        self.companies.labels("matched").inc(max(0, s.companies_matched))
+        self.companies.labels("written").inc(max(0, s.companies_written))
+        for event, n in s.company_events.items():
+            if n > 0:
+                self.companies.labels(event).inc(n)
+        self.subscription_entries.inc(max(0, s.subscription_entries_read))
+        for prop, n in s.low_confidence.items():
+            if n > 0:
+                self.held_back.labels(prop).inc(n)
 
     def webhook(self, outcome: str) -> None:
         """Count one webhook by outcome (`WEBHOOK_OUTCOMES`, or any other word a caller uses)."""

@@ -11,8 +11,10 @@ keep the main thread inside APScheduler). The HTTP server has threads of its own
   replicas (the state store's run lock: a PostgreSQL session advisory lock, released by the
   server when a replica dies).
 - A webhook from Saber is a hint: its contact is collected at once, in a cycle of its own.
-- A refused key, HubSpot's DAILY limit or a portal that lacks the mapped properties pause
-  the cycles (exponential, capped back-off) and make `/readyz` say why.
+- A refused key, HubSpot's DAILY limit, an API down past its retries or a portal that lacks
+  the mapped properties pause the cycles (exponential, capped back-off) and make `/readyz`
+  say why; once the pause is over, one single-attempt call to the API that failed must
+  answer before a cycle runs again, so an API that is down sees one call per pause.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
-from connector.errors import ConfigError, ConnectorError, FatalApiError
+from connector.errors import ApiUnavailableError, ConfigError, ConnectorError
+from connector.hubspot import HubSpotError
 from connector.logs import get_logger, register_secret
 from connector.mapping import load_mapping
 from connector.preflight import preflight
 from connector.properties import setup_properties
+from connector.saber import SaberError
 from connector.service.http import ServiceHTTP
 from connector.service.metrics import Metrics
 from connector.service.schedule import parse_interval, parse_schedule
@@ -69,6 +73,11 @@ class Service:
         policy = policy_from(settings)
         self.hubspot = hubspot_from(settings, policy)
         self.saber = saber_from(settings, policy)
+        # One-attempt clients: once a pause is over, one call asks whether the API that failed
+        # is back before a whole cycle (every call with all its retries) is spent finding out.
+        probe = replace(policy, max_attempts=1)
+        self._probes = (hubspot_from(settings, probe), saber_from(settings, probe))
+        self._down: str | None = None  # "Saber" or "HubSpot": the API the pause waits for
         self.store = store_from(settings)
         self.stop = StopRequest()
         self.scheduler = BackgroundScheduler(
@@ -138,6 +147,8 @@ class Service:
         self.metrics.uninstall()
         self.saber.close()
         self.hubspot.close()
+        for client in self._probes:
+            client.close()
         self.store.close()
         log.info("service stopped", clean=landed)
         return 0 if landed else 1
@@ -190,6 +201,9 @@ class Service:
                 log.info("cycle skipped", kind=kind, reason=self.status.blocked)
                 self.metrics.cycle_finished(kind, "skipped", 0.0, None)
                 return "paused"
+            if self._down is not None and not self._probe():
+                self.metrics.cycle_finished(kind, "skipped", 0.0, None)
+                return "paused"
             try:
                 if prepare is not None:
                     prepare()
@@ -205,10 +219,10 @@ class Service:
                 summary = engine.run()
                 outcome = summary.outcome
                 self._resume()
-            except (FatalApiError, ConfigError) as exc:
+            except (ApiUnavailableError, ConfigError) as exc:  # a refused key, a daily limit, an API down
                 outcome, error = "failed", str(exc)
-                self._pause(error)
-            except ConnectorError as exc:  # an API down past its retries: the next cycle tries again
+                self._pause(error, _api_of(exc))
+            except ConnectorError as exc:
                 outcome, error = "failed", str(exc)
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the schedule
                 outcome, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -240,8 +254,25 @@ class Service:
             self._setup_done = True
         preflight(self.mapping, self.hubspot)
 
-    def _pause(self, reason: str) -> None:
-        """A fatal failure: no cycle for a while (doubling, capped), and `/readyz` says why."""
+    def _probe(self) -> bool:
+        """After a pause for an API: one single-attempt call to it. Back: True; else paused again."""
+        hubspot, saber = self._probes
+        try:
+            if self._down == "Saber":
+                saber.credits()
+            else:
+                hubspot.get_properties()
+        except ConnectorError as exc:
+            self._pause(f"{self._down} is still unavailable: {exc}", self._down)
+            return False
+        return True
+
+    def _pause(self, reason: str, api: str | None = None) -> None:
+        """An API down, a refused key, a bad portal: no cycle for a while (doubling, capped).
+
+        `/readyz` says why. `api` ("Saber", "HubSpot"): the one a single call probes before the next cycle.
+        """
+        self._down = api
         self._failures += 1
         s = self.settings
         delay = min(
@@ -252,6 +283,7 @@ class Service:
         log.warning("cycles paused", reason=reason, seconds=delay)
 
     def _resume(self) -> None:
+        self._down = None
         self._failures = 0
         self._paused_until = None
         self.status.unblock()
@@ -284,6 +316,17 @@ class Service:
         )
         register_secret(secret)
         return secret
+
+
+def _api_of(exc: BaseException) -> str | None:
+    """Which API an error is about ("Saber", "HubSpot"), an outage's by its cause; None: neither."""
+    for err in (exc, exc.__cause__):
+        if isinstance(err, SaberError):
+            return "Saber"
+        if isinstance(err, HubSpotError):
+            return "HubSpot"
+    text = str(exc)
+    return next((api for api in ("Saber", "HubSpot") if text.startswith(f"{api} ")), None)
 
 
 def _counts(summary: RunSummary | None) -> dict[str, Any]:

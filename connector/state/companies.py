@@ -86,8 +86,14 @@ class CompanyRecords:
                 .values(write_pending=reason, last_error=_clip(error), updated_at=now)
             )
 
-    def record_company_matches(self, matches: Mapping[str, tuple[str | None, str | None]]) -> None:
-        """Each contact's matched company id, or why none could be matched, in one transaction."""
+    def record_company_matches(
+        self, matches: Mapping[str, tuple[str | None, str | None]], *, settled: bool = True
+    ) -> None:
+        """Each contact's matched company id, or why none could be matched, in one transaction.
+
+        `settled` (the default) also clears the contacts' pending company work: their
+        answers landed, or no company can take them until the contact changes.
+        """
         if not matches:
             return
         now = self._clock()
@@ -96,8 +102,37 @@ class CompanyRecords:
                 conn.execute(
                     update(contacts)
                     .where(contacts.c.contact_id == contact_id)
-                    .values(company_id=company_id, company_unmatched=_clip(unmatched), updated_at=now)
+                    .values(
+                        company_id=company_id,
+                        company_unmatched=_clip(unmatched),
+                        updated_at=now,
+                        **({"company_pending": None} if settled else {}),
+                    )
                 )
+
+    def mark_company_pending(self, contact_ids: Sequence[str], reason: str = "unwritten") -> None:
+        """These contacts' company answers wait to land (`record_company_matches` clears it)."""
+        ids, now = list(dict.fromkeys(contact_ids)), self._clock()
+        if not ids:
+            return
+        with self._write() as conn:
+            for start in range(0, len(ids), CHUNK):
+                conn.execute(
+                    update(contacts)
+                    .where(contacts.c.contact_id.in_(ids[start : start + CHUNK]))
+                    .values(company_pending=reason, updated_at=now)
+                )
+
+    def company_pending_contacts(self, limit: int = 10_000) -> list[str]:
+        """Contacts whose company answers have not landed yet (an earlier cycle stopped or failed)."""
+        with self._read() as conn:
+            query = (
+                select(contacts.c.contact_id)
+                .where(contacts.c.company_pending.is_not(None), contacts.c.merged_into.is_(None))
+                .order_by(contacts.c.contact_id)
+                .limit(limit)
+            )
+            return list(conn.execute(query).scalars())
 
     def company_unmatched_counts(self) -> dict[str, int]:
         """Contacts with no matched company, by reason code (the text before the first colon)."""

@@ -113,6 +113,7 @@ class ContactState:
     merged_into: str | None  # HubSpot merged this contact into that one, which adopted its research
     company_id: str | None  # the HubSpot company its company-scope answers land on
     company_unmatched: str | None  # why no company could be matched ("code: detail")
+    company_pending: str | None  # its company answers have not landed on its company yet
     last_error: str | None
     written: dict[str, str]
     written_at: datetime | None
@@ -425,17 +426,19 @@ class StateStore(CompanyRecords):
             signals = {**(row.signals or {}), key: {**signal, "fingerprint": fingerprint}}
             self._update_contact(conn, contact_id, signals=signals, updated_at=now)
 
-    def record_written(self, contact_id: str, written: Mapping[str, str]) -> None:
-        """Merge property → value hash of what landed in HubSpot, so unchanged values are not rewritten."""
+    def record_written(self, contact_id: str, written: Mapping[str, str], *, settle: bool = True) -> None:
+        """Merge property → value hash of what landed in HubSpot, so unchanged values are not rewritten.
+
+        `settle=False` keeps what waits to be written (hashes of values HubSpot already held).
+        """
         if not written:
             return
         now = self._clock()
+        settled: dict[str, Any] = {"write_pending": None} if settle else {}
         with self._write() as conn:
             row = self._locked_contact(conn, contact_id, now)
             merged = {**(row.written or {}), **dict(written)}
-            self._update_contact(
-                conn, contact_id, written=merged, written_at=now, write_pending=None, updated_at=now
-            )
+            self._update_contact(conn, contact_id, written=merged, written_at=now, updated_at=now, **settled)
 
     def set_write_pending(self, contact_id: str, reason: str | None) -> None:
         """Why the contact's result has not fully landed (a failure code), or None once nothing waits."""
@@ -706,6 +709,56 @@ class StateStore(CompanyRecords):
         assert state is not None
         return state
 
+    def same_inputs(self, fingerprint: str, *, other_than: str) -> ContactState | None:
+        """Another contact researched (or being researched) with exactly these inputs: the same
+        person entered twice, whose research serves both (the oldest launch first)."""
+        query = (
+            select(contacts)
+            .where(
+                contacts.c.fingerprint == fingerprint,
+                contacts.c.contact_id != other_than,
+                contacts.c.merged_into.is_(None),
+                contacts.c.research_status.in_(("processing", "completed")),
+                contacts.c.research_id.is_not(None),
+            )
+            .order_by(contacts.c.launched_at)
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _contact_state(row)
+
+    def adopt_twin(self, contact_id: str, twin_id: str) -> ContactState:
+        """Take over the research of a contact with the same inputs (not its HubSpot writes).
+
+        The research keeps the twin's external id, so Saber finds it as before; what was
+        written is this contact's own, so a completed result waits to be written here.
+        """
+        now = self._clock()
+        shared = (
+            "external_id", "fingerprint", "research_id", "research_status", "research_error_code",
+            "research_error", "launched_at", "completed_at", "checked_at", "next_check_at",
+            "check_count", "failure_count", "result", "signals",
+        )  # fmt: skip
+        with self._write() as conn:
+            twin = self._locked_contact(conn, twin_id, now)
+            self._ensure_contact(conn, contact_id, now)
+            values = {name: getattr(twin, name) for name in shared}
+            values["external_id"] = twin.external_id or twin_id
+            pending = UNWRITTEN if twin.research_status == "completed" else None
+            self._update_contact(
+                conn,
+                contact_id,
+                **values,
+                write_pending=pending,
+                skip_reason=None,
+                deferred=None,
+                updated_at=now,
+            )
+        state = self.get(contact_id)
+        assert state is not None
+        return state
+
     def shared_value(self, name: str, make: Callable[[], str]) -> str:
         """A value made once and shared by every process on this database: the first writer wins."""
         now = self._clock()
@@ -914,6 +967,7 @@ def _contact_state(row: Row[Any]) -> ContactState:
         merged_into=row.merged_into,
         company_id=row.company_id,
         company_unmatched=row.company_unmatched,
+        company_pending=row.company_pending,
         last_error=row.last_error,
         written=dict(row.written or {}),
         written_at=row.written_at,

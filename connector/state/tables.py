@@ -93,6 +93,7 @@ class ContactRow(Base):
     merged_into: Mapped[str | None] = mapped_column(String(64))  # HubSpot merged it into this contact
     company_id: Mapped[str | None] = mapped_column(String(64))  # the HubSpot company it was matched to
     company_unmatched: Mapped[str | None] = mapped_column(Text)  # why no company could be matched
+    company_pending: Mapped[str | None] = mapped_column(String(64))  # its company answers wait to land
     last_error: Mapped[str | None] = mapped_column(Text)
     written: Mapped[dict[str, str]] = mapped_column(_json(), default=dict, server_default=EMPTY_JSON_OBJECT)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RecordFailure, RetriableApiError, SkippableError
 from connector.logs import get_logger
 from connector.saber.models import Research
 from connector.state import ContactState, StateStore
@@ -36,8 +36,9 @@ def record_done(cycle: Cycle, contact_id: str, research: Research) -> None:
 class Collector:
     """Looks pending research up: by external ID first, by the stored research id as a fallback."""
 
-    def __init__(self, cycle: Cycle) -> None:
+    def __init__(self, cycle: Cycle, fail: Callable[[RecordFailure], None] | None = None) -> None:
         self.cycle = cycle
+        self.fail = fail or (lambda failure: None)
 
     def poll(self, state: ContactState) -> Research | None:
         """The finished research (recorded), or None while it is still running (next look scheduled)."""
@@ -59,6 +60,17 @@ class Collector:
                 "RESEARCH_TIMEOUT",
                 f"still processing after {c.config.research_timeout}",
             )
+        if research.status == "completed" and research.result is None:
+            # Saber said done but sent nothing to write (or garbage in its place): say so.
+            self.fail(
+                RecordFailure(
+                    state.contact_id,
+                    None,
+                    "RESULT_MISSING",
+                    f"research {research.id} is completed but its answer holds no result object;"
+                    " only the research's own fields are written",
+                )
+            )
         record_done(c, state.contact_id, research)
         return research
 
@@ -77,6 +89,9 @@ class Collector:
             return self.cycle.saber_health.call("find_research", find)
         except (SkippableError, RetriableApiError) as exc:
             log.warning("research lookup failed", contact_id=state.contact_id, error=str(exc))
+            if isinstance(exc, SkippableError):  # a garbled answer about this contact: on its record
+                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
+                self.fail(RecordFailure(state.contact_id, None, code, f"research lookup: {exc}"))
             return None
 
 

@@ -7,7 +7,7 @@ no state write, no paid call, no HubSpot write, no cursor move.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -41,7 +41,8 @@ class Effects(Protocol):
     def collect(self, state: ContactState) -> Research | None: ...
     def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None: ...
     def fail(self, failure: RecordFailure) -> None: ...
-    def write(self, changes: ChangeSet) -> None: ...
+    def write(self, changes: ChangeSet, pending: str | None = None) -> None: ...
+    def adopt_written(self, contact_id: str, hashes: Mapping[str, str]) -> None: ...
     def settle(self, contact_id: str, reason: str | None) -> None: ...
     def flush(self) -> None: ...
     def flush_older_than(self, seconds: float) -> None: ...
@@ -58,7 +59,7 @@ class LiveEffects:
         self.puller = puller
         self.run_id: int | None = None
         self.launcher = Launcher(cycle, self.fail)
-        self.collector = Collector(cycle)
+        self.collector = Collector(cycle, self.fail)
         self.asker = SignalAsker(cycle, self.fail)
         self.writer = BatchWriter(cycle.hubspot, cycle.store, cycle.summary, None)
 
@@ -95,8 +96,13 @@ class LiveEffects:
             self.run_id, failure.contact_id, failure.code, failure.message, property=failure.property
         )
 
-    def write(self, changes: ChangeSet) -> None:
-        self.writer.add(changes.contact_id, changes.updates)
+    def write(self, changes: ChangeSet, pending: str | None = None) -> None:
+        """Queue the changes; with `pending` (a reason), the result stays pending work once they land."""
+        self.writer.add(changes.contact_id, changes.updates, pending=pending)
+
+    def adopt_written(self, contact_id: str, hashes: Mapping[str, str]) -> None:
+        """Keep the hashes of values HubSpot already holds, leaving what waits to be written alone."""
+        self.cycle.store.record_written(contact_id, hashes, settle=False)
 
     def settle(self, contact_id: str, reason: str | None) -> None:
         """Nothing more waits to be written for this contact (None), or why it cannot be (a code)."""
@@ -159,12 +165,15 @@ class DryRunEffects:
     def fail(self, failure: RecordFailure) -> None:
         self.cycle.summary.fail(failure)
 
-    def write(self, changes: ChangeSet) -> None:
+    def write(self, changes: ChangeSet, pending: str | None = None) -> None:
         shown = {
             c.property: {"from": c.current, "to": c.value} for c in changes.changes if c.decision == "write"
         }
         if shown:
             self._plan(PlannedChange(changes.contact_id, "write", "", shown))
+
+    def adopt_written(self, contact_id: str, hashes: Mapping[str, str]) -> None:
+        return None
 
     def settle(self, contact_id: str, reason: str | None) -> None:
         return None

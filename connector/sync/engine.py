@@ -25,12 +25,13 @@ import structlog
 
 from connector.errors import ApiOutage, RecordFailure
 from connector.hubspot import Contact, HubSpotAdapter
-from connector.mapping import Mapping, build_inputs, map_values
+from connector.mapping import Mapping, build_inputs, held_back, map_values, value_hash
 from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.changes import ChangeSet, compute_changes
 from connector.sync.collect import pending_rounds
+from connector.sync.companies import CompanyStage, CompanyWriter
 from connector.sync.config import Cycle, EngineConfig, utcnow
 from connector.sync.credits import CreditBudget
 from connector.sync.effects import DryRunEffects, Effects, LiveEffects
@@ -41,7 +42,7 @@ from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
 from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
-from connector.sync.signals import signal_answers
+from connector.sync.signals import SIGNAL_UNANSWERED, signal_answers
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
 from connector.sync.writer import BATCH_SIZE
@@ -103,7 +104,10 @@ class SyncEngine:
         self._sleep = sleep or self.stop.sleep  # a stop cuts a --wait pause short
         self._finished: list[tuple[ContactState, Research]] = []  # collected, waiting for a full batch
         self._finished_since: float | None = None  # monotonic time the oldest of them finished
+        self._unanswered: dict[str, list[str]] = {}  # contact -> signals asked without an answer
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
+        self.companies = CompanyStage(self.cycle, CompanyWriter(self.cycle, self.effects.fail))
+        self.summary.companies_mapped = mapping.companies is not None
 
     # ------------------------------------------------------------------ the cycle
     def run(self) -> RunSummary:
@@ -125,6 +129,9 @@ class SyncEngine:
                         self._handle(contacts)  # 2-4. plan, launch, write
                     if not self.stop.requested:
                         self._collect()  # 5. collect what finished, and write it
+                    if not self.stop.requested:
+                        self.effects.flush()  # the contacts land first, then their companies
+                        self.companies.run(subscriptions=not c.options.collect_only)  # 6. companies
                     if self.stop.requested:
                         self._interrupted()
                     else:
@@ -218,22 +225,38 @@ class SyncEngine:
 
     def _write(self, jobs: Sequence[WriteJob]) -> None:
         """Answer signals, compute each contact's changes, and hand them to the writer."""
-        for job, changes in zip(jobs, self._map(self._changes, jobs), strict=True):
+        computed = self._map(self._changes, jobs)
+        self.companies.mark_pending([job.contact_id for job in jobs])  # until their company has them
+        for job, changes in zip(jobs, computed, strict=True):
             for err in changes.errors:
                 self.effects.fail(
                     RecordFailure(changes.contact_id, err.property, "CONVERSION_ERROR", err.error or "")
                 )
             for kept in changes.of("kept_edit"):
                 self.summary.kept_edit(kept.property)
+            # Values HubSpot holds already but whose hash is not kept (a lost state database, a
+            # value typed as Saber gives it): adopted, so later refreshes still update them.
+            held = {p: value_hash(v) for p, v in changes.held.items() if job.written.get(p) != value_hash(v)}
+            if held:
+                self.effects.adopt_written(job.contact_id, held)
+            # A signal not answered yet (failed, no credits): what is known lands, the result stays pending.
+            unanswered = SIGNAL_UNANSWERED if self._unanswered.pop(job.contact_id, None) else None
             if changes.updates:
-                self.effects.write(changes)
-            elif job.write_pending:
-                self.effects.settle(job.contact_id, None)  # HubSpot holds every value already
+                self.effects.write(changes, pending=unanswered)
+            elif job.write_pending or unanswered:
+                self.effects.settle(job.contact_id, unanswered)  # HubSpot holds every value already
 
     def _changes(self, job: WriteJob) -> ChangeSet:
         c = self.cycle
-        answers = signal_answers(c, job, self.effects.ask)
+        unanswered: list[str] = []
+        answers = signal_answers(c, job, self.effects.ask, unanswered)
+        if unanswered:
+            self._unanswered[job.contact_id] = unanswered
         values = map_values(c.mapping, job.research, answers)
+        for prop in held_back(values):
+            self.summary.held_back(prop)
+        if job.research.status == "completed" and job.inputs.inputs is not None:
+            self.companies.note(job.contact_id, job.inputs.inputs.get("companyDomain"), answers)
         return compute_changes(c.mapping, job.contact_id, values, job.properties, job.written)
 
     # ------------------------------------------------------------------ plumbing

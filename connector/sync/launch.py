@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 from connector.errors import RecordFailure, RetriableApiError, SkippableError
 from connector.logs import get_logger
+from connector.mapping.model import INPUT_FIELDS
 from connector.saber import InsufficientCredits, SaberValidationError
 from connector.saber.models import Research, ResearchStarted
 from connector.saber.research import start_contact_research
@@ -32,8 +34,19 @@ class Launcher:
     def __init__(self, cycle: Cycle, fail: Callable[[RecordFailure], None]) -> None:
         self.cycle = cycle
         self.fail = fail
+        self._guard = threading.Lock()
+        self._inputs_locks: dict[str, threading.Lock] = {}  # one launch at a time per set of inputs
 
     def launch(self, job: ContactJob) -> LaunchOutcome:
+        """Launch (or adopt) research for one contact; contacts with the same inputs one at a time,
+        so the second of a person entered twice finds the first's research instead of paying."""
+        assert job.inputs.fingerprint is not None
+        with self._guard:
+            lock = self._inputs_locks.setdefault(job.inputs.fingerprint, threading.Lock())
+        with lock:
+            return self._launch(job)
+
+    def _launch(self, job: ContactJob) -> LaunchOutcome:
         c, cid, inputs = self.cycle, job.contact_id, job.inputs
         assert inputs.inputs is not None and inputs.fingerprint is not None
         if c.stop.requested:  # Ctrl-C / SIGTERM: start nothing new; the next run launches it
@@ -43,11 +56,18 @@ class Launcher:
             merged = self._merged_research(job)
             if merged is not None:
                 return merged
+            twin = self._twin_research(job)
+            if twin is not None:
+                return twin
             if c.budget.cap_reached:  # nothing can launch: no look-up either (`--max-new 0` only plans)
                 return self._defer(job)
             existing = self._find_existing(job)
             if existing is not None:
                 return self._adopt(job, existing)
+        elif job.state.research_id is not None and not c.budget.cap_reached:
+            orphan = self._unrecorded_replacement(job)
+            if orphan is not None:
+                return self._adopt_replacement(job, orphan)
         cost = c.config.research_cost
         if not c.budget.reserve_launch(cost):
             return self._defer(job)
@@ -137,6 +157,28 @@ class Launcher:
                 return self._adopt(job, found, external_id=old)
         return None
 
+    def _twin_research(self, job: ContactJob) -> LaunchOutcome | None:
+        """The research of another contact with exactly these inputs (the same person entered
+        twice), shared instead of paid again; the link shows in the contact's external id."""
+        c = self.cycle
+        assert job.inputs.fingerprint is not None
+        twin = c.store.same_inputs(job.inputs.fingerprint, other_than=job.contact_id)
+        if twin is None:
+            return None
+        adopted = c.store.adopt_twin(job.contact_id, twin.contact_id)
+        c.summary.research_event("adopted")
+        c.summary.save("same_inputs", c.config.research_cost)
+        log.info(
+            "research shared with a contact of the same inputs",
+            contact_id=job.contact_id,
+            twin=twin.contact_id,
+        )
+        research = stored_research(adopted)
+        if adopted.research_status != "completed" or research is None:
+            return LaunchOutcome("adopted", job.contact_id)
+        write = WriteJob.of(adopted, job.contact.properties, job.inputs, research, write_pending=UNWRITTEN)
+        return LaunchOutcome("adopted", job.contact_id, write)
+
     def _first_look(self) -> float:
         """Seconds to the first look-up: about when research is done; with webhooks, a late safety poll."""
         config = self.cycle.config
@@ -163,7 +205,10 @@ class Launcher:
             )
         except (SkippableError, RetriableApiError) as exc:
             log.warning("lookup by external id failed", contact_id=job.contact_id, error=str(exc))
-            return None
+            if isinstance(exc, SkippableError):  # a garbled answer: on the contact's record
+                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
+                self.fail(RecordFailure(job.contact_id, None, code, f"look-up by external id: {exc}"))
+            return None  # the launch's Idempotency-Key still keeps a retry from paying twice
         if found is None or found.status == "failed":
             return None
         assert job.inputs.inputs is not None
@@ -174,6 +219,44 @@ class Launcher:
         if found.completed_at and days is not None and c.clock() - found.completed_at >= timedelta(days=days):
             return None
         return found
+
+    def _unrecorded_replacement(self, job: ContactJob) -> Research | None:
+        """Research that replaces this contact's but was never recorded (a crash after the POST).
+
+        The POST's Idempotency-Key makes Saber replay it only while Saber remembers the key,
+        and that window is not published: a restart after it would pay again. So, as for a
+        contact with no record, the newest research Saber holds under the contact's external
+        ID is adopted when it is not the one being replaced and was asked with exactly these
+        inputs (a research that echoes no inputs is never taken for these).
+        """
+        assert job.state is not None and job.inputs.inputs is not None
+        found = self._find_existing(job)
+        if found is None or found.id == job.state.research_id:
+            return None
+        inputs = job.inputs.inputs
+        if any(found.raw.get(name) != inputs.get(name) for name in INPUT_FIELDS):
+            return None
+        return found
+
+    def _adopt_replacement(self, job: ContactJob, research: Research) -> LaunchOutcome:
+        """Record the found research as this contact's; the collect stage reads and writes it.
+
+        Not written from here: the collect stage writes it with the hashes of what the
+        contact's earlier research wrote, so those values are still the connector's own.
+        """
+        c = self.cycle
+        assert job.inputs.fingerprint is not None
+        c.store.record_launch(
+            job.contact_id,
+            external_id=job.contact_id,
+            fingerprint=job.inputs.fingerprint,
+            research_id=research.id,
+            next_check_at=c.clock(),
+        )
+        c.summary.research_event("adopted")
+        c.summary.save("research_adopted", c.config.research_cost)  # Saber had it: not paid again
+        log.info("unrecorded research adopted", contact_id=job.contact_id, research_id=research.id)
+        return LaunchOutcome("adopted", job.contact_id)
 
     def _adopt(self, job: ContactJob, research: Research, external_id: str | None = None) -> LaunchOutcome:
         c = self.cycle

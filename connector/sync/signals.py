@@ -21,12 +21,22 @@ from connector.sync.jobs import WriteJob
 log = get_logger("sync")
 
 LOOK_AT = 25  # signals of Saber's list read before paying (one page): a free read, bounded
+# Why a written result stays pending work: a mapped signal has no answer yet (a later run asks).
+SIGNAL_UNANSWERED = "SIGNAL_UNANSWERED"
 
 Ask = Callable[[str, SignalAsk, InputsResult], "Signal | None"]
 
 
-def signal_answers(cycle: Cycle, job: WriteJob, ask: Ask) -> dict[str, Signal]:
-    """The mapping's signals for one completed research: stored ones reused, missing ones asked."""
+def signal_answers(
+    cycle: Cycle, job: WriteJob, ask: Ask, unanswered: list[str] | None = None
+) -> dict[str, Signal]:
+    """The mapping's signals for one completed research: stored ones reused, missing ones asked.
+
+    The keys of asks that got no answer this time (the ask failed past its retries, the
+    credits ran out, the run was stopped) go into `unanswered`: the result is not done
+    until a later run has asked them again. A company signal of a free-mail domain is
+    never asked, and is not counted there.
+    """
     if job.research.status != "completed" or job.inputs.inputs is None:
         return {}
     asks, unaskable = signals_to_ask(cycle.mapping, job.research, job.inputs.inputs)
@@ -43,6 +53,8 @@ def signal_answers(cycle: Cycle, job: WriteJob, ask: Ask) -> dict[str, Signal]:
         signal = ask(job.contact_id, item, job.inputs)
         if signal is not None:
             answers[item.key] = signal
+        elif unanswered is not None and not (item.scope == "company" and is_free_mail(item.target)):
+            unanswered.append(item.key)
     for key, why in unaskable.items():
         log.debug("signal not asked", contact_id=job.contact_id, signal=key, reason=why)
     return answers

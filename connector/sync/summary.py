@@ -65,6 +65,13 @@ class RunSummary:
     credits_left: int | None = None
     credits_exhausted: bool = False
     plan: list[PlannedChange] = field(default_factory=list)
+    companies_matched: int = 0  # HubSpot companies the cycle's company answers went to
+    companies_written: int = 0
+    company_properties_written: int = 0
+    company_events: Counter[str] = field(default_factory=Counter)  # unmatched_<reason>, ...
+    subscription_entries_read: int = 0  # subscription log entries read (they cost no credits)
+    low_confidence: Counter[str] = field(default_factory=Counter)  # property -> answers held back
+    companies_mapped: bool = False  # the mapping has a companies section: the summary shows it
     notes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -103,6 +110,35 @@ class RunSummary:
         with self._lock:
             self.plan.append(item)
 
+    def company_event(self, kind: str) -> None:
+        with self._lock:
+            self.company_events[kind] += 1
+
+    def held_back(self, prop: str) -> None:
+        """An answer below its property's `min_confidence` was not written."""
+        with self._lock:
+            self.low_confidence[prop] += 1
+
+    def plan_company(self, company_id: str, changes: Any) -> None:
+        """Dry run: the values one company would get (`changes` is its ChangeSet)."""
+        shown = {
+            c.property: {"from": c.current, "to": c.value} for c in changes.changes if c.decision == "write"
+        }
+        if shown:
+            self.add_plan(PlannedChange(f"company {company_id}", "write", "", shown))
+
+    def companies(self) -> dict[str, Any]:
+        """The company figures: matched, written, unmatched by reason, subscription entries read."""
+        events = self.company_events.items()
+        unmatched = {k.removeprefix("unmatched_"): n for k, n in events if k.startswith("unmatched_")}
+        return {
+            "matched": self.companies_matched,
+            "written": self.companies_written,
+            "properties_written": self.company_properties_written,
+            "unmatched": unmatched,
+            "subscription_entries_read": self.subscription_entries_read,
+        }
+
     @property
     def exit_code(self) -> int:
         if self.stopped_by is not None:
@@ -135,6 +171,8 @@ class RunSummary:
             "credits_left": self.credits_left,
             "credits_by_kind": dict(self.credits_by_kind),
             "credits_saved": dict(self.credits_saved),
+            "companies": self.companies(),
+            "held_back_low_confidence": dict(self.low_confidence),
         }
 
     def to_json(self, max_failures: int = 200) -> dict[str, Any]:
@@ -191,6 +229,7 @@ class RunSummary:
                 if self.kept_edits
                 else ""
             ),
+            *_company_lines(self),
             f"  record failures      {len(self.failures)}",
             "  api calls            "
             + ", ".join(f"{svc} {sum(calls.values())}" for svc, calls in sorted(self.api_calls.items())),
@@ -225,6 +264,25 @@ class RunSummary:
                 for prop, change in p.changes.items():
                     lines.append(f"      {prop}: {change.get('from')!r} -> {change.get('to')!r}")
         return "\n".join(lines)
+
+
+def _company_lines(summary: RunSummary) -> list[str]:
+    """The company part of the summary, when the mapping writes companies or answers were held back."""
+    lines = []
+    if summary.companies_mapped:
+        co = summary.companies()
+        unmatched = co["unmatched"]
+        why = ", ".join(f"{k} {n}" for k, n in sorted(unmatched.items()))
+        lines += [
+            f"  companies matched    {co['matched']}" + (f"  (unmatched: {why})" if unmatched else ""),
+            f"  companies written    {co['written']}  ({co['properties_written']} properties)",
+        ]
+        if summary.subscription_entries_read or any(k.startswith("sub") for k in summary.company_events):
+            lines.append(f"  subscription entries {co['subscription_entries_read']} read (no credits spent)")
+    if summary.low_confidence:
+        held = ", ".join(f"{p} {n}" for p, n in summary.low_confidence.most_common())
+        lines.append(f"  held back (low confidence) {sum(summary.low_confidence.values())}  ({held})")
+    return lines
 
 
 def _by(counts: Counter[str]) -> str:

@@ -28,14 +28,23 @@ class BatchWriter:
         self.run_id = run_id  # set once the run is recorded: errors are filed under it
         self._pending: dict[str, dict[str, str]] = {}
         self._since: float | None = None  # monotonic time the oldest queued change was added
+        self._unsettled: dict[str, str] = {}  # contact -> why its result stays pending once written
 
-    def add(self, contact_id: str, changes: Mapping[str, str]) -> None:
-        """Queue the changes for one contact; sends a batch once 100 contacts are queued."""
+    def add(self, contact_id: str, changes: Mapping[str, str], *, pending: str | None = None) -> None:
+        """Queue the changes for one contact; sends a batch once 100 contacts are queued.
+
+        `pending`: a reason the result is not done even when these values land (a signal
+        still unanswered), kept as the contact's `write_pending` so a later run comes back.
+        """
         if not changes:
             return
         if not self._pending:
             self._since = time.monotonic()
         self._pending.setdefault(contact_id, {}).update(changes)
+        if pending is not None:
+            self._unsettled[contact_id] = pending
+        else:
+            self._unsettled.pop(contact_id, None)
         if len(self._pending) >= BATCH_SIZE:
             self.flush()
 
@@ -60,10 +69,14 @@ class BatchWriter:
         written = set(result.written)
         for contact_id, changes in batch.items():
             bad = failed.get(contact_id, set())
+            unsettled = self._unsettled.pop(contact_id, None)
             landed = {} if None in bad else {p: value_hash(v) for p, v in changes.items() if p not in bad}
             if contact_id in written and landed:
-                self._store.record_written(contact_id, landed)
+                # Settled only when nothing else waits: a crash before the next line leaves it pending.
+                self._store.record_written(contact_id, landed, settle=unsettled is None)
                 self._summary.count("contacts_written")
                 self._summary.count("properties_written", len(landed))
             if contact_id in codes:  # what did not land stays pending work for the next runs
                 self._store.set_write_pending(contact_id, codes[contact_id])
+            elif unsettled is not None:
+                self._store.set_write_pending(contact_id, unsettled)

@@ -36,10 +36,12 @@ def upgrade() -> None:
     op.create_index("ix_companies_domain", "companies", ["domain"])
     op.add_column("contacts", sa.Column("company_id", sa.String(64)))
     op.add_column("contacts", sa.Column("company_unmatched", sa.Text()))
+    op.add_column("contacts", sa.Column("company_pending", sa.String(64)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("contacts") as batch:
+        batch.drop_column("company_pending")
         batch.drop_column("company_unmatched")
         batch.drop_column("company_id")
     op.drop_index("ix_companies_domain", table_name="companies")
