@@ -249,3 +249,42 @@ def test_a_missing_company_property_stops_the_run_before_a_credit_is_spent(
     )
     assert "saber-connector setup" in str(err.value)
     assert box.saber.count() == 0
+
+
+def test_an_execution_logged_while_the_log_is_paged_is_read_once_and_by_the_next_run(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A new entry shifting the pages mid-read is neither read twice now nor missed next time."""
+    settings = _settings(box, tmp_path, mapping_text(subscriptions=True))
+    company = box.hubspot.add_company({"domain": "pagedco.io", "name": "Paged Co"})
+
+    def log(n: int) -> None:
+        box.saber.add_signal(
+            {
+                "status": "completed",
+                "question": "Did the company announce funding?",
+                "answerType": "open_text",
+                "domain": "pagedco.io",
+                "createdAt": f"2026-11-{n:02d}T10:00:00Z",
+                "completedAt": f"2026-11-{n:02d}T10:00:00Z",
+                "answer": {"type": "open_text", "open_text": {"value": f"news {n}"}},
+            },
+            subscription_id=SUBSCRIPTION_ID,
+        )
+
+    for day in range(1, 29):  # 28 entries: two pages of 25
+        log(day)
+    arrived: list[int] = []
+
+    def arrive_once(request: object) -> None:
+        if getattr(request, "endpoint", "") == "subscription_logs" and not arrived:
+            arrived.append(1)
+            log(29)  # newest first: every later offset shifts by one
+
+    box.saber.on_request.append(arrive_once)
+    first = sync(settings, max_new=0)
+    assert arrived and first.subscription_entries_read == 28
+    assert box.hubspot.company(company)["saber_funding_news"] == "news 28"
+    second = sync(settings, max_new=0)
+    assert second.subscription_entries_read == 1
+    assert box.hubspot.company(company)["saber_funding_news"] == "news 29"
