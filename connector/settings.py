@@ -6,11 +6,13 @@ names below are exactly those names in lower case, and the TOML file uses the sa
 
 from __future__ import annotations
 
+import io
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -232,6 +234,7 @@ class Settings(BaseSettings):
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Read settings, turning any problem into one `ConfigError` line that names its source."""
     path = config_file or os.environ.get(CONFIG_ENV) or None
+    _check_dotenv(Path(str(Settings.model_config.get("env_file") or ".env")))
     toml_keys: set[str] = set()
     if path is not None:
         path = Path(path)
@@ -244,6 +247,32 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         return cls(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, toml_keys)) from None
+
+
+def _check_dotenv(path: Path) -> None:
+    """Read `.env` up front: python-dotenv drops a line it cannot parse with a warning that names no
+    file (the setting on it silently lost), and a file that is not UTF-8 would end in a traceback.
+
+    The line itself is never shown: it may hold a key.
+    """
+    if not path.is_file():
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            statement = binding.original.string  # from the blank lines before it
+            blank = statement[: len(statement) - len(statement.lstrip())]
+            line = binding.original.line + blank.count("\n")
+            raise ConfigError(
+                f"{path}:{line}: not a NAME=value line "
+                "(quote a value with spaces or #; a comment starts with #)"
+            )
 
 
 def _check_toml(path: Path) -> set[str]:
