@@ -50,6 +50,16 @@ properties:                          # HubSpot contact property <- where its val
   saber_researched_at:   {from: research.completedAt, type: datetime}
 """
 
+# The `version` and `inputs` that the mappings written by setup/check tests start with.
+MAPPING_HEAD = """\
+version: 1
+inputs:
+  firstName: firstname
+  lastName: lastname
+  companyName: company
+  companyDomain: {property: website, normalize: domain}
+"""
+
 # The default mapping users copy (several signals, a company-scope one among them).
 ROOT_MAPPING = Path(__file__).resolve().parents[1] / "mappings" / "default.yaml"
 

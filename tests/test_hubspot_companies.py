@@ -18,15 +18,11 @@ from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.setup_plan import plan_object_setup, plan_setup
 from tests.hubspot_fixtures import fast_adapter, running
 from tests.support import run_cli
-from tests.sync_harness import sandbox_env, settings_for, write_mapping
+from tests.sync_harness import MAPPING_HEAD, sandbox_env, settings_for, write_mapping
 
-COMPANY_MAPPING = """\
-version: 1
-inputs:
-  firstName: firstname
-  lastName: lastname
-  companyName: company
-  companyDomain: {property: website, normalize: domain}
+COMPANY_MAPPING = (
+    MAPPING_HEAD
+    + """\
 signals:
   hiring_engineers:
     question: "Is the company hiring engineers?"
@@ -51,6 +47,7 @@ companies:
         saber_funding_news:    {from: answer}
         saber_funding_news_at: {from: completedAt, type: datetime}
 """
+)
 COMPANY_TYPES = {
     "saber_hiring_engineers": ("bool", "booleancheckbox"),
     "saber_hiring_engineers_reasoning": ("string", "textarea"),

@@ -17,18 +17,21 @@ from connector.mapping import Mapping, load_mapping
 from connector.properties import setup_properties
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from tests.support import run_cli as _cli
-from tests.sync_harness import EXAMPLE_MAPPING, prepare, sandbox_env, settings_for, write_mapping
+from tests.sync_harness import (
+    EXAMPLE_MAPPING,
+    MAPPING_HEAD,
+    prepare,
+    sandbox_env,
+    settings_for,
+    write_mapping,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # One property of every mapping type, options in block style so each option has its own line.
-SETUP_MAPPING = """\
-version: 1
-inputs:
-  firstName: firstname
-  lastName: lastname
-  companyName: company
-  companyDomain: {property: website, normalize: domain}
+SETUP_MAPPING = (
+    MAPPING_HEAD
+    + """\
 signals:
   runs_kubernetes:
     question: "Does this person's team run Kubernetes in production?"
@@ -52,6 +55,7 @@ properties:
   saber_researched_at: {from: research.completedAt, type: datetime}
   saber_researched_on: {from: research.completedAt, type: date}
 """
+)
 
 # Mapping type -> the (type, fieldType) HubSpot must hold for it.
 EXPECTED_TYPES = {

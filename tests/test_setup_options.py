@@ -14,15 +14,11 @@ from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from tests.hubspot_fixtures import PROPERTIES, fast_adapter, http, running
 from tests.support import run_cli
-from tests.sync_harness import sandbox_env, write_mapping
+from tests.sync_harness import MAPPING_HEAD, sandbox_env, write_mapping
 
-MAPPING = """\
-version: 1
-inputs:
-  firstName: firstname
-  lastName: lastname
-  companyName: company
-  companyDomain: {property: website, normalize: domain}
+MAPPING = (
+    MAPPING_HEAD
+    + """\
 properties:
   saber_summary: {from: result.summary}
   saber_seniority:
@@ -34,6 +30,7 @@ properties:
     type: multiple
     options: {Kubernetes: k8s, Terraform: terraform}
 """
+)
 
 
 @pytest.fixture

@@ -288,3 +288,28 @@ def test_an_execution_logged_while_the_log_is_paged_is_read_once_and_by_the_next
     second = sync(settings, max_new=0)
     assert second.subscription_entries_read == 1
     assert box.hubspot.company(company)["saber_funding_news"] == "news 29"
+
+
+def test_answers_below_min_confidence_are_not_written_and_are_counted_per_property(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A threshold above every answer's confidence writes none of them, counts each, and `explain` says why."""
+    text = mapping_text().replace("version: 1\n", "version: 1\nmin_confidence: 0.999\n", 1)
+    settings = _settings(box, tmp_path, text)
+    summary = sync(settings, wait_seconds=20)
+    assert summary.contacts_written > 0
+    assert summary.low_confidence["saber_hiring_engineers"] > 0
+    assert summary.low_confidence["saber_runs_kubernetes"] > 0
+    assert not any(v["saber_hiring_engineers"] for v in _written_companies(box).values())
+    assert "held back (low confidence)" in summary.render()
+
+    def answered(research: dict) -> bool:  # the result itself answers the contact question
+        signals = (research.get("result") or {}).get("signals") or []
+        return any("Kubernetes" in (sg.get("question") or "") and sg.get("answer") for sg in signals)
+
+    contact = next(r["externalId"] for r in _researched(box) if answered(r))
+    assert box.hubspot.contact(contact).get("saber_runs_kubernetes") is None
+    proc = run_cli(
+        "explain", contact, env=sandbox_env(box, tmp_path, settings.connector_mapping), cwd=tmp_path
+    )
+    assert "below min_confidence 0.999" in proc.stdout or "no confidence given" in proc.stdout, proc.stdout

@@ -27,7 +27,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import Any, Generic, Protocol, TypeVar
 
 import hubspot
 import hubspot.crm.associations.v4 as hs_associations
@@ -63,6 +64,7 @@ log = get_logger("hubspot")
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 T = TypeVar("T")
+R = TypeVar("R", bound="_Record")
 OBJECT_TYPE = "contacts"
 # Errors about the property itself (not its value): every input carrying it is affected.
 PROPERTY_LEVEL_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE", "UNKNOWN_PROPERTY"})
@@ -135,6 +137,26 @@ class PropertySpec:
     description: str = ""
 
 
+class _Record(Protocol):
+    """A contact or a company, as read from HubSpot: what keyset paging needs of one."""
+
+    @property
+    def id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class CrmObjects(Generic[R]):
+    """One CRM object type, for the keyset search, batch read and batch update contacts and
+    companies share: only the request models, the APIs and the record type differ."""
+
+    name: str  # the object type in HubSpot's paths and in call names: contacts, companies
+    noun: str  # one record, in messages: contact, company
+    models: ModuleType  # its generated request models: hubspot.crm.contacts or .companies
+    search_api: Any
+    batch_api: Any
+    parse: Callable[[Mapping[str, Any]], R]  # one object of HubSpot's JSON
+
+
 @dataclass
 class BatchResult:
     written: list[str] = field(default_factory=list)  # contact ids with at least one value landed
@@ -179,6 +201,7 @@ class HubSpotAdapter:
         self._basic = client.crm.contacts.basic_api
         self._search = client.crm.contacts.search_api
         self._batch = client.crm.contacts.batch_api
+        self._contacts = CrmObjects("contacts", "contact", hs_contacts, self._search, self._batch, _contact)
         self._core = client.crm.properties.core_api
         self._groups = client.crm.properties.groups_api
         # Companies and contact → company associations (`adapter.companies`); imported here, as
@@ -234,24 +257,33 @@ class HubSpotAdapter:
                 f"connector needs {MAX_FILTERS_PER_GROUP - room} for paging and the modified window, "
                 f"so at most {room} can be configured (got {len(filters)})"
             )
-        return self._search_pages(base, list(dict.fromkeys(properties)), page_size)
+        return self._keyset_search(self._contacts, base, list(dict.fromkeys(properties)), page_size)
 
-    def _search_pages(self, base: list[Any], properties: list[str], page_size: int) -> Iterator[Contact]:
+    def _keyset_search(
+        self, objects: CrmObjects[R], base: list[Any], properties: list[str], page_size: int
+    ) -> Iterator[R]:
+        """Every record matching the `base` filters, keyset-paged on `hs_object_id` (see
+        `search_contacts`), so that no search meets the 10,000-result depth."""
+        models = objects.models
         last_id: int | None = None
         sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
         while True:
-            keyset = [] if last_id is None else [_id_after(last_id)]
-            request = hs_contacts.PublicObjectSearchRequest(
-                filter_groups=[hs_contacts.FilterGroup(filters=[*base, *keyset])],
+            keyset = (
+                []
+                if last_id is None
+                else [models.Filter(property_name="hs_object_id", operator="GT", value=str(last_id))]
+            )
+            request = models.PublicObjectSearchRequest(
+                filter_groups=[models.FilterGroup(filters=[*base, *keyset])],
                 sorts=sorts,
                 properties=properties,
                 limit=page_size,
                 after="0",
             )
             page = self._call(
-                "search_contacts",
+                f"search_{objects.name}",
                 lambda req=request: _json(  # type: ignore[misc]
-                    self._search.do_search(
+                    objects.search_api.do_search(
                         public_object_search_request=req,
                         _request_timeout=self._timeout,
                         _preload_content=False,
@@ -259,13 +291,15 @@ class HubSpotAdapter:
                 ),
                 search=True,
             )
-            results = [_contact(obj) for obj in page.get("results") or []]
+            results = [objects.parse(obj) for obj in page.get("results") or []]
             yield from results
             if not results or not _next_after(page):
                 return
             highest = int(results[-1].id)
             if last_id is not None and highest <= last_id:
-                raise HubSpotError(f"HubSpot's search did not advance past contact {last_id}; stopping")
+                raise HubSpotError(
+                    f"HubSpot's search did not advance past {objects.noun} {last_id}; stopping"
+                )
             last_id = highest
 
     def list_contacts(
@@ -302,28 +336,7 @@ class HubSpotAdapter:
 
     def read_contacts(self, ids: Sequence[str], properties: Sequence[str]) -> list[Contact]:
         """The contacts with these ids (100 per call); ids HubSpot does not know are left out."""
-        unique = list(dict.fromkeys(str(i) for i in ids))
-        props = list(dict.fromkeys(properties))
-        found: list[Contact] = []
-        for start in range(0, len(unique), MAX_BATCH):
-            chunk = unique[start : start + MAX_BATCH]
-            body = hs_contacts.BatchReadInputSimplePublicObjectId(
-                inputs=[hs_contacts.SimplePublicObjectId(id=i) for i in chunk],
-                properties=props,
-                properties_with_history=[],
-            )
-            answer = self._call(
-                "read_contacts",
-                lambda b=body: _json(  # type: ignore[misc]
-                    self._batch.read(
-                        batch_read_input_simple_public_object_id=b,
-                        _request_timeout=self._timeout,
-                        _preload_content=False,
-                    )
-                ),
-            )
-            found.extend(_contact(obj) for obj in answer.get("results") or [])
-        return found
+        return self._batch_read(self._contacts, ids, properties)
 
     def update_contacts(self, updates: Mapping[str, Mapping[str, str]]) -> BatchResult:
         """Write property values, 100 contacts per call, landing every valid value.
@@ -334,6 +347,37 @@ class HubSpotAdapter:
         the rest is sent again; when they cannot be located the batch is split in two.
         Unknown ids (207) become record failures; so does any id HubSpot's answer omits.
         """
+        return self._batch_update(self._contacts, updates)
+
+    def _batch_read(self, objects: CrmObjects[R], ids: Sequence[str], properties: Sequence[str]) -> list[R]:
+        """The records with these ids (100 per call); ids HubSpot does not know are left out."""
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        props = list(dict.fromkeys(properties))
+        found: list[R] = []
+        for start in range(0, len(unique), MAX_BATCH):
+            chunk = unique[start : start + MAX_BATCH]
+            body = objects.models.BatchReadInputSimplePublicObjectId(
+                inputs=[objects.models.SimplePublicObjectId(id=i) for i in chunk],
+                properties=props,
+                properties_with_history=[],
+            )
+            answer = self._call(
+                f"read_{objects.name}",
+                lambda b=body: _json(  # type: ignore[misc]
+                    objects.batch_api.read(
+                        batch_read_input_simple_public_object_id=b,
+                        _request_timeout=self._timeout,
+                        _preload_content=False,
+                    )
+                ),
+            )
+            found.extend(objects.parse(obj) for obj in answer.get("results") or [])
+        return found
+
+    def _batch_update(
+        self, objects: CrmObjects[Any], updates: Mapping[str, Mapping[str, str]]
+    ) -> BatchResult:
+        """Write property values, 100 records a call, landing every valid value (see `update_contacts`)."""
         result = BatchResult()
         items = [
             (str(cid), {str(k): "" if v is None else str(v) for k, v in props.items()})
@@ -341,19 +385,19 @@ class HubSpotAdapter:
         ]
         items = [(cid, props) for cid, props in items if props]
         for start in range(0, len(items), MAX_BATCH):
-            _BatchUpdate(self, dict(items[start : start + MAX_BATCH]), result).run()
+            _BatchUpdate(self, objects, dict(items[start : start + MAX_BATCH]), result).run()
         return result
 
-    def _send_update(self, batch: Mapping[str, Mapping[str, str]]) -> Any:
-        body = hs_contacts.BatchInputSimplePublicObjectBatchInput(
+    def _send_update(self, objects: CrmObjects[Any], batch: Mapping[str, Mapping[str, str]]) -> Any:
+        body = objects.models.BatchInputSimplePublicObjectBatchInput(
             inputs=[
-                hs_contacts.SimplePublicObjectBatchInput(id=cid, properties=dict(props))
+                objects.models.SimplePublicObjectBatchInput(id=cid, properties=dict(props))
                 for cid, props in batch.items()
             ]
         )
         return self._call(
-            "update_contacts",
-            lambda: self._batch.update(
+            f"update_{objects.name}",
+            lambda: objects.batch_api.update(
                 batch_input_simple_public_object_batch_input=body, _request_timeout=self._timeout
             ),
         )
@@ -630,20 +674,18 @@ def _cap_bodies(api: Any, limit: int) -> None:
 
 
 class _BatchUpdate:
-    """One chunk of ≤100 records (contacts, or companies with `send`), sent until every value
-    has landed or failed."""
+    """One chunk of ≤100 records (contacts or companies), sent until every value has landed or failed."""
 
     def __init__(
         self,
         adapter: HubSpotAdapter,
+        objects: CrmObjects[Any],
         chunk: dict[str, dict[str, str]],
         result: BatchResult,
-        send: Callable[[Mapping[str, Mapping[str, str]]], Any] | None = None,
-        noun: str = "contact",
     ):
         self.adapter = adapter
-        self.send = send or adapter._send_update
-        self.noun = noun
+        self.objects = objects
+        self.noun = objects.noun
         self.chunk = chunk
         self.result = result
         self.written: set[str] = set()
@@ -666,7 +708,7 @@ class _BatchUpdate:
                 continue
             sends += 1
             try:
-                answer = self.send(batch)
+                answer = self.adapter._send_update(self.objects, batch)
             except HubSpotError as exc:
                 if exc.status != 400 or exc.category != "VALIDATION_ERROR":
                     raise
@@ -789,10 +831,6 @@ def _api_filter(f: SearchFilter) -> Any:
     )
 
 
-def _id_after(last_id: int) -> Any:
-    return hs_contacts.Filter(property_name="hs_object_id", operator="GT", value=str(last_id))
-
-
 def _ms(moment: datetime) -> str:
     """A datetime as HubSpot's filter value: epoch milliseconds (naive means UTC)."""
     if moment.tzinfo is None:
@@ -827,12 +865,17 @@ def _next_after(page: Mapping[str, Any]) -> str | None:
 
 def _contact(obj: Mapping[str, Any]) -> Contact:
     """A Contact from one object of HubSpot's JSON (id, properties, updatedAt)."""
+    return _parse_record(Contact, "contact", obj)
+
+
+def _parse_record(make: Callable[..., R], noun: str, obj: Mapping[str, Any]) -> R:
+    """A contact or company from one object of HubSpot's JSON: `make(id, properties, updated_at)`."""
     try:
         cid = str(obj["id"])
     except (KeyError, TypeError):
-        raise HubSpotError("HubSpot returned a contact without an id") from None
+        raise HubSpotError(f"HubSpot returned a {noun} without an id") from None
     props = obj.get("properties") or {}
-    return Contact(
+    return make(
         id=cid,
         properties={str(k): None if v is None else str(v) for k, v in props.items()},
         updated_at=_parse_time(obj.get("updatedAt")),

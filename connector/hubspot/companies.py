@@ -16,7 +16,7 @@ property methods with `object_type="companies"`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,8 +25,7 @@ import hubspot.crm.associations.v4 as hs_associations
 import hubspot.crm.companies as hs_companies
 
 from connector.errors import RecordFailure
-from connector.hubspot.adapter import BatchResult, _BatchUpdate, _json, _next_after, _parse_time
-from connector.hubspot.errors import HubSpotError
+from connector.hubspot.adapter import BatchResult, CrmObjects, _json, _next_after, _parse_record
 from connector.hubspot.limits import MAX_BATCH, MAX_SEARCH_PAGE
 
 if TYPE_CHECKING:
@@ -90,10 +89,10 @@ class CompanyApi:
 
     def __init__(self, adapter: HubSpotAdapter, client: Any) -> None:
         self._adapter = adapter
-        self._search = client.crm.companies.search_api
-        self._batch = client.crm.companies.batch_api
+        search, batch = client.crm.companies.search_api, client.crm.companies.batch_api
+        self._companies = CrmObjects(OBJECT_TYPE, "company", hs_companies, search, batch, _company)
         self._associations = client.crm.associations.v4.batch_api
-        self.apis: tuple[Any, ...] = (self._search, self._batch, self._associations)
+        self.apis: tuple[Any, ...] = (search, batch, self._associations)
 
     # ---------------------------------------------------------------- companies
     def search_by_domain(
@@ -110,72 +109,14 @@ class CompanyApi:
         for start in range(0, len(wanted), MAX_IN_VALUES):
             chunk = wanted[start : start + MAX_IN_VALUES]
             domain_in = hs_companies.Filter(property_name="domain", operator="IN", values=chunk)
-            for company in self._search_pages([domain_in], props):
+            for company in self._adapter._keyset_search(self._companies, [domain_in], props, MAX_SEARCH_PAGE):
                 if company.domain in found:
                     found[company.domain].append(company)
         return found
 
-    def _search_pages(self, base: list[Any], properties: list[str]) -> Iterator[Company]:
-        last_id: int | None = None
-        sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
-        while True:
-            keyset = (
-                []
-                if last_id is None
-                else [hs_companies.Filter(property_name="hs_object_id", operator="GT", value=str(last_id))]
-            )
-            request = hs_companies.PublicObjectSearchRequest(
-                filter_groups=[hs_companies.FilterGroup(filters=[*base, *keyset])],
-                sorts=sorts,
-                properties=properties,
-                limit=MAX_SEARCH_PAGE,
-                after="0",
-            )
-            page = self._adapter._call(
-                "search_companies",
-                lambda req=request: _json(  # type: ignore[misc]
-                    self._search.do_search(
-                        public_object_search_request=req,
-                        _request_timeout=self._adapter._timeout,
-                        _preload_content=False,
-                    )
-                ),
-                search=True,
-            )
-            results = [_company(obj) for obj in page.get("results") or []]
-            yield from results
-            if not results or not _next_after(page):
-                return
-            highest = int(results[-1].id)
-            if last_id is not None and highest <= last_id:
-                raise HubSpotError(
-                    f"HubSpot's company search did not advance past company {last_id}; stopping"
-                )
-            last_id = highest
-
     def read(self, ids: Sequence[str], properties: Sequence[str]) -> list[Company]:
         """The companies with these ids (100 per call); ids HubSpot does not know are left out."""
-        unique = list(dict.fromkeys(str(i) for i in ids))
-        props = list(dict.fromkeys(properties))
-        found: list[Company] = []
-        for start in range(0, len(unique), MAX_BATCH):
-            body = hs_companies.BatchReadInputSimplePublicObjectId(
-                inputs=[hs_companies.SimplePublicObjectId(id=i) for i in unique[start : start + MAX_BATCH]],
-                properties=props,
-                properties_with_history=[],
-            )
-            answer = self._adapter._call(
-                "read_companies",
-                lambda b=body: _json(  # type: ignore[misc]
-                    self._batch.read(
-                        batch_read_input_simple_public_object_id=b,
-                        _request_timeout=self._adapter._timeout,
-                        _preload_content=False,
-                    )
-                ),
-            )
-            found.extend(_company(obj) for obj in answer.get("results") or [])
-        return found
+        return self._adapter._batch_read(self._companies, ids, properties)
 
     def update(self, updates: Mapping[str, Mapping[str, str]]) -> BatchResult:
         """Write company property values, 100 companies a call, landing every valid value.
@@ -184,30 +125,7 @@ class CompanyApi:
         value is resent without it (the value recorded as a failure of that company and
         property); unknown ids (207) and ids the answer omits are record failures.
         """
-        result = BatchResult()
-        items = [
-            (str(cid), {str(k): "" if v is None else str(v) for k, v in props.items()})
-            for cid, props in updates.items()
-        ]
-        items = [(cid, props) for cid, props in items if props]
-        for start in range(0, len(items), MAX_BATCH):
-            chunk = dict(items[start : start + MAX_BATCH])
-            _BatchUpdate(self._adapter, chunk, result, send=self._send_update, noun="company").run()
-        return result
-
-    def _send_update(self, batch: Mapping[str, Mapping[str, str]]) -> Any:
-        body = hs_companies.BatchInputSimplePublicObjectBatchInput(
-            inputs=[
-                hs_companies.SimplePublicObjectBatchInput(id=cid, properties=dict(props))
-                for cid, props in batch.items()
-            ]
-        )
-        return self._adapter._call(
-            "update_companies",
-            lambda: self._batch.update(
-                batch_input_simple_public_object_batch_input=body, _request_timeout=self._adapter._timeout
-            ),
-        )
+        return self._adapter._batch_update(self._companies, updates)
 
     # ---------------------------------------------------------------- associations
     def associations(self, contact_ids: Sequence[str]) -> AssociationsResult:
@@ -288,13 +206,4 @@ def _is_primary(spec: Mapping[str, Any]) -> bool:
 
 def _company(obj: Mapping[str, Any]) -> Company:
     """A Company from one object of HubSpot's JSON (id, properties, updatedAt)."""
-    try:
-        cid = str(obj["id"])
-    except (KeyError, TypeError):
-        raise HubSpotError("HubSpot returned a company without an id") from None
-    props = obj.get("properties") or {}
-    return Company(
-        id=cid,
-        properties={str(k): None if v is None else str(v) for k, v in props.items()},
-        updated_at=_parse_time(obj.get("updatedAt")),
-    )
+    return _parse_record(Company, "company", obj)

@@ -49,11 +49,19 @@ from connector.hubspot.limits import (  # HubSpot's contract, shared with the ad
 from connector.hubspot.limits import MAX_LIST_PAGE as MAX_LIST_LIMIT
 from connector.hubspot.limits import MAX_SEARCH_PAGE as MAX_SEARCH_LIMIT
 from connector.hubspot.limits import MAX_SEARCH_RESULTS as MAX_SEARCH_DEPTH
-from connector.sandbox.hubspot_companies import COMPANY_RULES, COMPANY_SCOPES, CompanyEndpoints
+from connector.sandbox.hubspot_companies import (
+    COMPANY_DEFAULT_PROPERTIES,
+    COMPANY_QUERY_FIELDS,
+    COMPANY_RULES,
+    COMPANY_SCOPES,
+    MAX_IN_VALUES,
+    CompanyEndpoints,
+)
 from connector.sandbox.seed import iso_from_ms, seed_contacts
 from connector.sandbox.server import Fault, Knobs, SandboxServer
 
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
+QUERY_FIELDS = ("firstname", "lastname", "email", "company", "phone", "website")  # a search's `query`
 SEARCH_ENDPOINTS = frozenset({"contacts_search", "companies_search"})
 PORTAL_ID = 24_681_357
 STANDARD_CREATED = "2019-08-06T02:41:08.029Z"
@@ -173,6 +181,38 @@ class SandboxProperty:
     display_order: int = -1
     created_at: str = STANDARD_CREATED
     updated_at: str = STANDARD_CREATED
+
+    @classmethod
+    def custom(
+        cls,
+        name: str,
+        type: str,  # noqa: A002
+        field_type: str | None,
+        *,
+        label: str | None,
+        group_name: str,
+        options: Iterable[tuple[str, str] | str],
+        read_only: bool,
+        description: str = "",
+    ) -> SandboxProperty:
+        """A portal's own property (contact or company), as an admin defines it: HubSpot's
+        default field type for the type, Yes/No options for a bool given none."""
+        default_field = {"string": "text", "number": "number", "date": "date", "datetime": "date"}
+        default_field |= {"enumeration": "select", "bool": "booleancheckbox"}
+        opts = list(options)
+        if type == "bool" and not opts:
+            opts = [("Yes", "true"), ("No", "false")]
+        return cls(
+            name=name,
+            label=label or name.replace("_", " ").capitalize(),
+            type=type,
+            field_type=field_type or default_field[type],
+            group_name=group_name,
+            description=description,
+            options=_options(opts),
+            read_only=read_only,
+            hubspot_defined=False,
+        )
 
     @property
     def option_values(self) -> frozenset[str]:
@@ -378,6 +418,65 @@ class _CacheEntry:
     preds: list[Pred]
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """What one object type's endpoints answer differently, for the search, batch and validation
+    code that contacts and companies share (`CONTACT_KIND`, `COMPANY_KIND`)."""
+
+    noun: str  # how HubSpot's messages name one record: CONTACT, COMPANY
+    defaults: tuple[str, ...]  # the properties every answer carries
+    modified: str  # the property an answer's `updatedAt` is read from
+    query_fields: tuple[str, ...]  # what a search's free-text `query` looks in
+    max_in_values: int | None = None  # values one IN / NOT_IN filter may have (None: no limit)
+    strict_inputs: bool = False  # 400 for a batch input without an id, or non-list property names
+    cached: bool = False  # searches keep their matches in the change-log cache
+    faulty: bool = False  # batch updates suffer `reject_rate` and `partial_rate`
+
+
+# Searches page through portals of 100,000 contacts: they keep the change-log cache.
+CONTACT_KIND = _Kind(
+    "CONTACT", DEFAULT_PROPERTIES, "lastmodifieddate", QUERY_FIELDS, cached=True, faulty=True
+)
+COMPANY_KIND = _Kind(
+    "COMPANY",
+    COMPANY_DEFAULT_PROPERTIES,
+    "hs_lastmodifieddate",
+    COMPANY_QUERY_FIELDS,
+    max_in_values=MAX_IN_VALUES,
+    strict_inputs=True,
+)
+
+
+@dataclass(frozen=True)
+class _Store:
+    """One object type's records, as the code contacts and companies share reads them. `ids` is
+    the list of the moment (merging or archiving contacts rebuilds it): make the store under the
+    state lock where its ids are read."""
+
+    kind: _Kind
+    schema: dict[str, SandboxProperty]
+    rows: dict[int, dict[str, str | None]]
+    ids: list[int]  # ascending
+    resolve: Callable[[Any, str | None], int | None]  # an input's id (and idProperty) to a record
+    write: Callable[[int, Mapping[str, str]], None]  # apply validated changes, bump the stamps
+    rules: Mapping[str, tuple[Callable[[str], bool], str]] = field(default_factory=dict)
+
+    def object(self, cid: int, wanted: Sequence[str], extra: Iterable[str] = ()) -> dict[str, Any]:
+        """One record as HubSpot answers it: the default properties, plus the wanted ones it defines."""
+        row = self.rows[cid]
+        names = dict.fromkeys(self.kind.defaults)
+        for name in (*wanted, *extra):
+            if name in self.schema:
+                names[name] = None
+        return {
+            "id": str(cid),
+            "properties": {name: row.get(name) for name in names},
+            "createdAt": row["createdate"],
+            "updatedAt": row[self.kind.modified],
+            "archived": False,
+        }
+
+
 class HubSpotSandbox(CompanyEndpoints, SandboxServer):
     """Fake HubSpot CRM v3 (contacts, companies, their properties and groups, v4 contact-company
     associations) with HubSpot's limits."""
@@ -469,18 +568,13 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
 
         `createdate` / `lastmodifieddate` may be given to place it in time.
         """
-        self._check_known(props)
+        self._check_known(props, "contacts")
         with self._state:
             return str(self._insert(dict(props)))
 
     def edit_contact(self, contact_id: str, props: Mapping[str, str | None]) -> None:
         """Change a contact as a person editing in HubSpot would (bumps lastmodifieddate)."""
-        self._check_known(props)
-        with self._state:
-            cid = int(contact_id)
-            if cid not in self._props:
-                raise KeyError(f"no contact {contact_id}")
-            self._write(cid, {k: _as_text(v) for k, v in props.items()})
+        self._edit(contact_id, props, "contacts")
 
     def merge_contacts(self, primary_id: str, other_id: str) -> str:
         """Merge two contacts as HubSpot does: a new id, the primary's values winning,
@@ -514,9 +608,7 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
 
     def contact(self, contact_id: str) -> dict[str, str | None]:
         """Every property the portal defines, for one contact (None where it has no value)."""
-        with self._state:
-            row = self._props[int(contact_id)]
-            return {name: row.get(name) for name in self._schema}
+        return self._values(contact_id, "contacts")
 
     def contact_ids(self) -> list[str]:
         """Every contact id, ascending."""
@@ -536,21 +628,15 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
         description: str = "",
     ) -> dict[str, Any]:
         """Add a property definition directly (as a portal admin would); returns its JSON."""
-        default_field = {"string": "text", "number": "number", "date": "date", "datetime": "date"}
-        default_field |= {"enumeration": "select", "bool": "booleancheckbox"}
-        opts = list(options)
-        if type == "bool" and not opts:
-            opts = [("Yes", "true"), ("No", "false")]
-        prop = SandboxProperty(
-            name=name,
-            label=label or name.replace("_", " ").capitalize(),
-            type=type,
-            field_type=field_type or default_field[type],
+        prop = SandboxProperty.custom(
+            name,
+            type,
+            field_type,
+            label=label,
             group_name=group_name,
-            description=description,
-            options=_options(opts),
+            options=options,
             read_only=read_only,
-            hubspot_defined=False,
+            description=description,
         )
         with self._state:
             self._schema[name] = prop
@@ -597,10 +683,28 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
         with self._state:
             return sorted(self._schema)
 
-    def _check_known(self, props: Mapping[str, Any]) -> None:
-        unknown = sorted(set(props) - set(self._schema))
+    # ------------------------------------------------------------ test helpers of both object types
+    def _check_known(self, props: Mapping[str, Any], object_type: str) -> None:
+        """A test helper's values must name properties the portal defines (a typo fails loudly)."""
+        store = self._store(object_type)
+        unknown = sorted(set(props) - set(store.schema))
         if unknown:
-            raise ValueError(f"sandbox portal has no contact properties {unknown}")
+            raise ValueError(f"sandbox portal has no {store.kind.noun.lower()} properties {unknown}")
+
+    def _edit(self, record_id: str, props: Mapping[str, str | None], object_type: str) -> None:
+        self._check_known(props, object_type)
+        with self._state:
+            store = self._store(object_type)
+            cid = int(record_id)
+            if cid not in store.rows:
+                raise KeyError(f"no {store.kind.noun.lower()} {record_id}")
+            store.write(cid, {k: _as_text(v) for k, v in props.items()})
+
+    def _values(self, record_id: str, object_type: str) -> dict[str, str | None]:
+        with self._state:
+            store = self._store(object_type)
+            row = store.rows[int(record_id)]
+            return {name: row.get(name) for name in store.schema}
 
     # ------------------------------------------------------------ storage
     def _insert(self, props: dict[str, str | None], step: int = 1, trusted: bool = False) -> int:
@@ -646,19 +750,13 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
                 self._by_email[row["email"].lower()] = cid  # type: ignore[union-attr]
         self._log.append(cid)
 
-    def _object(self, cid: int, wanted: Sequence[str], extra: Iterable[str] = ()) -> dict[str, Any]:
-        row = self._props[cid]
-        names = dict.fromkeys(DEFAULT_PROPERTIES)
-        for name in (*wanted, *extra):
-            if name in self._schema:
-                names[name] = None
-        return {
-            "id": str(cid),
-            "properties": {name: row.get(name) for name in names},
-            "createdAt": row["createdate"],
-            "updatedAt": row["lastmodifieddate"],
-            "archived": False,
-        }
+    def _store(self, object_type: str) -> _Store:
+        """The records of one object type (contacts or companies), for the handlers they share."""
+        if object_type == "companies":
+            return self._company_store()
+        return _Store(
+            CONTACT_KIND, self._schema, self._props, self._ids, self._resolve, self._write, self._rules
+        )
 
     def _resolve(self, raw_id: Any, id_property: str | None) -> int | None:
         """The contact id an input refers to (by id or by a unique property), or None."""
@@ -818,9 +916,10 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
         if request.args.get("archived", "false").lower() == "true":
             return self._ok(request, {"results": []})
         with self._state:
+            store = self._store("contacts")
             start = bisect.bisect_left(self._ids, after)
             page = self._ids[start : start + limit]
-            results = [self._object(cid, wanted) for cid in page]
+            results = [store.object(cid, wanted) for cid in page]
             more = start + limit < len(self._ids)
         body: dict[str, Any] = {"results": results}
         if more:
@@ -830,12 +929,7 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
         return self._ok(request, body)
 
     def contacts_get(self, request: Request, contact_id: str) -> Response:
-        wanted = self._wanted(request)
-        with self._state:
-            cid = self._resolve(contact_id, request.args.get("idProperty"))
-            if cid is None:
-                return self._fail(request, 404, "OBJECT_NOT_FOUND", "resource not found")
-            return self._ok(request, self._object(cid, wanted))
+        return self._get_one(request, contact_id, "contacts")
 
     def contacts_update(self, request: Request, contact_id: str) -> Response:
         try:
@@ -847,20 +941,44 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         changes = {str(k): _as_text(v) for k, v in props.items()}
         with self._state:
-            errors = self._validate(changes)
+            store = self._store("contacts")
+            errors = self._validate(changes, store)
             if errors:
                 return self._validation_failure(request, errors)
             cid = self._resolve(contact_id, request.args.get("idProperty"))
             if cid is None:
                 return self._fail(request, 404, "OBJECT_NOT_FOUND", "resource not found")
             self._write(cid, changes)
-            return self._ok(request, self._object(cid, (), changes))
+            return self._ok(request, store.object(cid, (), changes))
 
     def contacts_batch_read(self, request: Request) -> Response:
+        return self._batch_read(request, "contacts")
+
+    def contacts_batch_update(self, request: Request) -> Response:
+        return self._batch_update(request, "contacts")
+
+    # ------------------------------------------------------------ shared by contacts and companies
+    def _get_one(self, request: Request, raw_id: str, object_type: str) -> Response:
+        """`GET /crm/v3/objects/{type}/{id}`: one record, or 404."""
+        wanted = self._wanted(request)
+        with self._state:
+            store = self._store(object_type)
+            cid = store.resolve(raw_id, request.args.get("idProperty"))
+            if cid is None:
+                return self._fail(request, 404, "OBJECT_NOT_FOUND", "resource not found")
+            return self._ok(request, store.object(cid, wanted))
+
+    def _batch_read(self, request: Request, object_type: str) -> Response:
+        """`POST .../batch/read`: the records found (each once), a 207 naming the ids that were not."""
+        store = self._store(object_type)
         started = self._now_iso()
         try:
             body = self._body(request)
             inputs = self._inputs(body)
+            lists = ("properties", "propertiesWithHistory") if store.kind.strict_inputs else ()
+            for key in lists:
+                if key in body and not isinstance(body[key], list):
+                    raise Invalid(f"Invalid input JSON: {key} must be a list of property names")
         except Invalid as exc:
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         wanted = [str(p) for p in body.get("properties") or []]
@@ -869,31 +987,34 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
             results, missing, seen = [], [], set()
             for item in inputs:
                 raw = item.get("id")
-                cid = self._resolve(raw, id_property)
+                cid = store.resolve(raw, id_property)
                 if cid is None:
                     missing.append(str(raw))
                 elif cid not in seen:
                     seen.add(cid)
-                    results.append(self._object(cid, wanted))
+                    results.append(store.object(cid, wanted))
         errors = []
         if missing:
             errors.append(
                 self._record_error(
                     "OBJECT_NOT_FOUND",
-                    "Could not get some CONTACT objects, they may be deleted or not exist. "
+                    f"Could not get some {store.kind.noun} objects, they may be deleted or not exist. "
                     "Check that ids are valid.",
                     missing,
                 )
             )
         return self._batch_answer(request, started, results, errors)
 
-    def contacts_batch_update(self, request: Request) -> Response:
+    def _batch_update(self, request: Request, object_type: str) -> Response:
+        """`POST .../batch/update`: all or nothing on a bad value, else a 207 for unknown ids."""
+        store = self._store(object_type)
         started = self._now_iso()
         try:
             body = self._body(request)
             inputs = self._inputs(body)
             for item in inputs:
-                if not isinstance(item.get("properties"), dict):
+                no_id = store.kind.strict_inputs and item.get("id") in (None, "")
+                if no_id or not isinstance(item.get("properties"), dict):
                     raise Invalid("Invalid input JSON: every input needs an id and a properties object")
             raw_ids = [str(item.get("id")) for item in inputs]
             dupes = sorted({i for i in raw_ids if raw_ids.count(i) > 1})
@@ -903,16 +1024,18 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         changes = [{str(k): _as_text(v) for k, v in item["properties"].items()} for item in inputs]
         with self._state:
-            errors = [err for ch in changes for err in self._validate(ch)]
+            errors = [err for ch in changes for err in self._validate(ch, store)]
             if errors:  # one bad value rejects the whole batch; nothing is written
                 return self._validation_failure(request, errors)
-            rejected = self._random_rejection(changes)
-            if rejected is not None:
-                return self._validation_failure(request, rejected)
-            skipped = self._random_partial(len(inputs))
+            skipped: set[int] = set()
+            if store.kind.faulty:
+                rejected = self._random_rejection(changes)
+                if rejected is not None:
+                    return self._validation_failure(request, rejected)
+                skipped = self._random_partial(len(inputs))
             results, missing, flaky = [], [], []
             for i, (item, change) in enumerate(zip(inputs, changes, strict=True)):
-                cid = self._resolve(item.get("id"), item.get("idProperty") or body.get("idProperty"))
+                cid = store.resolve(item.get("id"), item.get("idProperty") or body.get("idProperty"))
                 if cid is None:
                     missing.append(str(item.get("id")))
                     continue
@@ -920,14 +1043,16 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
                     flaky.append(str(item.get("id")))
                     continue
                 if change:
-                    self._write(cid, change)
-                results.append(self._object(cid, (), change))
+                    store.write(cid, change)
+                results.append(store.object(cid, (), change))
         errors = [
-            self._record_error("OBJECT_NOT_FOUND", f"Could not find CONTACT with id {raw}.", [raw])
+            self._record_error("OBJECT_NOT_FOUND", f"Could not find {store.kind.noun} with id {raw}.", [raw])
             for raw in missing
         ]
         errors += [
-            self._record_error("INTERNAL_ERROR", f"Could not update CONTACT {raw}; try again.", [raw])
+            self._record_error(
+                "INTERNAL_ERROR", f"Could not update {store.kind.noun} {raw}; try again.", [raw]
+            )
             for raw in flaky
         ]
         return self._batch_answer(request, started, results, errors)
@@ -991,11 +1116,11 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
             raise Invalid(f"Too many inputs: {len(inputs)}. The maximum is {MAX_BATCH} per batch request")
         return inputs
 
-    def _validate(self, changes: Mapping[str, str]) -> list[dict[str, Any]]:
+    def _validate(self, changes: Mapping[str, str], store: _Store) -> list[dict[str, Any]]:
         """HubSpot's per-property validation results for one input's values."""
         errors = []
         for name, value in changes.items():
-            prop = self._schema.get(name)
+            prop = store.schema.get(name)
             if prop is None:
                 problem: tuple[str, str] | None = (
                     "PROPERTY_DOESNT_EXIST",
@@ -1005,7 +1130,7 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
                 problem = ("READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.')
             else:
                 problem = _invalid_value(prop, value)
-                rule = self._rules.get(name)
+                rule = store.rules.get(name)
                 if problem is None and rule is not None and value and not rule[0](value):
                     problem = ("INVALID_VALUE", f"{value!r} {rule[1]}")
             if problem:
@@ -1029,6 +1154,10 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
 
     # ------------------------------------------------------------ search
     def contacts_search(self, request: Request) -> Response:
+        return self._search(request, "contacts")
+
+    def _search(self, request: Request, object_type: str) -> Response:
+        """`POST .../search` over one object type's records, with HubSpot's limits and paging."""
         try:
             body = self._body(request)
             limit = self._int(body.get("limit", 10), "limit")
@@ -1043,16 +1172,17 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
             groups_raw = body.get("filterGroups") or []
             if not isinstance(groups_raw, list) or len(groups_raw) > MAX_FILTER_GROUPS:
                 raise Invalid(f"A search can have at most {MAX_FILTER_GROUPS} filterGroups")
-            sorts = self._sorts(body.get("sorts") or [])
             wanted = [str(p) for p in body.get("properties") or []]
             query = body.get("query")
             with self._state:
-                groups = self._compile(groups_raw)
-                ids = self._match(groups, query if isinstance(query, str) and query.strip() else None)
-                ids = self._sorted(ids, sorts)
+                store = self._store(object_type)
+                sorts = self._sorts(body.get("sorts") or [], store)
+                groups = self._compile(groups_raw, store)
+                ids = self._match(groups, query if isinstance(query, str) and query.strip() else None, store)
+                ids = self._sorted(ids, sorts, store)
                 total = len(ids)
                 page = ids[after : after + limit]
-                results = [self._object(cid, wanted) for cid in page]
+                results = [store.object(cid, wanted) for cid in page]
         except Invalid as exc:
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         answer: dict[str, Any] = {"total": total, "results": results}
@@ -1067,7 +1197,7 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
         except (TypeError, ValueError):
             raise Invalid(f"{name} must be an integer, got {value!r}") from None
 
-    def _compile(self, groups_raw: list[Any]) -> list[_Group]:
+    def _compile(self, groups_raw: list[Any], store: _Store) -> list[_Group]:
         total = 0
         groups = []
         for raw in groups_raw:
@@ -1079,12 +1209,12 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
                     f"A filterGroup can have at most {MAX_FILTERS_PER_GROUP} filters, got {len(filters)}"
                 )
             total += len(filters)
-            groups.append(self._compile_group(filters))
+            groups.append(self._compile_group(filters, store))
         if total > MAX_FILTERS_TOTAL:
             raise Invalid(f"A search can have at most {MAX_FILTERS_TOTAL} filters in all, got {total}")
         return groups
 
-    def _compile_group(self, filters: list[Any]) -> _Group:
+    def _compile_group(self, filters: list[Any], store: _Store) -> _Group:
         group = _Group()
         keys = []
         for f in filters:
@@ -1093,9 +1223,13 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
             name, op = f.get("propertyName"), f.get("operator")
             if op not in OPERATORS:
                 raise Invalid(f"Unknown filter operator {op!r}")
-            prop = self._schema.get(str(name))
+            prop = store.schema.get(str(name))
             if prop is None:
                 raise Invalid(f"Unable to find property {name!r} to filter on")
+            values = f.get("values")
+            cap = store.kind.max_in_values
+            if cap is not None and op in ("IN", "NOT_IN") and isinstance(values, list) and len(values) > cap:
+                raise Invalid(f"filter {op} on {name} has {len(values)} values; at most {cap} are allowed")
             if name == "hs_object_id" and self._id_filter(group, op, f):
                 continue
             group.preds.append(self._predicate(prop, op, f))
@@ -1129,7 +1263,7 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
         return True
 
     def _predicate(self, prop: SandboxProperty, op: str, f: dict[str, Any]) -> Pred:
-        """Compile one filter into a test on a contact's stored properties."""
+        """Compile one filter into a test on a record's stored properties."""
         name = prop.name
         multi = prop.type == "enumeration" and prop.field_type == "checkbox"
         key = self._key_fn(prop)
@@ -1209,32 +1343,38 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
             return to_epoch_ms
         return str.lower
 
-    def _match(self, groups: list[_Group], query: str | None) -> list[int]:
-        """Ids matching any group (all contacts when there is none), ascending."""
+    def _match(self, groups: list[_Group], query: str | None, store: _Store) -> list[int]:
+        """Ids matching any group (every record when there is none), ascending."""
         if not groups:
-            ids = list(self._ids)
+            ids = list(store.ids)
         else:
             found: list[int] = []
             for group in groups:
-                found.extend(self._match_group(group))
+                found.extend(self._match_group(group, store))
             ids = sorted(set(found)) if len(groups) > 1 else found
         if query:
             needle = query.strip().lower()
-            fields = ("firstname", "lastname", "email", "company", "phone", "website")
-            ids = [i for i in ids if any(needle in (self._props[i].get(p) or "").lower() for p in fields)]
+            rows, fields = store.rows, store.kind.query_fields
+            ids = [i for i in ids if any(needle in (rows[i].get(p) or "").lower() for p in fields)]
         return ids
 
-    def _match_group(self, group: _Group) -> list[int]:
+    def _match_group(self, group: _Group, store: _Store) -> list[int]:
+        rows = store.rows
         if group.ids is not None:
-            cands = sorted(i for i in group.ids if i in self._props and group.lo <= i <= group.hi)
-            return [i for i in cands if all(p(self._props[i]) for p in group.preds)]
-        base = self._cached(group) if group.preds else self._ids
+            cands = sorted(i for i in group.ids if i in rows and group.lo <= i <= group.hi)
+            return [i for i in cands if all(p(rows[i]) for p in group.preds)]
+        if not group.preds:
+            base = store.ids
+        elif store.kind.cached:
+            base = self._cached(group)
+        else:
+            base = [i for i in store.ids if all(p(rows[i]) for p in group.preds)]
         start = bisect.bisect_left(base, group.lo)
         end = bisect.bisect_right(base, group.hi)
         return base[start:end]
 
     def _cached(self, group: _Group) -> list[int]:
-        """Ids matching the group's predicates, kept current from the change log."""
+        """Contact ids matching the group's predicates, kept current from the change log."""
         entry = self._cache.get(group.key)
         version = len(self._log)
         if entry is not None and version - entry.version > max(5_000, len(self._ids) // 4):
@@ -1259,7 +1399,7 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
         self._cache.move_to_end(group.key)
         return entry.ids
 
-    def _sorts(self, raw: Any) -> list[tuple[str, bool]]:
+    def _sorts(self, raw: Any, store: _Store) -> list[tuple[str, bool]]:
         """[(property, descending)] from the object or the string form of `sorts`."""
         if not isinstance(raw, list):
             raise Invalid("sorts must be a list")
@@ -1274,25 +1414,25 @@ class HubSpotSandbox(CompanyEndpoints, SandboxServer):
                 raise Invalid("every sort must be an object or a property name")
             if direction not in ("ASCENDING", "DESCENDING"):
                 raise Invalid(f"sort direction must be ASCENDING or DESCENDING, got {direction!r}")
-            if name not in self._schema:
+            if name not in store.schema:
                 raise Invalid(f"Unable to find property {name!r} to sort on")
             out.append((name, direction == "DESCENDING"))
         if len(out) > 1:
             raise Invalid("Only one sort can be applied to a search")
         return out
 
-    def _sorted(self, ids: list[int], sorts: list[tuple[str, bool]]) -> list[int]:
-        """Order matches by the sort; contacts without a value come last, ties by id."""
+    def _sorted(self, ids: list[int], sorts: list[tuple[str, bool]], store: _Store) -> list[int]:
+        """Order matches by the sort; records without a value come last, ties by id."""
         if not sorts or sorts[0] == ("hs_object_id", False):
             return ids
         name, desc = sorts[0]
         if name == "hs_object_id":
             return ids[::-1]
-        key = self._key_fn(self._schema[name])
+        key = self._key_fn(store.schema[name])
         valued: list[tuple[Any, int]] = []
         empty: list[int] = []
         for cid in ids:
-            raw = self._props[cid].get(name)
+            raw = store.rows[cid].get(name)
             k = key(raw) if raw else None
             if k is None:
                 empty.append(cid)

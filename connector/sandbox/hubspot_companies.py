@@ -23,26 +23,19 @@ their primary.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from connector.hubspot.limits import (
-    MAX_FILTER_GROUPS,
-    MAX_FILTERS_PER_GROUP,
-    MAX_FILTERS_TOTAL,
-    OPERATORS,
-)
-from connector.hubspot.limits import MAX_SEARCH_PAGE as MAX_SEARCH_LIMIT
-from connector.hubspot.limits import MAX_SEARCH_RESULTS as MAX_SEARCH_DEPTH
 from connector.sandbox.seed import FREE_MAIL, iso_from_ms
 
 if TYPE_CHECKING:
-    from connector.sandbox.hubspot import SandboxProperty
+    from connector.sandbox.hubspot import SandboxProperty, _Store
 
 COMPANY_DEFAULT_PROPERTIES = ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name")
+COMPANY_QUERY_FIELDS = ("name", "domain", "website", "phone")  # what a search's `query` looks in
 MAX_IN_VALUES = 100  # values of one IN / NOT_IN filter
 # Inputs per v4 associations batch read (HubSpot documents 1,000; the connector sends 100).
 MAX_ASSOCIATION_INPUTS = 1_000
@@ -150,31 +143,26 @@ class CompanyEndpoints:
     if TYPE_CHECKING:  # what the sandbox class it is mixed into provides
         from threading import RLock
 
-        from connector.sandbox.hubspot import _Group
-
         _state: RLock
         _props: dict[int, dict[str, str | None]]
         _ids: list[int]
-        quote_values: bool
-        url: str
 
         def _ok(self, request: Request, body: Any, status: int = 200) -> Response: ...
         def _fail(
             self, request: Request, status: int, category: str, message: str, **extra: Any
         ) -> Response: ...
         def _body(self, request: Request) -> dict[str, Any]: ...
-        def _inputs(self, body: dict[str, Any]) -> list[dict[str, Any]]: ...
         def _batch_answer(
             self, request: Request, started: str, results: list[Any], errors: list[dict[str, Any]]
         ) -> Response: ...
-        def _validation_failure(self, request: Request, errors: list[dict[str, Any]]) -> Response: ...
         def _now_iso(self) -> str: ...
-        def _predicate(self, prop: SandboxProperty, op: str, f: dict[str, Any]) -> Any: ...
-        def _key_fn(self, prop: SandboxProperty) -> Any: ...
-        def _int(self, value: Any, name: str) -> int: ...
-        def _id_filter(self, group: _Group, op: str, f: dict[str, Any]) -> bool: ...
-        def _record_error(self, category: str, message: str, ids: list[str]) -> dict[str, Any]: ...
-        def _wanted(self, request: Request) -> list[str]: ...
+        def _get_one(self, request: Request, raw_id: str, object_type: str) -> Response: ...
+        def _batch_read(self, request: Request, object_type: str) -> Response: ...
+        def _batch_update(self, request: Request, object_type: str) -> Response: ...
+        def _search(self, request: Request, object_type: str) -> Response: ...
+        def _check_known(self, props: Mapping[str, Any], object_type: str) -> None: ...
+        def _edit(self, record_id: str, props: Mapping[str, str | None], object_type: str) -> None: ...
+        def _values(self, record_id: str, object_type: str) -> dict[str, str | None]: ...
         def properties_list(self, request: Request, object_type: str = "contacts") -> Response: ...
         def property_get(self, request: Request, name: str, object_type: str = "contacts") -> Response: ...
         def property_create(self, request: Request, object_type: str = "contacts") -> Response: ...
@@ -255,27 +243,18 @@ class CompanyEndpoints:
     # ------------------------------------------------------------ test helpers
     def add_company(self, props: Mapping[str, str | None]) -> str:
         """Create a company as a person would in HubSpot; returns its id."""
-        self._check_company_known(props)
+        self._check_known(props, "companies")
         with self._state:
             cid = self._insert_company(self._normalised(props), created=iso_from_ms(_now_ms()))
             return str(cid)
 
     def edit_company(self, company_id: str, props: Mapping[str, str | None]) -> None:
         """Change a company as a person editing in HubSpot would (bumps hs_lastmodifieddate)."""
-        self._check_company_known(props)
-        from connector.sandbox.hubspot import _as_text
-
-        with self._state:
-            cid = int(company_id)
-            if cid not in self._companies:
-                raise KeyError(f"no company {company_id}")
-            self._write_company(cid, {k: _as_text(v) for k, v in props.items()})
+        self._edit(company_id, props, "companies")
 
     def company(self, company_id: str) -> dict[str, str | None]:
         """Every company property the portal defines, for one company (None where it has no value)."""
-        with self._state:
-            row = self._companies[int(company_id)]
-            return {name: row.get(name) for name in self._company_schema}
+        return self._values(company_id, "companies")
 
     def company_ids(self) -> list[str]:
         """Every company id, ascending."""
@@ -334,20 +313,10 @@ class CompanyEndpoints:
         read_only: bool = False,
     ) -> dict[str, Any]:
         """Add a company property definition directly (as a portal admin would); returns its JSON."""
-        from connector.sandbox.hubspot import SandboxProperty, _options
+        from connector.sandbox.hubspot import SandboxProperty
 
-        default_field = {"string": "text", "number": "number", "date": "date", "datetime": "date"}
-        default_field |= {"enumeration": "select", "bool": "booleancheckbox"}
-        opts = list(options) or ([("Yes", "true"), ("No", "false")] if type == "bool" else [])
-        prop = SandboxProperty(
-            name=name,
-            label=label or name.replace("_", " ").capitalize(),
-            type=type,
-            field_type=field_type or default_field[type],
-            group_name=group_name,
-            options=_options(opts),
-            read_only=read_only,
-            hubspot_defined=False,
+        prop = SandboxProperty.custom(
+            name, type, field_type, label=label, group_name=group_name, options=options, read_only=read_only
         )
         with self._state:
             self._company_schema[name] = prop
@@ -356,11 +325,6 @@ class CompanyEndpoints:
     def company_property_names(self) -> list[str]:
         with self._state:
             return sorted(self._company_schema)
-
-    def _check_company_known(self, props: Mapping[str, Any]) -> None:
-        unknown = sorted(set(props) - set(self._company_schema))
-        if unknown:
-            raise ValueError(f"sandbox portal has no company properties {unknown}")
 
     def _normalised(self, props: Mapping[str, str | None]) -> dict[str, str | None]:
         from connector.sandbox.hubspot import _normalise
@@ -382,19 +346,18 @@ class CompanyEndpoints:
         before = to_epoch_ms(row.get("hs_lastmodifieddate") or "0") or 0
         row["hs_lastmodifieddate"] = iso_from_ms(max(_now_ms(), before + 1))
 
-    def _company_object(self, cid: int, wanted: Sequence[str], extra: Iterable[str] = ()) -> dict[str, Any]:
-        row = self._companies[cid]
-        names = dict.fromkeys(COMPANY_DEFAULT_PROPERTIES)
-        for name in (*wanted, *extra):
-            if name in self._company_schema:
-                names[name] = None
-        return {
-            "id": str(cid),
-            "properties": {name: row.get(name) for name in names},
-            "createdAt": row["createdate"],
-            "updatedAt": row["hs_lastmodifieddate"],
-            "archived": False,
-        }
+    def _company_store(self) -> _Store:
+        """The companies, for the search, batch and validation code they share with contacts."""
+        from connector.sandbox.hubspot import COMPANY_KIND, _Store
+
+        return _Store(
+            COMPANY_KIND,
+            self._company_schema,
+            self._companies,
+            self._company_ids,
+            self._company_of,
+            self._write_company,
+        )
 
     def _company_of(self, raw_id: Any, id_property: str | None) -> int | None:
         """The company an input refers to (by id, or by a unique property: companies have none but id)."""
@@ -403,241 +366,18 @@ class CompanyEndpoints:
         text = str(raw_id)
         return int(text) if text.isdigit() and int(text) in self._companies else None
 
-    def _validate_company(self, changes: Mapping[str, str]) -> list[dict[str, Any]]:
-        """HubSpot's per-property validation results for one company input's values."""
-        from connector.sandbox.hubspot import _invalid_value
-
-        errors = []
-        for name, value in changes.items():
-            prop = self._company_schema.get(name)
-            if prop is None:
-                problem: tuple[str, str] | None = (
-                    "PROPERTY_DOESNT_EXIST",
-                    f'Property "{name}" does not exist',
-                )
-            elif prop.read_only:
-                problem = ("READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.')
-            else:
-                problem = _invalid_value(prop, value)
-            if problem:
-                code, message = problem
-                if not self.quote_values:
-                    message = f"The value for {name} is not valid."
-                errors.append(
-                    {
-                        "isValid": False,
-                        "message": message,
-                        "error": code,
-                        "name": name,
-                        "localizedErrorMessage": message,
-                    }
-                )
-        return errors
-
     # ------------------------------------------------------------ companies
     def companies_get(self, request: Request, company_id: str) -> Response:
-        wanted = self._wanted(request)
-        with self._state:
-            cid = self._company_of(company_id, request.args.get("idProperty"))
-            if cid is None:
-                return self._fail(request, 404, "OBJECT_NOT_FOUND", "resource not found")
-            return self._ok(request, self._company_object(cid, wanted))
+        return self._get_one(request, company_id, "companies")
 
     def companies_batch_read(self, request: Request) -> Response:
-        from connector.sandbox.hubspot import Invalid
-
-        started = self._now_iso()
-        try:
-            body = self._body(request)
-            inputs = self._inputs(body)
-            for key in ("properties", "propertiesWithHistory"):
-                if key in body and not isinstance(body[key], list):
-                    raise Invalid(f"Invalid input JSON: {key} must be a list of property names")
-        except Invalid as exc:
-            return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
-        wanted = [str(p) for p in body.get("properties") or []]
-        with self._state:
-            results, missing, seen = [], [], set()
-            for item in inputs:
-                cid = self._company_of(item.get("id"), body.get("idProperty"))
-                if cid is None:
-                    missing.append(str(item.get("id")))
-                elif cid not in seen:
-                    seen.add(cid)
-                    results.append(self._company_object(cid, wanted))
-        errors = []
-        if missing:
-            message = (
-                "Could not get some COMPANY objects, they may be deleted or not exist. "
-                "Check that ids are valid."
-            )
-            errors.append(self._record_error("OBJECT_NOT_FOUND", message, missing))
-        return self._batch_answer(request, started, results, errors)
+        return self._batch_read(request, "companies")
 
     def companies_batch_update(self, request: Request) -> Response:
-        from connector.sandbox.hubspot import Invalid, _as_text
-
-        started = self._now_iso()
-        try:
-            body = self._body(request)
-            inputs = self._inputs(body)
-            for item in inputs:
-                if item.get("id") in (None, "") or not isinstance(item.get("properties"), dict):
-                    raise Invalid("Invalid input JSON: every input needs an id and a properties object")
-            raw_ids = [str(item.get("id")) for item in inputs]
-            dupes = sorted({i for i in raw_ids if raw_ids.count(i) > 1})
-            if dupes:
-                raise Invalid(f"Duplicate IDs found in batch input: {dupes}. IDs must be unique")
-        except Invalid as exc:
-            return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
-        changes = [{str(k): _as_text(v) for k, v in item["properties"].items()} for item in inputs]
-        with self._state:
-            errors = [err for change in changes for err in self._validate_company(change)]
-            if errors:  # one bad value rejects the whole batch; nothing is written
-                return self._validation_failure(request, errors)
-            results, missing = [], []
-            for item, change in zip(inputs, changes, strict=True):
-                cid = self._company_of(item.get("id"), item.get("idProperty") or body.get("idProperty"))
-                if cid is None:
-                    missing.append(str(item.get("id")))
-                    continue
-                if change:
-                    self._write_company(cid, change)
-                results.append(self._company_object(cid, (), change))
-        record_errors = [
-            self._record_error("OBJECT_NOT_FOUND", f"Could not find COMPANY with id {raw}.", [raw])
-            for raw in missing
-        ]
-        return self._batch_answer(request, started, results, record_errors)
+        return self._batch_update(request, "companies")
 
     def companies_search(self, request: Request) -> Response:
-        from connector.sandbox.hubspot import Invalid
-
-        try:
-            body = self._body(request)
-            limit = self._int(body.get("limit", 10), "limit")
-            after = self._int(body.get("after") or 0, "after")
-            if limit < 0 or limit > MAX_SEARCH_LIMIT:
-                raise Invalid(f"limit must be between 0 and {MAX_SEARCH_LIMIT}, got {limit}")
-            if after < 0 or after + limit > MAX_SEARCH_DEPTH:
-                raise Invalid(
-                    f"Paging past {MAX_SEARCH_DEPTH} results is not supported "
-                    f"(after={after}, limit={limit}); narrow the search instead"
-                )
-            groups_raw = body.get("filterGroups") or []
-            if not isinstance(groups_raw, list) or len(groups_raw) > MAX_FILTER_GROUPS:
-                raise Invalid(f"A search can have at most {MAX_FILTER_GROUPS} filterGroups")
-            wanted = [str(p) for p in body.get("properties") or []]
-            query = body.get("query")
-            with self._state:
-                groups = self._compile_company_groups(groups_raw)
-                sort = self._company_sort(body.get("sorts") or [])
-                ids = [
-                    cid
-                    for cid in self._company_ids
-                    if not groups or any(self._company_matches(group, cid) for group in groups)
-                ]
-                if isinstance(query, str) and query.strip():
-                    needle = query.strip().lower()
-                    fields = ("name", "domain", "website", "phone")
-                    ids = [
-                        i
-                        for i in ids
-                        if any(needle in (self._companies[i].get(p) or "").lower() for p in fields)
-                    ]
-                ids = self._sorted_companies(ids, sort)
-                total = len(ids)
-                results = [self._company_object(cid, wanted) for cid in ids[after : after + limit]]
-        except Invalid as exc:
-            return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
-        answer: dict[str, Any] = {"total": total, "results": results}
-        if after + limit < total and limit:
-            answer["paging"] = {"next": {"after": str(after + limit)}}
-        return self._ok(request, answer)
-
-    def _compile_company_groups(self, groups_raw: list[Any]) -> list[_Group]:
-        from connector.sandbox.hubspot import Invalid, _Group
-
-        total = 0
-        groups = []
-        for raw in groups_raw:
-            filters = raw.get("filters") if isinstance(raw, dict) else None
-            if not isinstance(filters, list):
-                raise Invalid("every filterGroup needs a filters list")
-            if len(filters) > MAX_FILTERS_PER_GROUP:
-                raise Invalid(
-                    f"A filterGroup can have at most {MAX_FILTERS_PER_GROUP} filters, got {len(filters)}"
-                )
-            total += len(filters)
-            group = _Group()
-            for f in filters:
-                if not isinstance(f, dict):
-                    raise Invalid("every filter must be an object")
-                name, op = f.get("propertyName"), f.get("operator")
-                if op not in OPERATORS:
-                    raise Invalid(f"Unknown filter operator {op!r}")
-                prop = self._company_schema.get(str(name))
-                if prop is None:
-                    raise Invalid(f"Unable to find property {name!r} to filter on")
-                values = f.get("values")
-                if op in ("IN", "NOT_IN") and isinstance(values, list) and len(values) > MAX_IN_VALUES:
-                    raise Invalid(
-                        f"filter {op} on {name} has {len(values)} values; at most {MAX_IN_VALUES} are allowed"
-                    )
-                if name == "hs_object_id" and self._id_filter(group, op, f):
-                    continue
-                group.preds.append(self._predicate(prop, op, f))
-            groups.append(group)
-        if total > MAX_FILTERS_TOTAL:
-            raise Invalid(f"A search can have at most {MAX_FILTERS_TOTAL} filters in all, got {total}")
-        return groups
-
-    def _company_matches(self, group: _Group, cid: int) -> bool:
-        if not group.lo <= cid <= group.hi or (group.ids is not None and cid not in group.ids):
-            return False
-        row = self._companies[cid]
-        return all(pred(row) for pred in group.preds)
-
-    def _company_sort(self, raw: Any) -> tuple[str, bool] | None:
-        from connector.sandbox.hubspot import Invalid
-
-        if not isinstance(raw, list):
-            raise Invalid("sorts must be a list")
-        if len(raw) > 1:
-            raise Invalid("Only one sort can be applied to a search")
-        if not raw:
-            return None
-        item = raw[0]
-        if isinstance(item, str):
-            name, direction = item.lstrip("-"), "DESCENDING" if item.startswith("-") else "ASCENDING"
-        elif isinstance(item, dict):
-            name, direction = str(item.get("propertyName")), str(item.get("direction", "ASCENDING"))
-        else:
-            raise Invalid("every sort must be an object or a property name")
-        if direction not in ("ASCENDING", "DESCENDING"):
-            raise Invalid(f"sort direction must be ASCENDING or DESCENDING, got {direction!r}")
-        if name not in self._company_schema:
-            raise Invalid(f"Unable to find property {name!r} to sort on")
-        return name, direction == "DESCENDING"
-
-    def _sorted_companies(self, ids: list[int], sort: tuple[str, bool] | None) -> list[int]:
-        """Ids by the sort (by id when none); companies without a value come last, ties by id."""
-        if sort is None or sort == ("hs_object_id", False):
-            return ids
-        name, desc = sort
-        if name == "hs_object_id":
-            return ids[::-1]
-        key = self._key_fn(self._company_schema[name])
-        valued, empty = [], []
-        for cid in ids:
-            raw = self._companies[cid].get(name)
-            k = key(raw) if raw else None
-            if k is None:
-                empty.append(cid)
-            else:
-                valued.append((k, cid))
-        valued.sort(key=lambda pair: pair[0], reverse=desc)
-        return [cid for _, cid in valued] + empty
+        return self._search(request, "companies")
 
     # ------------------------------------------------------------ properties and groups
     def company_properties_list(self, request: Request) -> Response:

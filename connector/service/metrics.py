@@ -26,6 +26,8 @@ prefixed `saber_connector_`:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -51,9 +53,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r, ns = self.registry, NAMESPACE
-        self.cycles = Counter(
-            "cycles", "Cycles run, by kind and outcome.", ["kind", "outcome"], namespace=ns, registry=r
-        )
+        # Every series in this registry and under the connector's prefix.
+        counter = partial(Counter, namespace=ns, registry=r)
+        gauge = partial(Gauge, namespace=ns, registry=r)
+        self.cycles = counter("cycles", "Cycles run, by kind and outcome.", ["kind", "outcome"])
         self.cycle_duration = Histogram(
             "cycle_duration_seconds",
             "How long cycles took, by kind.",
@@ -62,76 +65,42 @@ class Metrics:
             registry=r,
             buckets=DURATION_BUCKETS,
         )
-        self.contacts_written = Counter(
-            "contacts_written", "Contacts whose values were written to HubSpot.", namespace=ns, registry=r
+        self.contacts_written = counter("contacts_written", "Contacts whose values were written to HubSpot.")
+        self.contacts_skipped = counter("contacts_skipped", "Contacts skipped, by reason.", ["reason"])
+        self.record_failures = counter(
+            "record_failures", "Record-level failures (a contact or one of its properties)."
         )
-        self.contacts_skipped = Counter(
-            "contacts_skipped", "Contacts skipped, by reason.", ["reason"], namespace=ns, registry=r
+        self.research = counter(
+            "research", "Research requests by event (launched, adopted, completed, failed).", ["event"]
         )
-        self.record_failures = Counter(
-            "record_failures",
-            "Record-level failures (a contact or one of its properties).",
-            namespace=ns,
-            registry=r,
+        self.research_pending = gauge(
+            "research_pending", "Research launched and not finished, after the last cycle."
         )
-        self.research = Counter(
-            "research",
-            "Research requests by event (launched, adopted, completed, failed).",
-            ["event"],
-            namespace=ns,
-            registry=r,
-        )
-        self.research_pending = Gauge(
-            "research_pending",
-            "Research launched and not finished, after the last cycle.",
-            namespace=ns,
-            registry=r,
-        )
-        self.signals_asked = Counter(
-            "signals_asked", "Signals asked through Saber's signal endpoints.", namespace=ns, registry=r
-        )
-        self.credits_used = Counter("credits_used", "Saber credits spent.", namespace=ns, registry=r)
-        self.credits_left = Gauge(
-            "credits_left", "Saber credits left, as last read.", namespace=ns, registry=r
-        )
-        self.api_requests = Counter(
+        self.signals_asked = counter("signals_asked", "Signals asked through Saber's signal endpoints.")
+        self.credits_used = counter("credits_used", "Saber credits spent.")
+        self.credits_left = gauge("credits_left", "Saber credits left, as last read.")
+        self.api_requests = counter(
             "api_requests",
             "API requests sent (retries included), by service, operation and HTTP status.",
             ["service", "operation", "status"],
-            namespace=ns,
-            registry=r,
         )
-        self.api_retries = Counter(
-            "api_retries", "API requests retried, by service.", ["service"], namespace=ns, registry=r
-        )
-        self.webhooks = Counter(
-            "webhooks", "Saber webhooks received, by outcome.", ["outcome"], namespace=ns, registry=r
-        )
-        self.companies = Counter(
+        self.api_retries = counter("api_retries", "API requests retried, by service.", ["service"])
+        self.webhooks = counter("webhooks", "Saber webhooks received, by outcome.", ["outcome"])
+        self.companies = counter(
             "companies",
             "HubSpot companies by event: matched, written, and contacts unmatched_<reason>.",
             ["event"],
-            namespace=ns,
-            registry=r,
         )
-        self.subscription_entries = Counter(
-            "subscription_entries_read",
-            "Saber signal subscription log entries read (no credits).",
-            namespace=ns,
-            registry=r,
+        self.subscription_entries = counter(
+            "subscription_entries_read", "Saber signal subscription log entries read (no credits)."
         )
-        self.held_back = Counter(
+        self.held_back = counter(
             "answers_held_back",
             "Signal answers not written because their confidence was below min_confidence, by property.",
             ["property"],
-            namespace=ns,
-            registry=r,
         )
-        self.last_success = Gauge(
-            "last_success_timestamp_seconds",
-            "Unix time of the last cycle that ended ok or partial.",
-            namespace=ns,
-            registry=r,
+        self.last_success = gauge(
+            "last_success_timestamp_seconds", "Unix time of the last cycle that ended ok or partial."
         )
         self.credits_left.set(float("nan"))  # unknown until a cycle reads the balance
         # Series that exist at zero from the start, so rates and alerts work before the first event.
@@ -166,9 +135,7 @@ class Metrics:
 
     def _count_summary(self, s: RunSummary) -> None:
         self.contacts_written.inc(max(0, s.contacts_written))
-        for reason, n in s.skipped.items():
-            if n > 0:
-                self.contacts_skipped.labels(reason).inc(n)
+        _count_each(self.contacts_skipped, s.skipped)
         self.record_failures.inc(len(s.failures))
         for event in RESEARCH_EVENTS:
             if s.research.get(event, 0) > 0:
@@ -180,13 +147,9 @@ class Metrics:
             self.credits_left.set(s.credits_left)
         self.companies.labels("matched").inc(max(0, s.companies_matched))
         self.companies.labels("written").inc(max(0, s.companies_written))
-        for event, n in s.company_events.items():
-            if n > 0:
-                self.companies.labels(event).inc(n)
+        _count_each(self.companies, s.company_events)
         self.subscription_entries.inc(max(0, s.subscription_entries_read))
-        for prop, n in s.low_confidence.items():
-            if n > 0:
-                self.held_back.labels(prop).inc(n)
+        _count_each(self.held_back, s.low_confidence)
 
     def webhook(self, outcome: str) -> None:
         """Count one webhook by outcome (`WEBHOOK_OUTCOMES`, or any other word a caller uses)."""
@@ -210,3 +173,10 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus text format (what `/metrics` serves)."""
         return generate_latest(self.registry)
+
+
+def _count_each(counter: Counter, counts: Mapping[str, int]) -> None:
+    """Add each label's count to its series; a label counted zero times adds no series."""
+    for label, n in counts.items():
+        if n > 0:
+            counter.labels(label).inc(n)
