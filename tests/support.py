@@ -12,16 +12,50 @@ from typing import Any
 import pytest
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll until `predicate` returns something truthy and return it; fail the test at the deadline."""
+class Timeout(AssertionError):
+    """A condition was not met by its deadline (raised outside pytest, where `pytest.fail` does not fit)."""
+
+
+def poll(
+    predicate: Callable[[], Any],
+    timeout: float,
+    interval: float = 0.01,
+    *,
+    alive: subprocess.Popen[str] | None = None,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """Poll until `predicate` returns something truthy and return it; None at the deadline.
+
+    `alive`: give up as soon as that process has ended; `ignore`: errors that count as "not yet".
+    """
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
+    while alive is None or alive.poll() is None:
+        try:
+            value = predicate()
+        except ignore:
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
+            break
         time.sleep(interval)
+    return None
+
+
+def wait_or_raise(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """`poll`, raising `Timeout` naming `what` at the deadline: for code that runs with or without pytest."""
+    value = poll(predicate, timeout, interval)
+    if not value:
+        raise Timeout(f"{what}: not within {timeout:g} s")
+    return value
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    """Poll until `predicate` returns something truthy and return it; fail the test at the deadline."""
+    value = poll(predicate, timeout, interval)
+    if not value:
+        pytest.fail(f"condition not met within {timeout}s")
+    return value
 
 
 def run_cli(

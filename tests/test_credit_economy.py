@@ -182,7 +182,9 @@ def test_free_mail_is_never_a_company(box: RunningSandbox, tmp_path: Path) -> No
     assert "gmail.com" not in _company_asks(box)
 
 
-def test_a_plan_only_pass_asks_saber_nothing_and_rewrites_no_deferral(box: RunningSandbox, tmp_path: Path) -> None:
+def test_a_plan_only_pass_asks_saber_nothing_and_rewrites_no_deferral(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
     """`--max-new 0` reads and plans without a single Saber look-up; a second pass leaves deferrals as they were."""
     settings = _settings(box, tmp_path, EXAMPLE_MAPPING)
     first = sync(settings, max_new=0)
@@ -191,7 +193,9 @@ def test_a_plan_only_pass_asks_saber_nothing_and_rewrites_no_deferral(box: Runni
 
     def deferred() -> dict[str, tuple[str, str]]:
         with sqlite3.connect(tmp_path / "state.db") as db:
-            rows = db.execute("SELECT contact_id, deferred, updated_at FROM contacts WHERE deferred IS NOT NULL")
+            rows = db.execute(
+                "SELECT contact_id, deferred, updated_at FROM contacts WHERE deferred IS NOT NULL"
+            )
             return {cid: (reason, at) for cid, reason, at in rows}
 
     before = deferred()

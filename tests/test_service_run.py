@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,92 +17,38 @@ import pytest
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.sandbox.server import Knobs
 from connector.state import StateStore
+from tests.reliability import kit
+from tests.reliability.kit import Service, free_port, http_env
 from tests.support import run_cli
 from tests.sync_harness import TIME_DEPENDENT, portal_values, sandbox_env, wait_until, write_mapping
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Running:
-    """One `run` process and the URL of its HTTP server."""
-
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
-        self.proc = proc
-        self.url = f"http://127.0.0.1:{port}"
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=5)
-
-    def metric(self, name: str, **labels: str) -> float:
-        """The value of one sample of /metrics (0 when it is not there yet)."""
-        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        for line in self.get("/metrics").text.splitlines():
-            match = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
-            if not match or match.group(1) != name:
-                continue
-            found = ",".join(sorted((match.group(2) or "").split(","))) if match.group(2) else ""
-            if found == wanted:
-                return float(match.group(3))
-        return 0.0
-
-    def ready(self) -> dict:
-        return self.get("/readyz").json()
-
-
 @contextmanager
-def service(box: RunningSandbox, tmp_path: Path, **env: str) -> Iterator[Running]:
+def service(box: RunningSandbox, tmp_path: Path, **env: str) -> Iterator[Service]:
     """`saber-connector run` with a short schedule against this sandbox; stopped with SIGTERM at the end."""
     mapping = tmp_path / "mapping.yaml"
     if not mapping.exists():
         write_mapping(tmp_path)
-    port = int(env.get("CONNECTOR_HTTP_PORT") or _free_port())
+    port = int(env.get("CONNECTOR_HTTP_PORT") or free_port())
     values = sandbox_env(box, tmp_path, mapping)
+    values.update(http_env(port))
     values.update(
         {
-            "CONNECTOR_HTTP_HOST": "127.0.0.1",
-            "CONNECTOR_HTTP_PORT": str(port),
             "CONNECTOR_SCHEDULE": "3s",
             "CONNECTOR_COLLECT_INTERVAL": "1s",
             "CONNECTOR_BACKOFF_INITIAL_SECONDS": "1",
         }
     )
     values.update(env)
-    log = open(tmp_path / f"run-{port}.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "run"],
-        env=values,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    running = Running(proc, port)
-    try:
+    with kit.running(values, tmp_path, tmp_path / f"run-{port}.log") as proc:
+        running = Service(proc, port)
         wait_until(lambda: _answers(running), timeout=30)
         yield running
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
 
 
-def _cycles(run: Running, kind: str) -> float:
-    """Cycles of this kind that ran through (the example mapping's unmapped seniorities make some partial)."""
-    return sum(run.metric("saber_connector_cycles_total", kind=kind, outcome=o) for o in ("ok", "partial"))
-
-
-def _answers(running: Running) -> bool:
+def _answers(running: Service) -> bool:
     if running.proc.poll() is not None:
         raise AssertionError(f"run exited with {running.proc.returncode}")
     try:
@@ -118,8 +61,8 @@ def test_run_cycles_and_its_endpoints(tmp_path: Path) -> None:
     """`run` sets the portal up, runs full and collect cycles, and /healthz, /readyz and /metrics say so."""
     with start_sandbox(contacts=20, seed=3, research_delay=0.5) as box, service(box, tmp_path) as run:
         assert run.get("/healthz").json() == {"status": "ok"}
-        wait_until(lambda: _cycles(run, "collect") >= 2, timeout=30)
-        wait_until(lambda: _cycles(run, "full") >= 2, timeout=30)
+        wait_until(lambda: run.cycles_through("collect") >= 2, timeout=30)
+        wait_until(lambda: run.cycles_through("full") >= 2, timeout=30)
         ready = run.ready()
         assert run.get("/readyz").status_code == 200 and ready["ready"] is True
         assert ready["last_cycle"]["outcome"] in ("ok", "partial")
@@ -186,7 +129,7 @@ def _ids(body: dict) -> list[str]:
 
 def test_webhook_brings_a_result_to_hubspot_before_the_next_poll(tmp_path: Path) -> None:
     """With CONNECTOR_PUBLIC_URL set and hour-long polling, a finished research lands through its webhook."""
-    port = _free_port()
+    port = free_port()
     with start_sandbox(contacts=12, seed=3, research_delay=2.0) as box:
         env = {
             "CONNECTOR_HTTP_PORT": str(port),
@@ -257,7 +200,7 @@ def test_two_replicas_on_postgresql_research_each_contact_once(tmp_path: Path, p
             os.kill(one.proc.pid, signal.SIGKILL)
             one.proc.wait(timeout=10)
             wait_until(lambda: _all_done(box), timeout=90)
-            wait_until(lambda: _cycles(two, "full") >= 1, timeout=30)
+            wait_until(lambda: two.cycles_through("full") >= 1, timeout=30)
             statuses = {v.get("saber_research_status") for v in portal_values(box, props).values()}
             assert statuses <= {None, "completed", "failed"}
             assert two.get("/readyz").status_code == 200

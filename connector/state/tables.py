@@ -105,6 +105,7 @@ class ContactRow(Base):
         Index("ix_contacts_status_next_check", "research_status", "next_check_at"),
         Index("ix_contacts_deferred", "deferred"),
         Index("ix_contacts_write_pending", "write_pending"),
+        Index("ix_contacts_fingerprint", "fingerprint"),  # the same person entered twice, found at once
     )
 
 

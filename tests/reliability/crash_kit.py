@@ -41,10 +41,13 @@ from sqlalchemy.engine import URL
 from werkzeug.exceptions import ClientDisconnected
 
 from connector.mapping import load_mapping, value_hash
+from connector.mapping.model import INPUT_FIELDS
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.sandbox.server import RecordedRequest
 from connector.state import StateStore, parse_url
 from connector.state.store import MIGRATIONS_DIR
+from tests import support
+from tests.reliability.kit import free_port, http_env
 from tests.sync_harness import ROOT_MAPPING, TIME_DEPENDENT, prepare, sandbox_env, settings_for
 
 CONTACTS = 16  # about 11 of them pass the mapping's lifecycle filter
@@ -54,15 +57,7 @@ RESEARCH_DELAY = 0.4
 # A result question other than the mapping's, so `runs_kubernetes` is paid for through the
 # contact signal endpoint (and `hiring_engineers` through the company one): both can be killed.
 RESULT_QUESTIONS = [{"question": "What does this person post about?", "answerType": "open_text"}]
-RESEARCH_INPUTS = (
-    "firstName",
-    "lastName",
-    "companyName",
-    "companyDomain",
-    "contactProfileUrl",
-    "linkedInSalesNavigatorUrl",
-    "jobTitle",
-)
+RESEARCH_INPUTS = INPUT_FIELDS  # what a research POST carries besides its external ID
 SIGNAL_ENDPOINTS = ("contact_signal_sync", "company_signal_sync")
 SYNC_ARGS = ("sync", "--wait", "30", "--output", "json")
 # Fast cycles for the subprocess; writes go out as results come in, so a cycle has several batches.
@@ -91,19 +86,7 @@ logging.getLogger("werkzeug").addFilter(_DroppedClients())
 
 def poll(predicate: Callable[[], Any], timeout: float, interval: float = 0.02) -> bool:
     """Poll `predicate` until it is truthy (True) or the deadline passes (False); never raises on time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return bool(support.poll(predicate, timeout, interval))
 
 
 def schema_head() -> str:
@@ -126,26 +109,34 @@ class World:
     root: Path
     mapping: Path
     state_url: str
-    _tmp: tempfile.TemporaryDirectory[str]
     children: list[Child] = field(default_factory=list)
 
     @classmethod
-    def create(cls, *, state_url: str | None = None, prepare_portal: bool = True) -> World:
-        tmp = tempfile.TemporaryDirectory(prefix="crash-")
-        root = Path(tmp.name)
-        box = start_sandbox(
-            contacts=CONTACTS,
-            seed=SEED,
-            credits=CREDITS,
-            research_delay=RESEARCH_DELAY,
-            result_questions=RESULT_QUESTIONS,
-        )
-        mapping = root / "mapping.yaml"
-        mapping.write_text(ROOT_MAPPING.read_text(encoding="utf-8"), encoding="utf-8")
-        world = cls(box, root, mapping, state_url or f"sqlite:///{root / 'state.db'}", tmp)
-        if prepare_portal:  # what `setup` does; the `run` trials leave it to the service's start
-            prepare(settings_for(box, root, mapping))
-        return world
+    @contextlib.contextmanager
+    def create(cls, *, state_url: str | None = None, prepare_portal: bool = True) -> Iterator[World]:
+        """A fresh world for one trial; at its end what is left of it goes: processes, sandbox, files."""
+        with (
+            tempfile.TemporaryDirectory(prefix="crash-") as tmp,
+            start_sandbox(
+                contacts=CONTACTS,
+                seed=SEED,
+                credits=CREDITS,
+                research_delay=RESEARCH_DELAY,
+                result_questions=RESULT_QUESTIONS,
+            ) as box,
+        ):
+            root = Path(tmp)
+            mapping = root / "mapping.yaml"
+            mapping.write_text(ROOT_MAPPING.read_text(encoding="utf-8"), encoding="utf-8")
+            world = cls(box, root, mapping, state_url or f"sqlite:///{root / 'state.db'}")
+            try:
+                if prepare_portal:  # what `setup` does; the `run` trials leave it to the service's start
+                    prepare(settings_for(box, root, mapping))
+                yield world
+            finally:  # a trial that failed half-way leaves its processes running
+                for child in world.children:
+                    if child.alive():
+                        child.kill()
 
     @property
     def db_file(self) -> Path | None:
@@ -157,20 +148,6 @@ class World:
         values["CONNECTOR_STATE_URL"] = self.state_url
         values.update(extra)
         return values
-
-    def close(self) -> None:
-        """Stop what is left of the trial: its processes (a trial that failed half-way), the sandbox, the files."""
-        for child in self.children:
-            if child.alive():
-                child.kill()
-        self.box.stop()
-        self._tmp.cleanup()
-
-    def __enter__(self) -> World:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # ---------------------------------------------------------------------------------- children
@@ -388,15 +365,13 @@ def spawn_run(world: World, *, webhooks: bool = False, schedule: str = "1h", **e
     """
     port = free_port()
     env = world.env(
-        CONNECTOR_HTTP_HOST="127.0.0.1",
-        CONNECTOR_HTTP_PORT=str(port),
+        **http_env(port, public=webhooks),
         CONNECTOR_SCHEDULE=schedule,
         CONNECTOR_COLLECT_INTERVAL="1s",
         CONNECTOR_BACKOFF_INITIAL_SECONDS="1",
         CONNECTOR_BACKOFF_MAX_SECONDS="2",
     )
     if webhooks:
-        env["CONNECTOR_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
         env["CONNECTOR_WEBHOOK_POLL_SECONDS"] = "1"  # the survivor's safety poll of the dead one's research
     env.update(extra)
     return Child(world, ("run",), env, port=port)

@@ -262,14 +262,20 @@ def run_trial(reference: Reference, moment: str, arm: Arm | float, *, webhooks: 
             trial.mid_migration = schema_version(world) != schema_head()
         second = spawn_run(world, webhooks=webhooks)
         trial.restarts = 1
-        trial.finished = poll(lambda: world_done(world, reference) or not second.alive(), 120, 0.25)
-        trial.finished = trial.finished and second.alive()
-        code = second.stop()
-        if code != 0 or "Traceback" in second.stderr():
-            trial.restart_failures += 1
-            trial.notes.append(f"restarted run exited {code}: {second.stderr().strip().splitlines()[-1:]}")
-        trial.verdict = judge(world, reference)
+        _finish(trial, world, reference, [second], "restarted run")
     return trial
+
+
+def _finish(trial: Trial, world: World, reference: Reference, survivors: list[Child], what: str) -> None:
+    """Wait until the portal is done (or the first survivor died), stop the survivors, judge the world."""
+    trial.finished = poll(lambda: world_done(world, reference) or not survivors[0].alive(), 120, 0.25)
+    trial.finished = trial.finished and survivors[0].alive()
+    for child in survivors:
+        code = child.stop()
+        if code != 0 or "Traceback" in child.stderr():
+            trial.restart_failures += 1
+            trial.notes.append(f"{what} exited {code}: {child.stderr().strip().splitlines()[-1:]}")
+    trial.verdict = judge(world, reference)
 
 
 # ---------------------------------------------------------------------------------- replicas
@@ -300,19 +306,36 @@ def replicas_trial(reference: Reference, moment: str, endpoints: tuple[str, ...]
         trial.killed = victim is not None and victim.killed_at is not None
         survivors = [r for r in replicas if r is not victim]
         trial.restarts = len(survivors)
-        trial.finished = poll(lambda: world_done(world, reference) or not survivors[0].alive(), 120, 0.25)
-        trial.finished = trial.finished and survivors[0].alive()
+        _finish(trial, world, reference, survivors, "surviving replica")
         trial.survivor_alone = trial.killed and trial.finished and len(survivors) == 1
-        for r in survivors:
-            code = r.stop()
-            if code != 0 or "Traceback" in r.stderr():
-                trial.restart_failures += 1
-                trial.notes.append(f"surviving replica exited {code}: {r.stderr().strip().splitlines()[-1:]}")
-        trial.verdict = judge(world, reference)
     return trial
 
 
 # ---------------------------------------------------------------------------------- figures
+# What must never happen, counted per trial by `judge`: (figure, `Verdict` field, what it counts).
+NEVER_IN_A_VERDICT = (
+    (
+        "duplicate research launches",
+        "duplicate_research",
+        "paid research per external ID and inputs, beyond one",
+    ),
+    ("duplicate paid signal asks", "duplicate_signals", "per subject and question, beyond one"),
+    ("completed results never written", "unwritten", ""),
+    ("final differences from a clean run", "differences", "contact properties; research time excepted"),
+    ("credits spent beyond the clean run's", "extra_credits", ""),
+    (
+        "written values the state does not own",
+        "unowned",
+        "no hash kept: they would pass for a person's edits",
+    ),
+    (
+        "runs still shown as running at the end",
+        "stale_runs",
+        "a killed run is marked interrupted by the next",
+    ),
+)
+
+
 def _figures(section: str, trials: list[Trial], sqlite: bool) -> list[Figure]:
     if not trials:
         return []
@@ -334,61 +357,35 @@ def _figures(section: str, trials: list[Trial], sqlite: bool) -> list[Figure]:
             must_be=len(trials),
             note="; ".join(f"missed {m}: {n}" for m, n in missed.items()),
         ),
-        Figure(
-            section,
-            "duplicate research launches",
-            sum(v.duplicate_research for v in verdicts),
-            must_be=0,
-            note="paid research per external ID and inputs, beyond one",
-        ),
-        Figure(
-            section,
-            "duplicate paid signal asks",
-            sum(v.duplicate_signals for v in verdicts),
-            must_be=0,
-            note="per subject and question, beyond one",
-        ),
-        Figure(section, "completed results never written", sum(v.unwritten for v in verdicts), must_be=0),
-        Figure(
-            section,
-            "final differences from a clean run",
-            sum(v.differences for v in verdicts),
-            must_be=0,
-            note="contact properties; research time excepted",
-        ),
-        Figure(
-            section, "credits spent beyond the clean run's", sum(v.extra_credits for v in verdicts), must_be=0
-        ),
-        Figure(
-            section,
-            "written values the state does not own",
-            sum(v.unowned for v in verdicts),
-            must_be=0,
-            note="no hash kept: they would pass for a person's edits",
-        ),
-        Figure(
-            section,
-            "runs still shown as running at the end",
-            sum(v.stale_runs for v in verdicts),
-            must_be=0,
-            note="a killed run is marked interrupted by the next",
-        ),
-        Figure(
-            section,
-            "trials not finished",
-            sum(not t.finished for t in trials),
-            must_be=0,
-            note=note,
-        ),
-        Figure(
-            section,
+    ]
+    # Each of these counts what must never happen: (name, count over the trials, what it counts).
+    never = [(name, sum(getattr(v, field) for v in verdicts), why) for name, field, why in NEVER_IN_A_VERDICT]
+    never += [
+        ("trials not finished", sum(not t.finished for t in trials), note),
+        (
             "restarted or surviving processes that failed",
             sum(t.restart_failures for t in trials),
-            must_be=0,
-            note=f"exit code or traceback, of {sum(t.restarts for t in trials)}",
+            f"exit code or traceback, of {sum(t.restarts for t in trials)}",
         ),
     ]
-    if any(t.mode == "sync" for t in trials):
+    figures += [Figure(section, name, value, must_be=0, note=why) for name, value, why in never]
+    sync = [t for t in trials if t.mode == "sync"]
+    # Sync trials at some moments, each of which must have gone this way: (name, trials, count, what it counts).
+    each = [
+        (
+            "research POSTs never heard of, then adopted",
+            [t for t in sync if t.moment.startswith((POSTED, REPLACING))],
+            lambda t: t.adopted > 0,
+            "found at Saber by external ID, not paid again",
+        ),
+        (
+            "killed batch writes that had landed unheard",
+            [t for t in sync if t.moment == BATCH],
+            lambda t: t.unheard_write,
+            "values in HubSpot, no hash kept: the moment the re-run must own them",
+        ),
+    ]
+    if sync:
         figures.append(
             Figure(
                 section,
@@ -398,28 +395,11 @@ def _figures(section: str, trials: list[Trial], sqlite: bool) -> list[Figure]:
                 note="exit code, traceback or no JSON",
             )
         )
-    posted = [t for t in trials if t.mode == "sync" and t.moment.startswith((POSTED, REPLACING))]
-    if posted:
-        figures.append(
-            Figure(
-                section,
-                "research POSTs never heard of, then adopted",
-                sum(t.adopted > 0 for t in posted),
-                must_be=len(posted),
-                note="found at Saber by external ID, not paid again",
-            )
-        )
-    batches = [t for t in trials if t.moment == BATCH and t.mode == "sync"]
-    if batches:
-        figures.append(
-            Figure(
-                section,
-                "killed batch writes that had landed unheard",
-                sum(t.unheard_write for t in batches),
-                must_be=len(batches),
-                note="values in HubSpot, no hash kept: the moment the re-run must own them",
-            )
-        )
+    figures += [
+        Figure(section, name, sum(bool(went(t)) for t in these), must_be=len(these), note=why)
+        for name, these, went, why in each
+        if these
+    ]
     if sqlite:
         bad = [t.integrity for t in trials if t.integrity != "ok"]
         figures.append(

@@ -14,8 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -34,11 +32,11 @@ from connector.errors import ConfigError
 from connector.mapping import explain_mapping, load_mapping
 from connector.settings import Settings, load_settings
 from tests.reliability.figures import Figure
+from tests.reliability.kit import PREFIXES, clean_env
+from tests.support import run_cli
 from tests.sync_harness import EXAMPLE_MAPPING, ROOT_MAPPING
 
 SECTION = "8. config and mapping fuzzing"
-ROOT = Path(__file__).resolve().parents[3]
-PREFIXES = ("HUBSPOT_", "SABER_", "CONNECTOR_", "HTTP_")
 ENV_NAMES = sorted(name.upper() for name in Settings.model_fields)
 
 # Values that have tripped loaders before: YAML tags and specials, names close to real ones,
@@ -165,6 +163,24 @@ class Tally:
     def bad(self, text: str) -> None:
         if len(self.examples) < 3:
             self.examples.append(text[:300])
+
+    def start(self, kind: str) -> None:
+        """One more example of this kind about to be loaded."""
+        self.tried += 1
+        self.kinds[kind] += 1
+
+    def refused(self, clear: bool, unclear: str) -> None:
+        """A `ConfigError`: clear (one line naming the file or setting), or `unclear` kept as an example."""
+        if clear:
+            self.refused_clear += 1
+        else:
+            self.refused_unclear += 1
+            self.bad(f"unclear: {unclear}")
+
+    def crashed(self, exc: Exception, example: str) -> None:
+        """Anything but a `ConfigError`: what the fuzzing looks for."""
+        self.tracebacks += 1
+        self.bad(f"{type(exc).__name__}: {exc} for {example}")
 
 
 # ---------------------------------------------------------------------------- mappings
@@ -294,23 +310,20 @@ def mapping_files(draw: st.DrawFn, kind: str) -> tuple[str, bytes]:
 def try_mapping(path: Path, content: bytes, tally: Tally, kind: str) -> None:
     """Load one mapping file and classify what happened."""
     path.write_bytes(content)
-    tally.tried += 1
-    tally.kinds[kind] += 1
+    tally.start(kind)
     try:
         mapping = load_mapping(path)
     except ConfigError as exc:
         message = str(exc)
         lines = message.splitlines()
-        if lines and all(line.startswith(str(path)) for line in lines) and "Traceback" not in message:
-            tally.refused_clear += 1
-        else:
-            tally.refused_unclear += 1
-            odd = next((line for line in lines if not line.startswith(str(path))), message)
-            tally.bad(f"unclear: a line {odd[:160]!r} of {len(lines)}, for {content[:120]!r}")
+        odd = next((line for line in lines if not line.startswith(str(path))), message)
+        tally.refused(
+            bool(lines) and all(line.startswith(str(path)) for line in lines) and "Traceback" not in message,
+            f"a line {odd[:160]!r} of {len(lines)}, for {content[:120]!r}",
+        )
         return
     except Exception as exc:  # noqa: BLE001 - this is what the fuzzing looks for
-        tally.tracebacks += 1
-        tally.bad(f"{type(exc).__name__}: {exc} for {content[:160]!r}")
+        tally.crashed(exc, f"{content[:160]!r}")
         return
     tally.accepted += 1
     try:  # what `mapping explain` prints for it: an accepted mapping must be explainable too
@@ -458,8 +471,8 @@ def try_settings(workdir: Path, example: SettingsExample, tally: Tally) -> None:
     if dotenv is not None:
         dotenv_path.write_text(dotenv, encoding="utf-8", errors="surrogateescape")
         named |= {n for n in ENV_NAMES if n in dotenv}
-    tally.tried += 1
-    tally.kinds[kind] += 1
+    tally.start(kind)
+    example_text = f"env={env!r} toml={toml!r} .env={dotenv!r}"
     with clean_environment(env):
         try:
             load_settings(path if toml is not None else None)
@@ -468,15 +481,13 @@ def try_settings(workdir: Path, example: SettingsExample, tally: Tally) -> None:
             names_it = message.startswith((f"config file {path}", ".env:")) or any(
                 message.startswith(f"setting {name}:") for name in named
             )
-            if names_it and "\n" not in message and "Traceback" not in message:
-                tally.refused_clear += 1
-            else:
-                tally.refused_unclear += 1
-                tally.bad(f"unclear: {message!r} for env={env!r} toml={toml!r} .env={dotenv!r}")
+            tally.refused(
+                names_it and "\n" not in message and "Traceback" not in message,
+                f"{message!r} for {example_text}",
+            )
             return
         except Exception as exc:  # noqa: BLE001 - this is what the fuzzing looks for
-            tally.tracebacks += 1
-            tally.bad(f"{type(exc).__name__}: {exc} for env={env!r} toml={toml!r} .env={dotenv!r}")
+            tally.crashed(exc, example_text)
             return
     tally.accepted += 1
 
@@ -603,18 +614,9 @@ def run_cli_case(workdir: Path, case: tuple[str, list[str], dict[str, str], str,
     target = here / file_name if file_name else here
     if file_name:
         target.write_bytes(content)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
-    env.update({k: v.replace("{file}", str(target)) for k, v in extra.items()})
-    env.update({"CONNECTOR_STATE_URL": f"sqlite:///{here / 'state.db'}", "PYTHONPATH": str(ROOT)})
-    proc = subprocess.run(
-        [sys.executable, "-m", "connector.cli", *(a.replace("{file}", str(target)) for a in args)],
-        env=env,
-        cwd=here,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    env = clean_env(**{k: v.replace("{file}", str(target)) for k, v in extra.items()})
+    env["CONNECTOR_STATE_URL"] = f"sqlite:///{here / 'state.db'}"
+    proc = run_cli(*(a.replace("{file}", str(target)) for a in args), env=env, cwd=here)
     output = proc.stdout + proc.stderr
     named = (
         (str(target) in output or f"{file_name}:" in output) if file_name else any(n in output for n in extra)

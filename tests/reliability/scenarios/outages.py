@@ -12,11 +12,6 @@ must resume by itself and write every completed research, with none launched twi
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -26,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.sandbox.server import SandboxServer
+from tests.reliability import kit
 from tests.reliability.figures import Figure
+from tests.reliability.kit import Service, free_port, http_env
+from tests.support import Timeout, wait_or_raise
 from tests.sync_harness import sandbox_env, write_mapping
 
 SECTION = "3. outages"
@@ -42,62 +38,14 @@ BACKOFF_MAX = 2  # CONNECTOR_BACKOFF_MAX_SECONDS in the scenario (900 by default
 MAX_CALLS_PER_MINUTE = 120
 
 
-class Timeout(AssertionError):
-    """A condition was not met by its deadline."""
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll until `predicate` is truthy (and return it); raise `Timeout` naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Timeout(f"{what}: not within {timeout:g} s")
-        time.sleep(interval)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Service:
-    """One `saber-connector run` subprocess and its HTTP endpoints."""
-
-    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
-        self.proc = proc
-        self.url = f"http://127.0.0.1:{port}"
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=5)
-
-    def healthy(self) -> bool:
-        """Alive: the process runs and /healthz answers 200."""
-        if self.proc.poll() is not None:
-            return False
-        try:
-            return self.get("/healthz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def readiness(self) -> tuple[bool, str]:
-        """(ready, reason) as /readyz says."""
-        answer = self.get("/readyz")
-        return answer.status_code == 200, str(answer.json().get("reason") or "")
-
-
 @contextmanager
 def running(box: RunningSandbox, tmp: Path, **env: str) -> Iterator[Service]:
     """`saber-connector run` against this sandbox with a short schedule; SIGTERM at the end."""
-    port = _free_port()
+    port = free_port()
     values = sandbox_env(box, tmp, write_mapping(tmp))
+    values.update(http_env(port))
     values.update(
         {
-            "CONNECTOR_HTTP_HOST": "127.0.0.1",
-            "CONNECTOR_HTTP_PORT": str(port),
             "CONNECTOR_SCHEDULE": "1s",
             "CONNECTOR_COLLECT_INTERVAL": "1s",
             "CONNECTOR_BACKOFF_INITIAL_SECONDS": "1",
@@ -110,28 +58,10 @@ def running(box: RunningSandbox, tmp: Path, **env: str) -> Iterator[Service]:
         }
     )
     values.update(env)
-    with open(tmp / "run.log", "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "run"],
-            env=values,
-            cwd=tmp,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
+    with kit.running(values, tmp, tmp / "run.log") as proc:
         service = Service(proc, port)
-        try:
-            wait_for(service.healthy, 30, "the service answering /healthz")
-            yield service
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
+        wait_or_raise(service.healthy, 30, "the service answering /healthz")
+        yield service
 
 
 @dataclass
@@ -264,7 +194,7 @@ def _run_phase(box: RunningSandbox, service: Service, phase: Phase, seconds: flo
     """One outage while research is running: watched throughout, then the API is back and all must land."""
     name = phase.name
     added = _new_contacts(box, 3, tag)
-    wait_for(lambda: _launched(box, added), 40, f"{name}: research of the new contacts launched")
+    wait_or_raise(lambda: _launched(box, added), 40, f"{name}: research of the new contacts launched")
     server = phase.server(box)
     before = server.count()
     started = time.monotonic()
@@ -287,7 +217,9 @@ def _run_phase(box: RunningSandbox, service: Service, phase: Phase, seconds: flo
     back = time.monotonic()
     resumed = True
     try:
-        wait_for(lambda: service.readiness()[0] and not _unwritten(box) and _launched(box, added), 60, name)
+        wait_or_raise(
+            lambda: service.readiness()[0] and not _unwritten(box) and _launched(box, added), 60, name
+        )
     except Timeout:
         resumed = False
     took = time.monotonic() - back
@@ -346,7 +278,9 @@ def run(long: bool) -> list[Figure]:
         start_sandbox(contacts=4, seed=3, research_delay=1.5) as box,
     ):
         with running(box, Path(tmp)) as service:
-            wait_for(lambda: box.saber.all_research() and not _unwritten(box), 60, "the first cycle's writes")
+            wait_or_raise(
+                lambda: box.saber.all_research() and not _unwritten(box), 60, "the first cycle's writes"
+            )
             for i, phase in enumerate(phases(long)):
                 figures += _run_phase(box, service, phase, seconds, f"P{i}")
             alive = service.healthy()

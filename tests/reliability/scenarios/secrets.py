@@ -13,12 +13,7 @@ the webhook secret may sit in the state database but in no output.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,10 +30,11 @@ from structlog.testing import capture_logs
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.settings import Settings
 from tests.reliability.figures import Figure
+from tests.reliability.kit import clean_env, free_port, http_env, metric_values, running
+from tests.support import poll, run_cli
 from tests.sync_harness import prepared, write_mapping
 
 SECTION = "9. secrets"
-ROOT = Path(__file__).resolve().parents[3]
 
 # Distinctive, and shaped like nothing `connector.logs.scrub` masks by pattern (no `sk_live_`, no `pat-na1-`).
 HUBSPOT_TOKEN = "hubtok-Q7ZX9WLKP3MN5VR8-hs-secret"
@@ -46,7 +42,6 @@ SABER_KEY = "sbrkey-4NJ8TQ2WYC6PH1DA-sb-secret"
 WRONG_HUBSPOT_TOKEN = "hubtok-RVK0H3K5LM2Z-revoked-hs"
 WRONG_SABER_KEY = "sbrkey-RVK9P2Q4RS7T-revoked-sb"
 KEYS = (HUBSPOT_TOKEN, SABER_KEY, WRONG_HUBSPOT_TOKEN, WRONG_SABER_KEY)
-PREFIXES = ("HUBSPOT_", "SABER_", "CONNECTOR_", "HTTP_")
 
 
 def needles(secret: str) -> list[str]:
@@ -76,20 +71,13 @@ class Collected:
         return output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _closed_port_url() -> str:
     """A loopback URL nothing listens on: every connection is refused."""
-    return f"http://127.0.0.1:{_free_port()}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def _env(box: RunningSandbox, workdir: Path, mapping: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
-    env.update(box.env())
+    env = clean_env(**box.env())
     env.update(
         {
             "CONNECTOR_STATE_URL": f"sqlite:///{workdir / 'state.db'}",
@@ -100,7 +88,6 @@ def _env(box: RunningSandbox, workdir: Path, mapping: Path, **extra: str) -> dic
             "CONNECTOR_LOG_FORMAT": "json",
             "CONNECTOR_LOG_LEVEL": "DEBUG",
             "CONNECTOR_WRITE_DELAY_SECONDS": "0.2",
-            "PYTHONPATH": str(ROOT),
         }
     )
     env.update(extra)
@@ -111,15 +98,7 @@ def cli(
     collected: Collected, name: str, args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
 ) -> Output:
     """Run `saber-connector ARGS --log-level debug` and keep everything it printed."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "connector.cli", *args, "--log-level", "debug"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = run_cli(*args, "--log-level", "debug", env=env, cwd=cwd, timeout=timeout)
     return collected.add(Output(name, proc.stdout + "\n" + proc.stderr, proc.returncode))
 
 
@@ -306,15 +285,13 @@ def service(
     with ExitStack() as stack:
         box = _sandbox(stack)
         mapping = write_mapping(workdir)
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = _env(
             box,
             workdir,
             mapping,
-            CONNECTOR_HTTP_HOST="127.0.0.1",
-            CONNECTOR_HTTP_PORT=str(port),
-            CONNECTOR_PUBLIC_URL=url,
+            **http_env(port, public=True),
             CONNECTOR_SCHEDULE="1h",
             CONNECTOR_COLLECT_INTERVAL="1s",
             CONNECTOR_BACKOFF_INITIAL_SECONDS="1",
@@ -324,68 +301,41 @@ def service(
         db = workdir / "state.db"
         collected.db_files.append(db)
         log_path = workdir / "run.log"
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "connector.cli", "run", "--log-level", "debug"],
-                env=env,
-                cwd=workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-            )
-            try:
-                http = stack.enter_context(httpx.Client(base_url=url, timeout=10))
-                if ready:
-                    done = _poll(lambda: _accepted_webhooks(http) >= 1, 60, proc)
-                else:
-                    done = _poll(lambda: _not_ready_because(http), 60, proc)
-                if not done:
-                    collected.problems.append(f"{name}: the service did not get there in 60 s")
-                secret = _stored_secret(db)
-                if secret:
-                    collected.webhook_secrets.append(secret)
-                    for body in (b"{not json", b'{"id": "cr_nope"}', b"[]"):
-                        page = http.post(f"/webhooks/saber/{secret}", content=body)
-                        collected.add(Output(f"{name}: webhook answer", page.text, page.status_code))
-                page = http.post("/webhooks/saber/wrong-secret-value", json={"id": "x"})
-                collected.add(Output(f"{name}: wrong-secret webhook answer", page.text, page.status_code))
-                page = http.post("/webhooks/saber/", json={"id": "x"})
-                collected.add(Output(f"{name}: empty-secret webhook answer", page.text, page.status_code))
-                for path in ("/metrics", "/readyz", "/healthz", "/nope"):
-                    page = http.get(path)
-                    collected.add(Output(f"{name}: {path}", page.text, page.status_code))
-            finally:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=40)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+        with running(env, workdir, log_path, ("run", "--log-level", "debug")) as proc:
+            http = stack.enter_context(httpx.Client(base_url=url, timeout=10))
+            if ready:
+                done = poll(
+                    lambda: _accepted_webhooks(http) >= 1, 60, 0.1, alive=proc, ignore=(httpx.HTTPError,)
+                )
+            else:
+                done = poll(lambda: _not_ready_because(http), 60, 0.1, alive=proc, ignore=(httpx.HTTPError,))
+            if not done:
+                collected.problems.append(f"{name}: the service did not get there in 60 s")
+            secret = _stored_secret(db)
+            if secret:
+                collected.webhook_secrets.append(secret)
+                for body in (b"{not json", b'{"id": "cr_nope"}', b"[]"):
+                    page = http.post(f"/webhooks/saber/{secret}", content=body)
+                    collected.add(Output(f"{name}: webhook answer", page.text, page.status_code))
+            for which, path in (
+                ("wrong-secret", "/webhooks/saber/wrong-secret-value"),
+                ("empty-secret", "/webhooks/saber/"),
+            ):
+                page = http.post(path, json={"id": "x"})
+                collected.add(Output(f"{name}: {which} webhook answer", page.text, page.status_code))
+            for path in ("/metrics", "/readyz", "/healthz", "/nope"):
+                page = http.get(path)
+                collected.add(Output(f"{name}: {path}", page.text, page.status_code))
         collected.add(
             Output(f"{name}: log", log_path.read_text(encoding="utf-8", errors="replace"), proc.returncode)
         )
 
 
-def _poll(predicate: Callable[[], bool], timeout: float, proc: subprocess.Popen[str]) -> bool:
-    """Poll with a deadline; False when the deadline passed or the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if predicate():
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def _accepted_webhooks(http: httpx.Client) -> float:
-    for line in http.get("/metrics").text.splitlines():
-        if line.startswith("saber_connector_webhooks_total") and 'outcome="accepted"' in line:
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return next(
+        iter(metric_values(http.get("/metrics").text, "saber_connector_webhooks_total", outcome="accepted")),
+        0.0,
+    )
 
 
 def _not_ready_because(http: httpx.Client) -> bool:
@@ -405,6 +355,12 @@ def _stored_secret(db: Path) -> str | None:
 # ---------------------------------------------------------------------------- the search
 def count(text: str, secrets: list[str]) -> int:
     return sum(text.count(n) for s in secrets for n in needles(s))
+
+
+def shown(outputs: list[Output], secrets: list[str]) -> tuple[int, str]:
+    """How often the secrets stand in the outputs, and in which (the figure's note)."""
+    hits = [(o.name, count(o.text, secrets)) for o in outputs]
+    return sum(n for _, n in hits), "; ".join(f"{name}: {n}" for name, n in hits if n)
 
 
 def run(long: bool) -> list[Figure]:
@@ -441,10 +397,8 @@ def run(long: bool) -> list[Figure]:
         )
         db_text = db_bytes.decode("utf-8", errors="replace")
     lines = sum(len(o.text.splitlines()) for o in collected.outputs)
-    key_hits = [(o.name, count(o.text, list(KEYS))) for o in collected.outputs]
-    leaks = [f"{name}: {n}" for name, n in key_hits if n]
-    secret_hits = [(o.name, count(o.text, collected.webhook_secrets)) for o in collected.outputs]
-    secret_leaks = [f"{name}: {n}" for name, n in secret_hits if n]
+    keys_shown, keys_where = shown(collected.outputs, list(KEYS))
+    secrets_shown, secrets_where = shown(collected.outputs, collected.webhook_secrets)
     commands = sum(
         1
         for o in collected.outputs
@@ -471,13 +425,7 @@ def run(long: bool) -> list[Figure]:
             must_be=0,
             note="; ".join(collected.problems)[:600],
         ),
-        Figure(
-            SECTION,
-            "key occurrences in output",
-            sum(n for _, n in key_hits),
-            must_be=0,
-            note="; ".join(leaks),
-        ),
+        Figure(SECTION, "key occurrences in output", keys_shown, must_be=0, note=keys_where),
         Figure(SECTION, "key occurrences in the state database", count(db_text, list(KEYS)), must_be=0),
         Figure(
             SECTION,
@@ -485,12 +433,6 @@ def run(long: bool) -> list[Figure]:
             len(collected.webhook_secrets),
             must_be=1 + int(long),
         ),
-        Figure(
-            SECTION,
-            "webhook-secret occurrences in output",
-            sum(n for _, n in secret_hits),
-            must_be=0,
-            note="; ".join(secret_leaks),
-        ),
+        Figure(SECTION, "webhook-secret occurrences in output", secrets_shown, must_be=0, note=secrets_where),
         Figure(SECTION, "wall seconds", round(time.monotonic() - started, 1)),
     ]

@@ -13,13 +13,9 @@ twice and every slow connection was dropped by the server.
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,12 +30,12 @@ import httpx
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.service.http import REQUEST_TIMEOUT
 from tests.reliability.figures import Figure
+from tests.reliability.kit import Service, clean_env, free_port, http_env, running
+from tests.support import poll
 from tests.sync_harness import write_mapping
 
 SECTION = "10. webhook abuse"
-ROOT = Path(__file__).resolve().parents[3]
 SECRET = "whsec-abuse-T4K9QZ2MW7XP"
-PREFIXES = ("HUBSPOT_", "SABER_", "CONNECTOR_", "HTTP_")
 SLOW_HEALTHZ = (
     5.0  # seconds: a /healthz slower than this under abuse counts as blocked (generous: CI is busy)
 )
@@ -79,29 +75,19 @@ class Tally:
                 self.unexpected.append(f"{kind}: {outcome}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # ---------------------------------------------------------------------------- the service
 @contextmanager
-def running_service(box: RunningSandbox, workdir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def running_service(box: RunningSandbox, workdir: Path) -> Iterator[Service]:
     """`saber-connector run` with webhooks on and short cycles; SIGTERM at the end."""
     mapping = write_mapping(workdir)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
-    env.update(box.env())
+    port = free_port()
+    env = clean_env(**box.env())
     env.update(
         {
             "CONNECTOR_STATE_URL": f"sqlite:///{workdir / 'state.db'}",
             "CONNECTOR_MAPPING": str(mapping),
             "CONNECTOR_LOG_FORMAT": "json",
-            "CONNECTOR_HTTP_HOST": "127.0.0.1",
-            "CONNECTOR_HTTP_PORT": str(port),
-            "CONNECTOR_PUBLIC_URL": url,
+            **http_env(port, public=True),
             "CONNECTOR_WEBHOOK_SECRET": SECRET,
             "CONNECTOR_SCHEDULE": "2s",
             "CONNECTOR_COLLECT_INTERVAL": "1s",
@@ -109,60 +95,15 @@ def running_service(box: RunningSandbox, workdir: Path) -> Iterator[tuple[str, s
             "CONNECTOR_WRITE_DELAY_SECONDS": "0.2",
             "HTTP_MAX_BACKOFF": "0.2",
             "CONNECTOR_SHUTDOWN_TIMEOUT": "10",
-            "PYTHONPATH": str(ROOT),
         }
     )
-    with open(workdir / "run.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "run"],
-            env=env,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            yield url, proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    with running(env, workdir, workdir / "run.log") as proc:
+        yield Service(proc, port)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, proc: subprocess.Popen[str]) -> bool:
     """Poll with a deadline; False at the deadline or when the service died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        with suppress(httpx.HTTPError, ValueError):
-            if predicate():
-                return True
-        time.sleep(0.1)
-    return False
-
-
-def metric_sum(url: str, name: str, **labels: str) -> float:
-    """The sum of one metric's samples whose labels include `labels`."""
-    total = 0.0
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        match = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
-        if not match or match.group(1) != name:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(match.group(3))
-    return total
-
-
-def cycles_through(url: str, kind: str) -> float:
-    """Cycles of this kind that ran to their end (ok or partial: the example mapping leaves some values unmapped)."""
-    return sum(
-        metric_sum(url, "saber_connector_cycles_total", kind=kind, outcome=o) for o in ("ok", "partial")
-    )
+    return bool(poll(predicate, timeout, 0.1, alive=proc, ignore=(httpx.HTTPError, ValueError)))
 
 
 # ---------------------------------------------------------------------------- the abuse
@@ -334,9 +275,12 @@ def run(long: bool) -> list[Figure]:
     with (
         tempfile.TemporaryDirectory(prefix="webhook-abuse-") as tmp,
         start_sandbox(contacts=12, seed=4, research_delay=0.3) as box,
-        running_service(box, Path(tmp)) as (url, proc),
+        running_service(box, Path(tmp)) as service,
     ):
-        started = wait_until(lambda: cycles_through(url, "full") >= 1 and box.saber.all_research(), 60, proc)
+        url, proc = service.url, service.proc
+        started = wait_until(
+            lambda: service.cycles_through("full") >= 1 and box.saber.all_research(), 60, proc
+        )
         research = box.saber.all_research()
         replay_body = (
             {"id": research[0]["id"], "externalId": research[0]["externalId"]} if research else {"id": "x"}
@@ -344,7 +288,7 @@ def run(long: bool) -> list[Figure]:
         launched_before = len(research)
         wait_until(lambda: all(r.get("status") != "processing" for r in box.saber.all_research()), 30, proc)
 
-        full_before, collect_before = cycles_through(url, "full"), cycles_through(url, "collect")
+        full_before, collect_before = service.cycles_through("full"), service.cycles_through("collect")
         stop_probe, stop_slow, stop_flood = threading.Event(), threading.Event(), threading.Event()
         prober = threading.Thread(
             target=probe, args=(url, stop_probe, latencies, probe_failures), daemon=True
@@ -361,10 +305,10 @@ def run(long: bool) -> list[Figure]:
         # Cycles never overlap, so the second to finish after the abuse began started during it; it
         # must finish (the slow connections still hang on meanwhile).
         full_target = full_before + 2
-        cycle_during = wait_until(lambda: cycles_through(url, "full") >= full_target, 30, proc)
+        cycle_during = wait_until(lambda: service.cycles_through("full") >= full_target, 30, proc)
         abuse_seconds = time.monotonic() - abuse_started
-        full_during = round(cycles_through(url, "full") - full_before)
-        collect_during = round(cycles_through(url, "collect") - collect_before)
+        full_during = round(service.cycles_through("full") - full_before)
+        collect_during = round(service.cycles_through("collect") - collect_before)
         stop_probe.set()
         prober.join(timeout=15)
         # Every slow connection must be dropped by the server within its deadline.

@@ -1,4 +1,4 @@
-"""Company records: the `companies` table and each contact's matched company.
+"""Company records: the `companies` table and each contact's matched company; an index on fingerprints.
 
 Revision ID: 0006
 Revises: 0005
@@ -37,9 +37,12 @@ def upgrade() -> None:
     op.add_column("contacts", sa.Column("company_id", sa.String(64)))
     op.add_column("contacts", sa.Column("company_unmatched", sa.Text()))
     op.add_column("contacts", sa.Column("company_pending", sa.String(64)))
+    # A new contact is checked for a twin (the same inputs already researched) before it is paid.
+    op.create_index("ix_contacts_fingerprint", "contacts", ["fingerprint"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_contacts_fingerprint", table_name="contacts")
     with op.batch_alter_table("contacts") as batch:
         batch.drop_column("company_pending")
         batch.drop_column("company_unmatched")
