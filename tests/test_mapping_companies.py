@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from connector.errors import ConfigError
 from connector.mapping import (
     Mapping,
     canonical_company_value,
@@ -33,6 +32,7 @@ from connector.mapping.paths import (
     parse_subscription_from,
 )
 from connector.saber.models import Research, Signal
+from tests.mapping_errors import assert_error_at, error_of, line_of
 from tests.test_mapping_load import schema_errors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,20 +66,6 @@ UUID = "a12b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
 def edit(old: str, new: str) -> str:
     assert old in EXAMPLE, old
     return EXAMPLE.replace(old, new, 1)
-
-
-def line_of(text: str, marker: str) -> int:
-    """The 1-based line of the first line containing `marker`."""
-    return next(n for n, line in enumerate(text.splitlines(), start=1) if marker in line)
-
-
-def error_of(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "x.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_mapping(path)
-    assert caught.value.exit_code == 2
-    return str(caught.value)
 
 
 def signal(**fields: Any) -> Signal:
@@ -470,9 +456,7 @@ def test_company_error_names_file_line_key_found_and_allowed(
     tmp_path: Path, text: str, marker: str, expected: str
 ) -> None:
     """Each mistake in `companies` is reported as file:line: key.path: found …, allowed: …, like contact ones."""
-    message = error_of(tmp_path, text)
-    prefix = f"{tmp_path / 'x.yaml'}:{line_of(text, marker)}: "
-    assert any(row.startswith(prefix + expected) for row in message.splitlines()), message
+    assert_error_at(tmp_path, text, marker, expected)
 
 
 def test_company_errors_are_listed_with_the_others(tmp_path: Path) -> None:

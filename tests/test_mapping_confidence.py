@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from connector.errors import ConfigError
 from connector.mapping import (
     confidence_shortfall,
     explain_mapping,
     held_back,
-    load_mapping,
     map_company_values,
     map_subscription_values,
     map_values,
@@ -25,6 +23,7 @@ from connector.mapping import (
     write_decision,
 )
 from connector.saber.models import Research, Signal
+from tests.mapping_errors import assert_error_at, error_of
 from tests.test_mapping_companies import EXAMPLE as COMPANIES_EXAMPLE
 from tests.test_mapping_load import schema_errors
 
@@ -50,19 +49,6 @@ def runs_k8s(confidence: Any, answer: Any = True) -> dict[str, Signal]:
         "answer": None if answer is None else {"type": "boolean", "boolean": {"value": answer}},
     }
     return {"runs_kubernetes": Signal.model_validate({**raw, "confidence": confidence})}
-
-
-def error_of(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "x.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_mapping(path)
-    assert caught.value.exit_code == 2
-    return str(caught.value)
-
-
-def line_of(text: str, marker: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), start=1) if marker in line)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -191,9 +177,7 @@ def test_threshold_error_names_file_line_key_found_and_allowed(
     tmp_path: Path, text: str, marker: str, expected: str
 ) -> None:
     """Each threshold mistake is reported as file:line: key.path: found …, allowed: …."""
-    message = error_of(tmp_path, text)
-    prefix = f"{tmp_path / 'x.yaml'}:{line_of(text, marker)}: "
-    assert any(row.startswith(prefix + expected) for row in message.splitlines()), message
+    assert_error_at(tmp_path, text, marker, expected)
 
 
 def test_a_typo_in_a_result_property_does_not_offer_the_threshold(tmp_path: Path) -> None:

@@ -81,6 +81,12 @@ log = get_logger("state")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 MAX_TEXT = 4000  # error texts are truncated to this many characters
+# A contact's research and what came of it: what a merge's survivor or a twin takes over.
+RESEARCH_COLUMNS = (
+    "external_id", "fingerprint", "research_id", "research_status", "research_error_code",
+    "research_error", "launched_at", "completed_at", "checked_at", "next_check_at",
+    "check_count", "failure_count", "result", "signals",
+)  # fmt: skip
 
 _PROCESS_LOCKS: dict[str, threading.Lock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
@@ -693,11 +699,7 @@ class StateStore(CompanyRecords):
         research keeps its external id (the merged contact's), so Saber finds it as before.
         """
         now = self._clock()
-        moved = (
-            "external_id", "fingerprint", "research_id", "research_status", "research_error_code",
-            "research_error", "launched_at", "completed_at", "checked_at", "next_check_at",
-            "check_count", "failure_count", "written", "written_at", "result", "signals", "write_pending",
-        )  # fmt: skip
+        moved = (*RESEARCH_COLUMNS, "written", "written_at", "write_pending")
         with self._write() as conn:
             old = self._locked_contact(conn, merged_id, now)
             self._ensure_contact(conn, contact_id, now)
@@ -735,11 +737,7 @@ class StateStore(CompanyRecords):
         written is this contact's own, so a completed result waits to be written here.
         """
         now = self._clock()
-        shared = (
-            "external_id", "fingerprint", "research_id", "research_status", "research_error_code",
-            "research_error", "launched_at", "completed_at", "checked_at", "next_check_at",
-            "check_count", "failure_count", "result", "signals",
-        )  # fmt: skip
+        shared = RESEARCH_COLUMNS
         with self._write() as conn:
             twin = self._locked_contact(conn, twin_id, now)
             self._ensure_contact(conn, contact_id, now)
