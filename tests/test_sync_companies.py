@@ -313,3 +313,20 @@ def test_answers_below_min_confidence_are_not_written_and_are_counted_per_proper
         "explain", contact, env=sandbox_env(box, tmp_path, settings.connector_mapping), cwd=tmp_path
     )
     assert "below min_confidence 0.999" in proc.stdout or "no confidence given" in proc.stdout, proc.stdout
+
+
+def test_associations_failing_past_retries_leave_the_companies_pending_for_the_next_run(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """HubSpot failing the association reads: the contacts land, the run says so, the next run writes the companies."""
+    settings = settings_for(
+        box, tmp_path, write_mapping(tmp_path, mapping_text()), connector_concurrency=8, http_max_attempts=2
+    )
+    prepare(settings)
+    box.hubspot.fail_next(50, status=503, endpoint="associations_batch_read")
+    first = sync(settings, wait_seconds=20)
+    assert first.contacts_written > 0 and not _written_companies(box)
+    assert any(f.code == "COMPANY_MATCH_FAILED" for f in first.failures)
+    box.hubspot.clear_faults()
+    second = sync(settings)
+    assert second.companies_written > 0 and _written_companies(box)

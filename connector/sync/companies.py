@@ -102,7 +102,12 @@ class CompanyStage:
         notes = self._take_notes()
         if c.options.contact_ids:  # `--contact`: only those contacts' companies
             notes = [n for n in notes if n.contact_id in c.options.contact_ids]
-        matches = self._match(notes)
+        try:
+            matches = self._match(notes)
+        except (RetriableApiError, SkippableError) as exc:  # HubSpot failed past its retries: next cycle
+            log.warning("companies not matched", contacts=len(notes), error=str(exc))
+            c.summary.fail(RecordFailure("companies", None, "COMPANY_MATCH_FAILED", str(exc)))
+            return  # the contacts stay pending; their own properties have landed
         writes: dict[str, CompanyWrite] = {}
         for note in notes:
             match = matches[note.contact_id]
@@ -187,7 +192,11 @@ class CompanyStage:
             return []
         reads = read_subscriptions(c)
         domains = sorted({d for r in reads for d in r.values})
-        found = c.hubspot.companies.search_by_domain(domains) if domains else {}
+        try:
+            found = c.hubspot.companies.search_by_domain(domains) if domains else {}
+        except (RetriableApiError, SkippableError) as exc:  # the cursors stay: read again next cycle
+            c.summary.fail(RecordFailure("subscriptions", None, "COMPANY_MATCH_FAILED", str(exc)))
+            return []
         for read in reads:
             for domain, values in read.values.items():
                 match = _by_domain(domain, found.get(domain, []))
