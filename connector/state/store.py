@@ -470,12 +470,27 @@ class StateStore(CompanyRecords):
 
     def record_deferred(self, contact_id: str, reason: str) -> None:
         """A launch put off to the next run (`reason` one of DEFERRALS); `due_for_refresh` finds it."""
+        self.record_deferred_many([contact_id], reason)
+
+    def record_deferred_many(self, contact_ids: Sequence[str], reason: str) -> None:
+        """`record_deferred` for many contacts in one transaction (a page put off past the launch cap)."""
         if reason not in DEFERRALS:
             raise ValueError(f"unknown deferral {reason!r} (one of {', '.join(DEFERRALS)})")
-        now = self._clock()
+        ids, now = list(dict.fromkeys(contact_ids)), self._clock()
         with self._write() as conn:
-            self._ensure_contact(conn, contact_id, now)
-            self._update_contact(conn, contact_id, deferred=reason, skip_reason=None, updated_at=now)
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                rows = [{"contact_id": cid, "updated_at": now} for cid in chunk]
+                conn.execute(
+                    self._insert(contacts)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=[contacts.c.contact_id])
+                )
+                conn.execute(
+                    update(contacts)
+                    .where(contacts.c.contact_id.in_(chunk))
+                    .values(deferred=reason, skip_reason=None, updated_at=now)
+                )
 
     def clear_skip(self, contact_id: str) -> None:
         """The contact is being handled again: forget why it was skipped or put off."""

@@ -38,6 +38,7 @@ class Effects(Protocol):
     def clear_skips(self, contact_ids: Sequence[str]) -> None: ...
     def wait(self, contact_id: str) -> None: ...
     def launch(self, job: ContactJob) -> LaunchOutcome: ...
+    def defer_all(self, jobs: Sequence[ContactJob]) -> list[LaunchOutcome]: ...
     def collect(self, state: ContactState) -> Research | None: ...
     def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None: ...
     def fail(self, failure: RecordFailure) -> None: ...
@@ -83,6 +84,9 @@ class LiveEffects:
 
     def launch(self, job: ContactJob) -> LaunchOutcome:
         return self.launcher.launch(job)
+
+    def defer_all(self, jobs: Sequence[ContactJob]) -> list[LaunchOutcome]:
+        return self.launcher.defer_all(jobs)
 
     def collect(self, state: ContactState) -> Research | None:
         return self.collector.poll(state)
@@ -145,6 +149,9 @@ class DryRunEffects:
 
     def wait(self, contact_id: str) -> None:
         self._plan(PlannedChange(contact_id, "wait", "research pending"))
+
+    def defer_all(self, jobs: Sequence[ContactJob]) -> list[LaunchOutcome]:
+        return [self.launch(job) for job in jobs]  # a dry run writes nothing: one at a time is cheap
 
     def launch(self, job: ContactJob) -> LaunchOutcome:
         if not self.cycle.budget.plan_launch():  # honours the cap; asks Saber for nothing

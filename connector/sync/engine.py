@@ -156,7 +156,11 @@ class SyncEngine:
         self.effects.clear_skips(plan.cleared)
         for job in plan.waits:
             self.effects.wait(job.contact_id)
-        outcomes = self._map(self.effects.launch, plan.launches)
+        launches, put_off = list(plan.launches), []
+        if c.budget.cap_reached and not self.stop.requested:  # nothing can launch: put off in bulk
+            put_off = [j for j in launches if not j.contact.properties.get(MERGED_IDS)]  # merges adopt free
+            launches = [j for j in launches if j.contact.properties.get(MERGED_IDS)]
+        outcomes = [*self.effects.defer_all(put_off), *self._map(self.effects.launch, launches)]
         self._write([*plan.writes, *(o.write for o in outcomes if o.write is not None)])
         self.progress.update(self.summary)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from connector.errors import RecordFailure, RetriableApiError, SkippableError
@@ -185,6 +185,21 @@ class Launcher:
         if config.webhook_url is not None:
             return max(config.poll_min_seconds, config.webhook_poll_seconds)
         return config.poll_min_seconds
+
+    def defer_all(self, jobs: Sequence[ContactJob]) -> list[LaunchOutcome]:
+        """The launch cap is reached: put these off in one transaction, with no look-up or twin check
+        (both are redone, before any payment, by the run that launches them)."""
+        reason = "launch_cap"
+        for job in jobs:
+            self.cycle.summary.skip(reason, job.contact_id)
+        changed = [
+            j.contact_id
+            for j in jobs
+            if j.state is None or j.state.deferred != reason or j.state.skip_reason is not None
+        ]
+        if changed:
+            self.cycle.store.record_deferred_many(changed, reason)
+        return [LaunchOutcome("deferred", j.contact_id) for j in jobs]
 
     def _defer(self, job: ContactJob) -> LaunchOutcome:
         """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
