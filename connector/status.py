@@ -62,11 +62,12 @@ def _last_economy(store: StateStore) -> dict[str, Any]:
 def _last_companies(store: StateStore) -> dict[str, Any]:
     """The latest finished run's company figures, and contacts with no company by reason (all runs)."""
     unmatched = store.company_unmatched_counts()
+    waiting = len(store.companies_pending())  # a write HubSpot refused or failed: retried next cycle
     for run in store.last_runs(5):
         counts = run.counts or {}
         if run.outcome != "running" and "companies" in counts:
-            return {**counts["companies"], "unmatched_contacts": unmatched}
-    return {"unmatched_contacts": unmatched} if unmatched else {}
+            return {**counts["companies"], "unmatched_contacts": unmatched, "waiting": waiting}
+    return {"unmatched_contacts": unmatched, "waiting": waiting} if unmatched or waiting else {}
 
 
 def render_status(report: dict[str, Any]) -> str:
@@ -95,7 +96,8 @@ def render_status(report: dict[str, Any]) -> str:
         got = {k: companies.get(k, 0) for k in ("matched", "written", "subscription_entries_read")}
         lines.append(
             f"companies (last run): matched {got['matched']}, written {got['written']},"
-            f" subscription entries read {got['subscription_entries_read']} (no credits)"
+            f" subscription entries read {got['subscription_entries_read']} (no credits),"
+            f" waiting to be written {companies.get('waiting', 0)}"
         )
         for reason, n in sorted((companies.get("unmatched_contacts") or {}).items()):
             lines.append(f"  contacts with no company: {reason} {n}")

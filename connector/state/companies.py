@@ -14,10 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from connector.state.tables import companies, contacts
-
-CHUNK = 500
-MAX_TEXT = 4000
+from connector.state.tables import CHUNK, clip, companies, contacts
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ class CompanyRecords:
             conn.execute(
                 update(companies)
                 .where(companies.c.company_id == company_id)
-                .values(write_pending=reason, last_error=_clip(error), updated_at=now)
+                .values(write_pending=reason, last_error=clip(error), updated_at=now)
             )
 
     def record_company_matches(
@@ -104,7 +101,7 @@ class CompanyRecords:
                     .where(contacts.c.contact_id == contact_id)
                     .values(
                         company_id=company_id,
-                        company_unmatched=_clip(unmatched),
+                        company_unmatched=clip(unmatched),
                         updated_at=now,
                         **({"company_pending": None} if settled else {}),
                     )
@@ -164,12 +161,6 @@ def _company_state(row: Any) -> CompanyState:
         write_pending=row.write_pending,
         last_error=row.last_error,
     )
-
-
-def _clip(value: str | None) -> str | None:
-    if value is None or len(value) <= MAX_TEXT:
-        return value
-    return value[: MAX_TEXT - 1] + "…"
 
 
 __all__ = ["CompanyRecords", "CompanyState"]

@@ -60,10 +60,12 @@ from connector.state.db import (
     sqlite_file,
 )
 from connector.state.tables import (
+    CHUNK,
     DEFERRALS,
     RESEARCH_STATUSES,
     RUN_OUTCOMES,
     UNWRITTEN,
+    clip,
     contacts,
     cursors,
     errors,
@@ -79,8 +81,6 @@ except ImportError:  # pragma: no cover - Windows: the lock only excludes this p
 log = get_logger("state")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
-MAX_TEXT = 4000  # error texts are truncated to this many characters
 # A contact's research and what came of it: what a merge's survivor or a twin takes over.
 RESEARCH_COLUMNS = (
     "external_id", "fingerprint", "research_id", "research_status", "research_error_code",
@@ -410,7 +410,7 @@ class StateStore(CompanyRecords):
             "research_status": status,
             "completed_at": completed_at,
             "research_error_code": error_code,
-            "research_error": _clip(error),
+            "research_error": clip(error),
             "checked_at": now,
             "updated_at": now,
         }
@@ -450,7 +450,7 @@ class StateStore(CompanyRecords):
         """Why the contact's result has not fully landed (a failure code), or None once nothing waits."""
         now = self._clock()
         with self._write() as conn:
-            self._update_contact(conn, contact_id, write_pending=_clip(reason), updated_at=now)
+            self._update_contact(conn, contact_id, write_pending=clip(reason), updated_at=now)
 
     def count_write_pending(self, *, contact_ids: Sequence[str] | None = None) -> dict[str, int]:
         """Results waiting to be written, by reason (UNWRITTEN or the last failure's code)."""
@@ -466,7 +466,7 @@ class StateStore(CompanyRecords):
         now = self._clock()
         with self._write() as conn:
             self._ensure_contact(conn, contact_id, now)
-            self._update_contact(conn, contact_id, skip_reason=_clip(reason), updated_at=now)
+            self._update_contact(conn, contact_id, skip_reason=clip(reason), updated_at=now)
 
     def record_deferred(self, contact_id: str, reason: str) -> None:
         """A launch put off to the next run (`reason` one of DEFERRALS); `due_for_refresh` finds it."""
@@ -519,7 +519,7 @@ class StateStore(CompanyRecords):
     ) -> None:
         """Log a record-level error for `status`; with a contact, it becomes its `last_error` too."""
         now = self._clock()
-        message = _clip(message) or ""
+        message = clip(message) or ""
         with self._write() as conn:
             conn.execute(
                 insert(errors).values(
@@ -534,7 +534,7 @@ class StateStore(CompanyRecords):
             if contact_id is not None:
                 self._ensure_contact(conn, contact_id, now)
                 last = f"{code}: {message}" if not property else f"{code} ({property}): {message}"
-                self._update_contact(conn, contact_id, last_error=_clip(last), updated_at=now)
+                self._update_contact(conn, contact_id, last_error=clip(last), updated_at=now)
 
     def clear_error(self, contact_id: str) -> None:
         """The contact went through cleanly: forget its last error."""
@@ -816,7 +816,7 @@ class StateStore(CompanyRecords):
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
-                .values(finished_at=now, outcome=outcome, counts=dict(counts), error=_clip(error))
+                .values(finished_at=now, outcome=outcome, counts=dict(counts), error=clip(error))
             )
 
     def last_runs(self, n: int = 5) -> list[RunRecord]:
@@ -998,12 +998,6 @@ def _aware(value: datetime | None) -> None:
     """Refuse a naive datetime up front, with a plain ValueError."""
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"naive datetime {value.isoformat()} given to the state store; use an aware UTC one")
-
-
-def _clip(value: str | None) -> str | None:
-    if value is None or len(value) <= MAX_TEXT:
-        return value
-    return value[: MAX_TEXT - 1] + "…"
 
 
 def _lock_key(name: str) -> int:

@@ -26,6 +26,15 @@ RESEARCH_STATUSES = ("none", "processing", "completed", "failed")
 RUN_OUTCOMES = ("running", "ok", "partial", "failed", "interrupted", "skipped")
 UNWRITTEN = "unwritten"  # write_pending of a result recorded but not yet sent to HubSpot
 DEFERRALS = ("launch_cap", "no_credits", "launch_failed")  # why a launch waits for a later run
+CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
+MAX_TEXT = 4000  # error texts are truncated to this many characters
+
+
+def clip(value: str | None) -> str | None:
+    """A text cut to `MAX_TEXT` characters for the database (None stays None)."""
+    if value is None or len(value) <= MAX_TEXT:
+        return value
+    return value[: MAX_TEXT - 1] + "…"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from connector.errors import RecordFailure, RetriableApiError, SkippableError
 from connector.hubspot.companies import Company
 from connector.logs import get_logger
-from connector.mapping import PropertyValue, held_back, map_company_values
+from connector.mapping import PropertyValue, held_back, map_company_values, value_hash
 from connector.saber.models import Signal
 from connector.sync.changes import ChangeSet, compute_changes
 from connector.sync.config import Cycle
@@ -54,6 +54,13 @@ class Match:
     company_id: str | None
     unmatched: str | None = None
 
+    def done(self, landed: set[str]) -> bool:
+        """Nothing left to do: its company's values landed, or no company can take them until the
+        contact or HubSpot changes (a failed association read is retried instead)."""
+        if self.company_id is not None:
+            return self.company_id in landed
+        return not (self.unmatched or "").startswith(ASSOCIATION_FAILED)
+
 
 @dataclass
 class CompanyWrite:
@@ -73,6 +80,7 @@ class CompanyStage:
         self.writer = write
         self._notes: dict[str, CompanyNote] = {}
         self._lock = threading.Lock()
+        self._keys = frozenset(cycle.mapping.company_signals())  # once, not per written contact
 
     @property
     def enabled(self) -> bool:
@@ -82,8 +90,7 @@ class CompanyStage:
         """A contact was written: keep its company answers for the end of the cycle (any thread)."""
         if not self.enabled:
             return
-        keys = set(self.cycle.mapping.company_signals())
-        kept = {k: v for k, v in answers.items() if k in keys}
+        kept = {k: v for k, v in answers.items() if k in self._keys}
         with self._lock:
             self._notes[contact_id] = CompanyNote(contact_id, domain, kept)
 
@@ -123,15 +130,12 @@ class CompanyStage:
         c.summary.count("companies_matched", len(writes))
         subscription_reads = self._subscriptions(writes) if subscriptions else []
         landed = self.writer.write(list(writes.values()))
-        settled = {
-            cid: (m.company_id, m.unmatched)
-            for cid, m in matches.items()
-            if m.company_id is None or m.company_id in landed
-        }
         if not c.options.dry_run:
-            c.store.record_company_matches(settled)
-            unsettled = {cid: (m.company_id, m.unmatched) for cid, m in matches.items() if cid not in settled}
-            c.store.record_company_matches(unsettled, settled=False)
+            for final in (True, False):  # what landed (or cannot) is settled; the rest stays pending
+                chosen = {cid: m for cid, m in matches.items() if m.done(landed) == final}
+                c.store.record_company_matches(
+                    {cid: (m.company_id, m.unmatched) for cid, m in chosen.items()}, settled=final
+                )
             for read in subscription_reads:
                 if read.cursor is not None and all(cid in landed for cid in read.company_ids):
                     c.store.set_cursor(read.cursor_name, read.cursor)  # only after its writes landed
@@ -145,12 +149,11 @@ class CompanyStage:
         if c.options.dry_run:
             return list(notes.values())
         earlier = [cid for cid in c.store.company_pending_contacts() if cid not in notes]
-        keys = set(c.mapping.company_signals())
         for cid, state in c.store.get_many(earlier).items():
             answers: dict[str, Signal] = {}
             domain: str | None = None
             for key, stored in state.signals.items():
-                if key in keys and isinstance(stored, dict) and isinstance(stored.get("signal"), dict):
+                if key in self._keys and isinstance(stored, dict) and isinstance(stored.get("signal"), dict):
                     answers[key] = Signal.model_validate(stored["signal"])
                     domain = domain or stored.get("target")
             notes[cid] = CompanyNote(cid, domain, answers)
@@ -269,8 +272,6 @@ class CompanyWriter:
         c = self.cycle
         if not changesets:
             return set()
-        from connector.mapping import value_hash
-
         by_id = {w.company_id: w for w in writes}
         try:
             result = c.hubspot.companies.update({cid: ch.updates for cid, ch in changesets.items()})

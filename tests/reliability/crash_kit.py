@@ -771,12 +771,7 @@ def request_sender(entry: RecordedRequest, state_url: str, children: list[Child]
     named = next((c for c in children if hook.startswith(c.url + "/")), None)
     if named is not None:
         return named
-    deadline = time.monotonic() + 0.5
-    while True:
-        holder = pg_lock_holder(state_url, children)
-        if holder is not None or time.monotonic() > deadline:
-            return holder
-        time.sleep(0.05)
+    return support.poll(lambda: pg_lock_holder(state_url, children), 0.5, 0.05)
 
 
 def _socket_inodes(pid: int) -> set[str]:

@@ -312,9 +312,8 @@ def run(long: bool) -> list[Figure]:
         stop_probe.set()
         prober.join(timeout=15)
         # Every slow connection must be dropped by the server within its deadline.
-        deadline = max(c.opened for c in slow) + plan.held_deadline if slow else time.monotonic()
-        while time.monotonic() < deadline and any(c.dropped is None for c in slow):
-            time.sleep(0.2)
+        left = max(c.opened for c in slow) + plan.held_deadline - time.monotonic() if slow else 0.0
+        poll(lambda: all(c.dropped is not None for c in slow), max(0.0, left), 0.2)
         stop_slow.set()
         trickler.join(timeout=15)
         held = [c for c in slow if c.dropped is None or c.dropped - c.opened > plan.held_deadline]
