@@ -354,14 +354,29 @@ class Caller:
             return Verdict(Action.FAIL, "connection refused before the API ever answered")
         return verdict
 
+    def unsafe_verdict(self, exc: BaseException) -> Verdict:
+        """As `verdict`, except that a failure after which the request may have been applied is final.
+
+        For a call that must never run twice (a paid create with no idempotency): the caller
+        looks for what the lost answer would have said before it sends the request again.
+        """
+        if getattr(exc, "maybe_applied", False):
+            return Verdict(Action.FAIL, "the request may have been applied: looked for before it is resent")
+        return self.verdict(exc)
+
     def call(
         self,
         operation: str,
         attempt: Callable[[], T],
         *,
         expected: Callable[[BaseException], bool] | None = None,
+        unsafe: bool = False,
     ) -> T:
-        """`attempt()` until it succeeds or the policy gives up; `expected` failures are logged at debug."""
+        """`attempt()` until it succeeds or the policy gives up; `expected` failures are logged at debug.
+
+        `unsafe`: the request must not be sent twice; see `unsafe_verdict`.
+        """
+        decide = self.unsafe_verdict if unsafe else self.verdict
 
         # The failed attempt not yet reported to the observers: whether it is retried is
         # known only once tenacity decides (before_sleep), or the call gives up.
@@ -390,14 +405,12 @@ class Caller:
                 _notify(self.api, operation, unreported.pop(), True, self._log)
             self._log.warning(
                 RETRIED_EVENT,
-                **self._facts(operation, exc),
+                **self._facts(operation, exc, decide),
                 attempt=state.attempt_number,
                 wait_seconds=round(state.upcoming_sleep, 3),
             )
 
-        retryer = retrying(
-            self.policy, self.verdict, before_sleep=before_sleep, sleep=self._sleep, rng=self._rng
-        )
+        retryer = retrying(self.policy, decide, before_sleep=before_sleep, sleep=self._sleep, rng=self._rng)
         try:
             return retryer(counted)
         except self._error_type as exc:
@@ -406,17 +419,19 @@ class Caller:
                 exc.attempts = attempts  # type: ignore[attr-defined]
             if expected is not None and expected(exc):
                 level = self._log.debug
-            elif self.verdict(exc).action is not Action.FAIL:
-                level = self._log.warning  # retryable, so the retries ran out
+            elif decide(exc).action is not Action.FAIL or getattr(exc, "maybe_applied", False):
+                level = self._log.warning  # retryable, so the retries ran out (or an answer was lost)
             else:
                 level = self._log.info  # refused at once: the caller decides how bad that is
-            level(FAILED_EVENT, **self._facts(operation, exc), attempts=attempts)
+            level(FAILED_EVENT, **self._facts(operation, exc, decide), attempts=attempts)
             raise
         finally:
             if unreported:  # the last attempt failed, and is not retried
                 _notify(self.api, operation, unreported.pop(), False, self._log)
 
-    def _facts(self, operation: str, exc: BaseException | None) -> dict[str, Any]:
+    def _facts(
+        self, operation: str, exc: BaseException | None, decide: Classifier | None = None
+    ) -> dict[str, Any]:
         """The fields both APIs' log lines share."""
         facts = self._describe(exc) if exc is not None else ErrorFacts(None, None, None, "")
         return {
@@ -425,6 +440,6 @@ class Caller:
             "status": facts.status,
             "code": facts.code,
             "request_id": facts.request_id,
-            "reason": self.verdict(exc).reason if exc is not None else "",
+            "reason": (decide or self.verdict)(exc).reason if exc is not None else "",
             "error": facts.message[:MAX_ERROR_TEXT],
         }

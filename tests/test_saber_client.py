@@ -30,10 +30,12 @@ from connector.saber import (
     SaberUnavailable,
     SaberValidationError,
     Signal,
+    SignalQuestion,
+    SignalRequest,
     idempotency_key,
     parse_error,
 )
-from connector.sandbox.saber import SaberSandbox
+from connector.sandbox.saber import ANSWER_TYPES, SaberSandbox
 from connector.sandbox.server import Knobs
 from tests.support import wait_for
 
@@ -439,22 +441,26 @@ EXPECTED_TYPES: dict[str, Callable[[Any], bool]] = {
 def test_signal_answers_of_every_type_are_decoded(
     sandbox: SaberSandbox, client: SaberClient, answer_type: str
 ) -> None:
-    """Contact and company sync answers decode to Python values per type; unknown types to JSON text."""
+    """Contact and company signals decode to Python values per type; a type Saber adds later (reached
+    through a template, since a create names only published types) to JSON text."""
     sandbox.null_answer_rate = 0.0
-    contact = client.contact_signal(
-        "https://linkedin.com/in/johndoe", f"A {answer_type} question?", answer_type
-    )
-    company = client.company_signal("acme.com", f"A {answer_type} question?", answer_type)
+    question = f"A {answer_type} question?"
+    if answer_type in ANSWER_TYPES:
+        ask = SignalQuestion(question, answer_type)
+    else:
+        ask = SignalQuestion(template_id=sandbox.add_template(question, answer_type)["id"])
+    contact = client.create_signal(SignalRequest("contact", "https://linkedin.com/in/johndoe", ask))
+    company = client.create_signal(SignalRequest("company", "acme.com", ask))
     for signal, kind in ((contact, "CONTACT"), (company, "COMPANY")):
         assert isinstance(signal, Signal) and signal.status == "completed" and signal.signal_type == kind
         assert signal.answer is not None and signal.answer.type == answer_type
         assert EXPECTED_TYPES[answer_type](signal.answer.value), signal.answer
     assert company.domain == "acme.com" and contact.contact_profile_url == "https://linkedin.com/in/johndoe"
-    body = sandbox.requests_to("contact_signal_sync")[0].body
+    body = sandbox.requests_to("contact_signal_create")[0].body
+    expected = {"question": question, "answerType": answer_type} if answer_type in ANSWER_TYPES else {}
     assert body == {
         "contactProfileUrl": "https://linkedin.com/in/johndoe",
-        "question": f"A {answer_type} question?",
-        "answerType": answer_type,
+        **(expected or {"signalTemplateId": ask.template_id}),
     }
 
 

@@ -556,7 +556,8 @@ def test_signal_sync_answers_in_the_tagged_form(
 def test_open_text_uses_both_spellings_and_unknown_types_pass_through(
     sandbox: SaberSandbox, http: httpx.Client
 ) -> None:
-    """Across questions open_text appears as both `openText` and `open_text`; unknown types keep their tag."""
+    """Across questions open_text appears as both `openText` and `open_text`; a type Saber adds later
+    (reached through a template, since a create names only published types) keeps its tag."""
     sandbox.null_answer_rate = 0.0
     keys = set()
     for i in range(12):
@@ -568,7 +569,11 @@ def test_open_text_uses_both_spellings_and_unknown_types_pass_through(
         answer = http.post("/v1/contacts/signals/sync", json=body).json()["answer"]
         keys |= set(answer) - {"type"}
     assert keys == {"openText", "open_text"}
-    odd = http.post("/v1/contacts/signals/sync", json={**body, "answerType": "mood_ring"}).json()
+    refused = http.post("/v1/contacts/signals/sync", json={**body, "answerType": "mood_ring"})
+    assert refused.status_code == 400 and refused.json()["error"]["fields"][0]["field"] == "answerType"
+    template = sandbox.add_template("How is the mood?", "mood_ring")
+    templated = {"contactProfileUrl": body["contactProfileUrl"], "signalTemplateId": template["id"]}
+    odd = http.post("/v1/contacts/signals/sync", json=templated).json()
     assert odd["answer"]["type"] == "mood_ring" and "value" in odd["answer"]["mood_ring"]
 
 

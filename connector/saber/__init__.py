@@ -12,7 +12,16 @@ from connector.saber.errors import (
     SaberValidationError,
     parse_error,
 )
-from connector.saber.models import Answer, Research, ResearchStarted, Signal, SignalPage
+from connector.saber.models import (
+    Answer,
+    Research,
+    ResearchStarted,
+    Signal,
+    SignalBatch,
+    SignalPage,
+    SignalTemplate,
+)
+from connector.saber.signals import SignalQuestion, SignalRequest
 
 __all__ = [
     "Answer",
@@ -29,7 +38,11 @@ __all__ = [
     "SaberUnavailable",
     "SaberValidationError",
     "Signal",
+    "SignalBatch",
     "SignalPage",
+    "SignalQuestion",
+    "SignalRequest",
+    "SignalTemplate",
     "idempotency_key",
     "parse_error",
 ]

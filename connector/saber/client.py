@@ -3,9 +3,14 @@
 Retries follow the call policy shared with the HubSpot adapter (`connector.http_policy`);
 what each Saber answer means for a retry is `connector.saber.retry`. Safe to share between
 the threads of a pool: httpx's `Client` is thread-safe, the rate limiters and the call
-counters take their own locks, and every call keeps its own retry state. Every POST carries
-an `Idempotency-Key` (the caller's, or one derived from what is asked) that stays the same
-across retries, so a retried POST never pays twice.
+counters take their own locks, and every call keeps its own retry state. A research POST
+carries an `Idempotency-Key` (the caller's, or one derived from what is asked) that stays the
+same across retries. A signal create has no published idempotency: once it may have reached
+Saber it is never sent again by the retries (`unsafe` in the call policy); the caller looks
+for the signal, free, before paying again.
+
+A call that may block (a synchronous batch) asks Saber to answer within `X-Sbr-Timeout-Sec`,
+and its HTTP read timeout is derived from that: the asked time plus `HTTP_READ_TIMEOUT`.
 
 Rate limits, as Saber publishes them (per API key): writes (every POST) 2,000 a minute in
 bursts of 400, reads (every other call) 100,000 a minute in bursts of 10,000. Each kind has
@@ -25,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -38,16 +43,28 @@ from connector import __version__
 from connector.http_policy import Caller, CallPolicy
 from connector.logs import get_logger
 from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket, parse_count, parse_reset
-from connector.saber.errors import SaberError, SaberNotFound, SaberRequestError, parse_error, unreachable
-from connector.saber.models import Research, ResearchStarted, Signal, SignalPage
+from connector.saber.errors import (
+    RESET_HEADERS,
+    SaberError,
+    SaberNotFound,
+    SaberRequestError,
+    parse_error,
+    unreachable,
+)
+from connector.saber.models import Research, ResearchStarted, Signal, SignalBatch, SignalPage, SignalTemplate
 from connector.saber.retry import classify
+from connector.saber.signals import SignalQuestion, SignalRequest
 
 log = get_logger("saber")
 
 RESEARCH_PATH = "/v1/contacts/research"
 CONTACT_SIGNALS_PATH = "/v1/contacts/signals"
 COMPANY_SIGNALS_PATH = "/v1/companies/signals"
+SIGNAL_PATHS = {"contact": CONTACT_SIGNALS_PATH, "company": COMPANY_SIGNALS_PATH}
+TEMPLATES_PATH = f"{COMPANY_SIGNALS_PATH}/templates"
 MAX_PAGE_SIZE = 25  # the list endpoints' `limit` maximum
+BATCH_WAIT_SECONDS = 10  # X-Sbr-Timeout-Sec asked of a synchronous batch (1-900)
+TIMEOUT_HEADER = "X-Sbr-Timeout-Sec"
 
 # Saber's published limits per API key (the defaults of SABER_WRITES_PER_MINUTE and friends).
 WRITES_PER_MINUTE = 2000
@@ -61,7 +78,6 @@ LOW_WATER = 5
 # refused without being held in memory. Error answers are cut to this, not refused.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 REMAINING_HEADERS = ("X-Ratelimit-Remaining", "RateLimit-Remaining")
-RESET_HEADERS = ("X-Ratelimit-Reset", "RateLimit-Reset")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -209,17 +225,76 @@ class SaberClient:
         return self._model(Research, data)
 
     # ------------------------------------------------------------------ signals
+    def create_signal(self, request: SignalRequest) -> Signal:
+        """Create one signal (1 credit), answered at once: `processing`, or done from Saber's cache.
+
+        Not retried once the request may have reached Saber: the error then says
+        `maybe_applied`, and the caller looks for the signal before it pays again.
+        """
+        data = self._call(
+            f"create_{request.scope}_signal",
+            "POST",
+            SIGNAL_PATHS[request.scope],
+            body=request.to_body(),
+            unsafe=True,
+        )
+        return self._model(Signal, data)
+
     def contact_signal(self, contact_profile_url: str, question: str, answer_type: str) -> Signal:
-        """Ask one question about one contact and get the answer back (1 credit)."""
+        """Ask one question about one contact through the sync endpoint (1 credit)."""
         body = {"contactProfileUrl": contact_profile_url, "question": question, "answerType": answer_type}
         data = self._call("contact_signal", "POST", f"{CONTACT_SIGNALS_PATH}/sync", body=body)
         return self._model(Signal, data)
 
     def company_signal(self, domain: str, question: str, answer_type: str) -> Signal:
-        """Ask one question about one company and get the answer back (1 credit)."""
+        """Ask one question about one company through the sync endpoint (1 credit)."""
         body = {"domain": domain, "question": question, "answerType": answer_type}
         data = self._call("company_signal", "POST", f"{COMPANY_SIGNALS_PATH}/sync", body=body)
         return self._model(Signal, data)
+
+    def create_company_signal_batch(
+        self,
+        questions: Sequence[SignalQuestion],
+        domains: Sequence[str],
+        *,
+        run_async: bool = False,
+        wait_seconds: int = BATCH_WAIT_SECONDS,
+    ) -> SignalBatch:
+        """Ask every question of every domain in one call (1 credit a signal; never retried once sent).
+
+        Synchronous by default: the answer lists each signal's id. Saber is asked to answer
+        within `wait_seconds` (`X-Sbr-Timeout-Sec`), and the read timeout is that plus the
+        policy's own, so a batch that blocks is never cut off before Saber's own deadline.
+        """
+        if not questions or not domains:
+            raise ValueError("a batch needs at least one question and one domain")
+        if not 1 <= wait_seconds <= 900:
+            raise ValueError("wait_seconds must be from 1 to 900")
+        body = {
+            "signals": [q.item(batch=True) for q in questions],
+            "domains": list(domains),
+            "async": run_async,
+        }
+        data = self._call(
+            "create_company_signal_batch",
+            "POST",
+            f"{COMPANY_SIGNALS_PATH}/batch",
+            body=body,
+            unsafe=True,
+            headers={TIMEOUT_HEADER: str(wait_seconds)},
+            read_timeout=wait_seconds + self.policy.read_timeout,
+        )
+        return self._model(SignalBatch, data)
+
+    def get_signal(self, scope: str, signal_id: str) -> Signal:
+        """One contact or company signal by id (free)."""
+        path = f"{SIGNAL_PATHS[scope]}/{_segment(signal_id)}"
+        return self._model(Signal, self._call(f"get_{scope}_signal", "GET", path))
+
+    def get_signal_template(self, template_id: str) -> SignalTemplate:
+        """One signal template (free); `SaberNotFound` when the key sees none by that id."""
+        data = self._call("get_signal_template", "GET", f"{TEMPLATES_PATH}/{_segment(template_id)}")
+        return self._model(SignalTemplate, data)
 
     def list_contact_signals(
         self, contact_profile_url: str | None = None, *, page_size: int = MAX_PAGE_SIZE
@@ -229,8 +304,7 @@ class SaberClient:
         return self._pages("list_contact_signals", CONTACT_SIGNALS_PATH, params, page_size)
 
     def get_contact_signal(self, signal_id: str) -> Signal:
-        data = self._call("get_contact_signal", "GET", f"{CONTACT_SIGNALS_PATH}/{_segment(signal_id)}")
-        return self._model(Signal, data)
+        return self.get_signal("contact", signal_id)
 
     def list_company_signals(
         self,
@@ -255,8 +329,7 @@ class SaberClient:
         return self._pages("list_company_signals", COMPANY_SIGNALS_PATH, params, page_size)
 
     def get_company_signal(self, signal_id: str) -> Signal:
-        data = self._call("get_company_signal", "GET", f"{COMPANY_SIGNALS_PATH}/{_segment(signal_id)}")
-        return self._model(Signal, data)
+        return self.get_signal("company", signal_id)
 
     def subscription_logs(
         self,
@@ -336,12 +409,22 @@ class SaberClient:
         body: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         quiet_404: bool = False,
+        unsafe: bool = False,
+        headers: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
     ) -> Any:
-        """One logical call: attempts with retries, then the decoded JSON (or the parsed error)."""
-        headers: dict[str, str] = {}
-        if method == "POST":
+        """One logical call: attempts with retries, then the decoded JSON (or the parsed error).
+
+        `unsafe`: a POST Saber charges for with no published idempotency; it carries no
+        `Idempotency-Key` and is not retried once it may have been applied.
+        """
+        headers = dict(headers or {})
+        if method == "POST" and not unsafe:
             # Fixed before the first attempt, so every retry of this call sends the same key.
             headers["Idempotency-Key"] = idempotency_key or _derive_key(method, path, body)
+        extra: dict[str, Any] = {}  # the client's own timeouts unless this call reads longer
+        if read_timeout is not None:
+            extra["timeout"] = httpx.Timeout(read_timeout, connect=self.policy.connect_timeout)
 
         write = method == "POST"
         bucket = self.write_limit if write else self.read_limit
@@ -354,7 +437,9 @@ class SaberClient:
             if quota is not None:
                 quota.acquire()
             try:
-                request = self._http.build_request(method, path, params=params, json=body, headers=headers)
+                request = self._http.build_request(
+                    method, path, params=params, json=body, headers=headers, **extra
+                )
                 response = _read_capped(self._http.send(request, stream=True), self.max_body_bytes)
             except BaseException as exc:
                 if quota is not None:
@@ -362,7 +447,7 @@ class SaberClient:
                 if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.InvalidURL):
                     raise SaberRequestError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
                 if isinstance(exc, httpx.TransportError):
-                    raise unreachable(self.base_url, exc) from exc
+                    raise unreachable(self.base_url, exc, sent=not isinstance(exc, _NOT_SENT)) from exc
                 raise
             if quota is not None:
                 _follow(quota, response.headers)  # errors too: a 429 says none is left
@@ -371,7 +456,7 @@ class SaberClient:
             raise parse_error(response.status_code, response.content, response.headers)
 
         expected = _is_404 if quiet_404 else None
-        response = self._caller.call(op, attempt, expected=expected)
+        response = self._caller.call(op, attempt, expected=expected, unsafe=unsafe)
         try:
             return response.json()
         except ValueError:
@@ -394,6 +479,10 @@ class SaberClient:
                 status=200,
                 code="INVALID_RESPONSE",
             ) from None
+
+
+# Transport failures before a connection was made: the request never reached Saber.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:

@@ -7,6 +7,12 @@ The API answers errors in (at least) five shapes; callers should not care which 
 * rate limit:  `{"statusCode": 429, "error": "Too Many Requests", "message": "...", "retryAfter": 45}`
 * integrations: `{"success": false, "data": null, "error": {"code", "message", "details"}, "traceId"}`
 * not JSON:    an HTML page from a proxy (502), an empty body, ...
+
+A 429 says how long to wait in one of three ways, read in this order: `retryAfter` in the
+body (or a `Retry-After` header); else `X-Ratelimit-Reset` (a Unix time of the next window;
+seconds from now are read too); else, as for the per-route envelope that carries no wait at
+all, `DEFAULT_429_WAIT` seconds, as Saber's own CLI waits. The call policy caps every wait
+at `HTTP_MAX_BACKOFF`.
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ from typing import Any
 from connector.errors import ConnectorError, FatalApiError, RetriableApiError, SkippableError
 from connector.http_policy import header_value, parse_retry_after, transport_reason
 from connector.logs import scrub
+from connector.ratelimit import parse_reset
 
 KEY_VARIABLE = "SABER_API_KEY"
 URL_VARIABLE = "SABER_BASE_URL"
+DEFAULT_429_WAIT = 60.0  # a 429 that names no wait: what Saber's CLI waits (saberapp/cli, client.go)
+MIN_429_WAIT = 0.1  # a reset already due still waits this long: no tight loop against a limit
+RESET_HEADERS = ("X-Ratelimit-Reset", "RateLimit-Reset")
 
 
 class SaberError(ConnectorError):
@@ -41,6 +51,7 @@ class SaberError(ConnectorError):
         error_action: str | None = None,
         details: Any = None,
         transport_reason: str | None = None,
+        maybe_applied: bool = False,
     ) -> None:
         self.message = scrub(message)
         self.status = status
@@ -53,6 +64,9 @@ class SaberError(ConnectorError):
         self.details = details
         # Set when the request got no answer at all: why, in a few words (`connection refused`).
         self.transport_reason = transport_reason
+        # Saber may have done what was asked although its answer never arrived (a read timeout,
+        # a reset after sending, a 5xx from a proxy): a paid call is looked for before it is resent.
+        self.maybe_applied = maybe_applied
         self.attempts = 1  # set by the call policy when the call gives up
         super().__init__(self.__str__())
 
@@ -116,13 +130,17 @@ class SaberRateLimited(SaberUnavailable):
     """429 that outlasted the retries."""
 
 
-def unreachable(base_url: str, exc: BaseException) -> SaberUnavailable:
-    """The error for a request that got no answer: `cannot reach Saber at SABER_BASE_URL (url): why`."""
+def unreachable(base_url: str, exc: BaseException, *, sent: bool = True) -> SaberUnavailable:
+    """The error for a request that got no answer: `cannot reach Saber at SABER_BASE_URL (url): why`.
+
+    `sent`: the request may have reached Saber (False only when no connection was made).
+    """
     reason = transport_reason(exc)
     return SaberUnavailable(
         f"cannot reach Saber at {URL_VARIABLE} ({base_url}): {reason}",
         code="TRANSPORT_ERROR",
         transport_reason=reason,
+        maybe_applied=sent,
     )
 
 
@@ -154,12 +172,23 @@ def parse_error(status: int, content: bytes | str, headers: Mapping[str, str] | 
     parts = _from_json(body) if isinstance(body, dict) else _from_text(status, text)
     if parts.get("retry_after") is None:
         parts["retry_after"] = parse_retry_after(header_value(headers, "Retry-After"))
+    if status == 429 and parts.get("retry_after") is None:
+        parts["retry_after"] = _until_reset(headers)
     if not parts.get("request_id"):
         parts["request_id"] = header_value(headers, "X-Request-Id") or header_value(headers, "X-Trace-Id")
     if not parts.get("code"):
         parts["code"] = "TOO_MANY_REQUESTS" if status == 429 else f"HTTP_{status}"
     message = parts.pop("message", None) or f"HTTP {status}"
-    return error_class(status)(str(message), status=status, **parts)
+    return error_class(status)(str(message), status=status, maybe_applied=status >= 500, **parts)
+
+
+def _until_reset(headers: Mapping[str, str]) -> float:
+    """A 429 with no wait in it: until the window's `X-Ratelimit-Reset`, else the default."""
+    for name in RESET_HEADERS:
+        seconds = parse_reset(header_value(headers, name))
+        if seconds is not None:
+            return max(MIN_429_WAIT, seconds)
+    return DEFAULT_429_WAIT
 
 
 def _from_json(body: dict[str, Any]) -> dict[str, Any]:

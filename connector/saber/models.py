@@ -195,6 +195,29 @@ class Signal(_AsyncJob):
     reasoning: LooseStr = None
     confidence: float | None = None
     sources: list[Source] = Field(default_factory=list)
+    verification_mode: LooseStr = None
+    signal_template_id: LooseStr = None
+
+    @property
+    def answered(self) -> bool:
+        """Done with an answer to use (completed; a signal that names no status is read as done)."""
+        return (self.status or "completed").lower() == "completed"
+
+    @property
+    def failed(self) -> bool:
+        return (self.status or "").lower() == "failed"
+
+    @property
+    def processing_seconds(self) -> float | None:
+        """How long Saber took: `metadata.processingTimeMs`, else completedAt - createdAt (None: unknown)."""
+        metadata = self.raw.get("metadata")
+        ms = metadata.get("processingTimeMs") if isinstance(metadata, dict) else None
+        if isinstance(ms, int | float) and not isinstance(ms, bool) and ms >= 0:
+            return float(ms) / 1000.0
+        if self.created_at is not None and self.completed_at is not None:
+            seconds = (self.completed_at - self.created_at).total_seconds()
+            return seconds if seconds >= 0 else None
+        return None
 
     @model_validator(mode="before")
     @classmethod
@@ -264,12 +287,23 @@ class Research(_AsyncJob):
         )
 
     def signal_for(self, question: str) -> Signal | None:
-        """The result's signal that answers exactly this question (whitespace/case folded)."""
+        """The result's signal that answers exactly this question (whitespace/case folded).
+
+        Only an answered one: a signal still processing, or failed, answers nothing.
+        """
         wanted = " ".join(question.split()).casefold()
         for signal in self.signals:
-            if signal.question and " ".join(signal.question.split()).casefold() == wanted:
+            if signal.answered and signal.question and " ".join(signal.question.split()).casefold() == wanted:
                 return signal
         return None
+
+    @property
+    def processing_seconds(self) -> float | None:
+        """How long Saber took (completedAt - createdAt), when both are known."""
+        if self.created_at is None or self.completed_at is None:
+            return None
+        seconds = (self.completed_at - self.created_at).total_seconds()
+        return seconds if seconds >= 0 else None
 
 
 class ResearchStarted(_Model):
@@ -311,3 +345,52 @@ class SignalPage(_Model):
             **data,
             "results": [r for r in results if isinstance(r, dict)] if isinstance(results, list) else [],
         }
+
+
+class SignalTemplate(_Model):
+    """A signal template (`GET /v1/companies/signals/templates/{id}`): a named question and answer type."""
+
+    id: LooseStr = None
+    name: LooseStr = None
+    question: LooseStr = None
+    answer_type: LooseStr = None
+    version: LooseInt = None
+    deleted_at: LooseDatetime = None
+
+
+class BatchItem(_Model):
+    """One signal of a synchronous batch's answer: its id when Saber accepted it, else why not."""
+
+    id: LooseStr = None
+    status: LooseStr = None
+    domain: LooseStr = None
+    question: LooseStr = None
+    template_id: LooseStr = None
+    error: LooseStr = None
+    created_at: LooseDatetime = None
+
+
+class SignalBatch(_Model):
+    """The answer to `POST /v1/companies/signals/batch`: per-signal results, or (async) only the batch."""
+
+    batch_id: LooseStr = None
+    status: LooseStr = None
+    submitted_at: LooseDatetime = None
+    total_signals: LooseInt = None
+    accepted: LooseInt = None
+    rejected: LooseInt = None
+    results: list[BatchItem] = Field(default_factory=list)
+    is_async: bool = Field(False, validation_alias=AliasChoices("async", "isAsync", "is_async"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decode(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        results = data.get("results")
+        out = {
+            **data,
+            "results": [r for r in results if isinstance(r, dict)] if isinstance(results, list) else [],
+        }
+        out["async"] = data.get("async") is True
+        return out

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from connector.sandbox.saber_signals import SIGNAL_FAILURES, SignalBook, SignalRecord
 from connector.sandbox.server import BadJson, Fault, Knobs, SandboxServer, _fmt_seconds
 
 # --------------------------------------------------------------------------- contract constants
@@ -68,6 +69,25 @@ EXTERNAL_FIELDS: tuple[tuple[str, bool, int, int, str], ...] = (
     ("externalId", False, 1, 100, "text"),
     ("externalSource", False, 1, 50, "text"),
 )
+
+# The answer types a signal create takes (Saber's OpenAPI spec, through saberapp/n8n-nodes-saber).
+ANSWER_TYPES = (
+    "boolean",
+    "contact_engagements",
+    "contact_posts",
+    "contacts",
+    "contacts_generation",
+    "currency",
+    "json_schema",
+    "list",
+    "number",
+    "open_text",
+    "percentage",
+    "url",
+)
+MAX_KEY_TIMEOUT = 900  # X-Sbr-Timeout-Sec: 1-900 seconds
+DEFAULT_KEY_TIMEOUT = 60.0  # the sandbox key's own timeout for the sync endpoints (Saber's is per key)
+DEFAULT_SIGNAL_DELAY = (15.0, 45.0)  # seconds a signal takes (the docs' example: processingTimeMs 45,200)
 
 DEFAULT_QUESTIONS: list[dict[str, Any]] = [
     {"question": "Does this person's team run Kubernetes in production?", "answerType": "boolean"}
@@ -217,12 +237,13 @@ class _Bucket:
         return False, (1 - self.tokens) / self.rate if self.rate > 0 else 60.0
 
     def headers(self) -> dict[str, str]:
-        """The published headers: limit a minute, whole tokens left, seconds (rounded up) until full."""
+        """The published headers: limit a minute, whole tokens left, and the Unix time (whole
+        seconds, rounded up) at which the bucket is full again: "a Unix timestamp of the next window"."""
         reset = (self.capacity - self.tokens) / self.rate if self.rate > 0 else 60.0
         return {
             "X-Ratelimit-Limit": str(self.per_minute),
             "X-Ratelimit-Remaining": str(max(0, int(self.tokens))),
-            "X-Ratelimit-Reset": str(math.ceil(reset)),
+            "X-Ratelimit-Reset": str(math.ceil(time.time() + reset)),
         }
 
 
@@ -277,6 +298,11 @@ class SaberSandbox(SandboxServer):
             Rule("/v1/contacts/research/<research_id>", methods=["GET"], endpoint="research_get"),
             Rule("/v1/contacts/signals/sync", methods=["POST"], endpoint="contact_signal_sync"),
             Rule("/v1/companies/signals/sync", methods=["POST"], endpoint="company_signal_sync"),
+            Rule("/v1/contacts/signals", methods=["POST"], endpoint="contact_signal_create"),
+            Rule("/v1/companies/signals", methods=["POST"], endpoint="company_signal_create"),
+            Rule("/v1/companies/signals/batch", methods=["POST"], endpoint="company_signal_batch"),
+            Rule("/v1/companies/signals/templates", methods=["GET"], endpoint="templates_list"),
+            Rule("/v1/companies/signals/templates/<template_id>", methods=["GET"], endpoint="template_get"),
             Rule("/v1/contacts/signals", methods=["GET"], endpoint="contact_signals_list"),
             Rule("/v1/contacts/signals/<signal_id>", methods=["GET"], endpoint="contact_signal_get"),
             Rule("/v1/companies/signals", methods=["GET"], endpoint="company_signals_list"),
@@ -307,6 +333,9 @@ class SaberSandbox(SandboxServer):
         reads_per_minute: int = 100000,
         read_burst: int = 10000,
         honour_external_ids: bool = True,
+        refuse_unpublished_fields: bool = False,
+        signal_delay: float | tuple[float, float] = 0.0,
+        key_timeout: float = DEFAULT_KEY_TIMEOUT,
         seed: int = 11,
         result_questions: list[dict[str, Any]] | None = None,
     ) -> None:
@@ -318,6 +347,21 @@ class SaberSandbox(SandboxServer):
         self.research_cost = research_cost
         self.signal_cost = signal_cost
         self.honour_external_ids = honour_external_ids
+        # Saber's published create schema lists no externalId/externalSource: when set, a body
+        # naming them is refused with 400 (as a whitelisting validator does), as Saber may.
+        self.refuse_unpublished_fields = refuse_unpublished_fields
+        # Seconds a created signal takes to be done: one figure, or (low, high) drawn per signal.
+        self.signal_delay = signal_delay
+        self.key_timeout = key_timeout  # how long the sync endpoints block before 202/408
+        self.replay_signal_keys = True  # answer a repeated Idempotency-Key on a signal POST from memory
+        self.signal_failed_rate = 0.0  # share of created signals that end `failed` (charged)
+        self.batch_sync_limit = 1000  # signals a synchronous batch takes (assumption; async: 20,000)
+        self.batch_async_limit = 20_000
+        self.batch_hold = 0.0  # seconds a synchronous batch holds its answer (a slow server)
+        # Per-route limits: endpoint -> calls a second (a fixed one-second window), answered
+        # with the per-route envelope that names no wait, and X-Ratelimit-Reset (a Unix time).
+        self.route_limits: dict[str, int] = {}
+        self._route_windows: dict[str, tuple[int, int]] = {}
         self.seed = seed
         self.result_questions = list(result_questions or DEFAULT_QUESTIONS)
         self.null_answer_rate = 0.1  # share of answers Saber could not verify (strict mode: null)
@@ -332,8 +376,9 @@ class SaberSandbox(SandboxServer):
         self._attempts: dict[str, int] = {}  # per contact identity: how many research so far
         self._forced_failures: dict[str, str] = {}  # external id -> error code
         self._reshaped: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # see `reshape`
-        self._signals: list[dict[str, Any]] = []  # stored signal objects, oldest first
-        self._signal_meta: dict[str, dict[str, Any]] = {}  # id -> {scope, subscriptionId, seq}
+        self._book = SignalBook()
+        self._templates: dict[str, dict[str, Any]] = {}
+        self._closing = threading.Event()  # stop(): blocked sync endpoints answer now
         self._idempotency: dict[tuple[str, str], tuple[str, int, Any]] = {}
         self._raw_faults: deque[tuple[str | None, _RawFault]] = deque()
         self._ids = _Ids(seed)
@@ -413,7 +458,7 @@ class SaberSandbox(SandboxServer):
             return count
 
     def complete_all_now(self) -> int:
-        """Make every research still processing due now (and fire its webhook); returns how many."""
+        """Make every research and signal still processing due now (and fire their webhooks); how many."""
         now = time.time()
         due: list[_Research] = []
         with self._lock:
@@ -421,10 +466,20 @@ class SaberSandbox(SandboxServer):
                 if record.due > now:
                     record.due = now
                     due.append(record)
+            signals = self._book.make_due_now()
         for record in due:
             if record.webhook_url:
                 self._schedule_webhook(record, 0.0)
-        return len(due)
+        for signal in signals:
+            if signal.webhook_url:
+                self._schedule_signal_webhook(signal)
+        return len(due) + len(signals)
+
+    def signals(self, scope: str | None = None) -> list[dict[str, Any]]:
+        """Every signal (of `scope`), oldest first, as a GET shows it now."""
+        with self._lock:
+            now = time.time()
+            return [r.view(now, _iso) for r in self._book if scope is None or r.scope == scope]
 
     def set_failure(
         self, rate: float | None = None, *, code: str | None = None, external_ids: Iterable[str] = ()
@@ -453,7 +508,7 @@ class SaberSandbox(SandboxServer):
             kind = scope or (
                 "company" if stored.get("signalType") == "COMPANY" or "domain" in stored else "contact"
             )
-            self._store_signal(stored, kind, subscription_id)
+            self._book.add(stored, kind, subscription_id=subscription_id)
             return stored
 
     def reshape(
@@ -488,6 +543,7 @@ class SaberSandbox(SandboxServer):
                 )
 
     def stop(self) -> None:
+        self._closing.set()
         with self._lock:
             timers = [r.timer for r in self._research.values() if r.timer is not None]
         for timer in timers:
@@ -548,13 +604,46 @@ class SaberSandbox(SandboxServer):
                 self.rate_limited["write" if write else "read"] += 1
         self._local.headers = headers
         if allowed:
-            return None
+            return self._route_limit(endpoint, headers)
         # Real Saber gives whole seconds; below one second the sandbox keeps two decimals so
         # tests with small limits do not wait a whole second.
         retry_after: float = math.ceil(wait) if wait >= 1 else math.ceil(wait * 100) / 100
         return self.json(
             429, self._too_many(retry_after), {**headers, "Retry-After": _fmt_seconds(retry_after)}
         )
+
+    def _route_limit(self, endpoint: str, headers: dict[str, str]) -> Response | None:
+        """A route's own limit (`route_limits`), in fixed one-second windows: past it, Saber's
+        per-route envelope, which names no wait; only `X-Ratelimit-Reset` says when the next
+        window opens (a Unix time). No `Retry-After`."""
+        per_second = self.route_limits.get(endpoint)
+        if per_second is None:
+            return None
+        now = time.time()
+        window = int(now)
+        with self._lock:
+            start, used = self._route_windows.get(endpoint, (window, 0))
+            if start != window:
+                start, used = window, 0
+            allowed = used < per_second
+            self._route_windows[endpoint] = (start, used + 1 if allowed else used)
+            if not allowed:
+                self.rate_limited["route"] += 1
+        if allowed:
+            return None
+        route = {
+            "X-Ratelimit-Limit": str(per_second),
+            "X-Ratelimit-Remaining": "0",
+            "X-Ratelimit-Reset": str(window + 1),
+        }
+        self._local.headers = {**headers, **route}
+        error = {
+            "type": "TIMEOUT",
+            "code": "TOO_MANY_REQUESTS",
+            "message": "Per-route rate limit exceeded",
+            "requestId": str(uuid.uuid4()),
+        }
+        return self.json(429, {"error": error}, self._local.headers)
 
     def _answer(
         self, request: Request, endpoint: str, values: dict[str, Any], environ: dict[str, Any]
@@ -720,6 +809,14 @@ class SaberSandbox(SandboxServer):
             return [{"field": "body", "message": "must be a JSON object"}]
         specs = RESEARCH_FIELDS + (EXTERNAL_FIELDS if self.honour_external_ids else ())
         problems = []
+        if self.refuse_unpublished_fields:
+            published = {name for name, *_ in RESEARCH_FIELDS}
+            problems += [
+                {"field": name, "message": f"property {name} should not exist"}
+                for name in body
+                if name not in published
+            ]
+            specs = RESEARCH_FIELDS
         for name, required, low, high, kind in specs:
             if name not in body or body[name] is None:
                 if required:
@@ -869,8 +966,13 @@ class SaberSandbox(SandboxServer):
         created: float,
         completed: float,
         signal_id: str,
+        lenient: bool = False,
     ) -> dict[str, Any]:
-        """One completed signal; its answer depends only on the target, question and type."""
+        """One completed signal; its answer depends only on the target, question and type.
+
+        Under `strict` verification a share (`null_answer_rate`) cannot be verified and is
+        null; `lenient` gives a best-effort answer every time.
+        """
         parts = (*key, question, answer_type)
         obj: dict[str, Any] = {
             "id": signal_id,
@@ -881,9 +983,9 @@ class SaberSandbox(SandboxServer):
             ("domain" if scope == "company" else "contactProfileUrl"): target,
             "createdAt": _iso(created),
             "completedAt": _iso(completed),
-            "verificationMode": "strict",
+            "verificationMode": "lenient" if lenient else "strict",
         }
-        if self._unit("null", *parts) < self.null_answer_rate:
+        if not lenient and self._unit("null", *parts) < self.null_answer_rate:
             obj.update(
                 answer=None,
                 reasoning="The answer could not be verified from public sources (strict verification).",
@@ -982,9 +1084,42 @@ class SaberSandbox(SandboxServer):
             record.webhook_sent = True
             payload = self._view(record)
             url = record.webhook_url
+        outcome = self._post_webhook(url, payload, f"contact_research.{payload['status']}")
+        with self._lock:
+            self.webhook_deliveries.append({"research_id": research_id, **outcome})
+
+    def _schedule_signal_webhook(self, record: SignalRecord) -> None:
+        """A created signal with a webhookUrl reports back when it is done (freshly processed only)."""
+        delay = max(0.0, (record.due or time.time()) - time.time())
+        timer = threading.Timer(delay, self._deliver_signal_webhook, args=(record.id,))
+        timer.daemon = True
+        timer.start()
+
+    def _deliver_signal_webhook(self, signal_id: str) -> None:
+        """POST the finished signal to its webhookUrl (assumption: the payload is the signal)."""
+        with self._lock:
+            record = self._book.get(signal_id)
+            if record is None or record.webhook_sent or not record.webhook_url:
+                return
+            if not record.done(time.time()):
+                early = True
+            else:
+                early = False
+                record.webhook_sent = True
+                payload = record.view(time.time(), _iso)
+                url = record.webhook_url
+        if early:
+            self._schedule_signal_webhook(record)
+            return
+        event = f"{record.scope}_signal.{payload['status']}"
+        outcome = self._post_webhook(url, payload, event)
+        with self._lock:
+            self.webhook_deliveries.append({"signal_id": signal_id, **outcome})
+
+    def _post_webhook(self, url: str, payload: dict[str, Any], event: str) -> dict[str, Any]:
+        """POST one webhook, retried twice on a 5xx or no answer; what happened, for `webhook_deliveries`."""
         data = json.dumps(payload).encode()
-        event = f"contact_research.{payload['status']}"
-        outcome: dict[str, Any] = {"research_id": research_id, "url": url, "event": event, "status": None}
+        outcome: dict[str, Any] = {"url": url, "event": event, "status": None}
         for attempt in range(1, 4):
             outcome["attempts"] = attempt
             req = urllib.request.Request(
@@ -1008,18 +1143,44 @@ class SaberSandbox(SandboxServer):
             except (OSError, ValueError) as exc:
                 outcome["error"] = str(exc)
             time.sleep(0.1 * attempt)
-        with self._lock:
-            self.webhook_deliveries.append(outcome)
+        return outcome
 
     # ================================================================== signals
     def contact_signal_sync(self, request: Request) -> Response:
-        return self._signal_sync(request, "contact_signal_sync", "contact", "contactProfileUrl")
+        return self._signal_create(request, "contact", wait=True)
 
     def company_signal_sync(self, request: Request) -> Response:
-        return self._signal_sync(request, "company_signal_sync", "company", "domain")
+        return self._signal_create(request, "company", wait=True)
 
-    def _signal_sync(self, request: Request, endpoint: str, scope: str, target_field: str) -> Response:
-        """Assumption A4: `{target, question, answerType}` in, one completed signal out."""
+    def contact_signal_create(self, request: Request) -> Response:
+        return self._signal_create(request, "contact", wait=False)
+
+    def company_signal_create(self, request: Request) -> Response:
+        return self._signal_create(request, "company", wait=False)
+
+    def _signal_create(self, request: Request, scope: str, *, wait: bool) -> Response:
+        """Create one signal (1 credit, charged for every accepted POST: no idempotency is published).
+
+        The asynchronous create answers at once with the signal `processing`. The sync
+        endpoints block until it is done or the key's timeout passes (`X-Sbr-Timeout-Sec`,
+        1-900, else `key_timeout`): `200` done; else `202` with the signal still processing,
+        or `408` when `X-Sbr-Timeout-Error: true` was sent. Charged either way.
+        """
+        target_field = "domain" if scope == "company" else "contactProfileUrl"
+        timeout = self.key_timeout
+        if wait:
+            raw = request.headers.get("X-Sbr-Timeout-Sec")
+            if raw is not None:
+                try:
+                    timeout = float(int(raw.strip()))
+                except ValueError:
+                    timeout = -1.0
+                if not 1 <= timeout <= MAX_KEY_TIMEOUT:
+                    problem = {
+                        "field": "X-Sbr-Timeout-Sec",
+                        "message": f"must be an integer from 1 to {MAX_KEY_TIMEOUT}",
+                    }
+                    return self._validation([problem])
         try:
             body = self.read_json(request)
         except BadJson:
@@ -1027,59 +1188,266 @@ class SaberSandbox(SandboxServer):
         problems = self._check_signal_body(body, target_field)
         if problems:
             return self._validation(problems)
+        endpoint = f"{scope}_signal_{'sync' if wait else 'create'}"
         with self._lock:
-            replay = self._replay(request, endpoint, body)
-            if replay is not None:
-                return replay
+            if self.replay_signal_keys:  # the old, kinder sandbox: not what Saber publishes
+                replay = self._replay(request, endpoint, body)
+                if replay is not None:
+                    return replay
+            spec = self._signal_spec(body)
+            if isinstance(spec, Response):
+                return spec
             target = body[target_field].lower() if scope == "company" else body[target_field]
-            ask = (scope, target, str(body["question"]))
-            self.signal_asks[ask] += 1
-            if (
-                self.signal_asks[ask] <= self.signal_failure_attempts
-                and self._unit("signal-fails", *ask) < self.signal_failure_rate
-            ):
-                self.faults["signal failed"] += 1
-                message = "The signal could not be answered; try again"
-                return self.envelope(503, "INTERNAL", "SIGNAL_FAILED", message)
+            refused = self._refused_ask(scope, target, spec["question"])
+            if refused is not None:
+                return refused
             if self._credits < self.signal_cost:
                 return self._no_credits()
             self._credits -= self.signal_cost
-            now = time.time()
-            signal = self._signal_object(
-                question=body["question"],
-                answer_type=body["answerType"],
-                key=(scope, target),
-                scope=scope,
-                target=target,
-                created=now,
-                completed=now,
-                signal_id=self._ids.uuid(),
+            record = self._new_signal(scope, target, spec, body.get("webhookUrl"))
+            view = record.view(time.time(), _iso)
+        if record.webhook_url:
+            self._schedule_signal_webhook(record)
+        if not wait:
+            return self.json(201, view)
+        deadline = time.monotonic() + timeout
+        while not record.done(time.time()) and time.monotonic() < deadline and not self._closing.is_set():
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        with self._lock:
+            view = record.view(time.time(), _iso)
+            if self.replay_signal_keys:
+                self._remember(request, endpoint, body, 200, view)
+        if view["status"] != "processing":
+            return self.json(200, view)
+        if (request.headers.get("X-Sbr-Timeout-Error") or "").strip().lower() == "true":
+            return self.envelope(
+                408,
+                "TIMEOUT",
+                "REQUEST_TIMEOUT",
+                f"Signal {record.id} is still processing; retrieve it by id",
             )
-            if scope == "company":
-                signal["company"] = self._company(target)
-            self._store_signal(signal, scope, None)
-            self._remember(request, endpoint, body, 200, signal)
-        return self.json(200, signal)
+        return self.json(202, view)
+
+    def _signal_spec(self, body: dict[str, Any]) -> dict[str, Any] | Response:
+        """What a signal asks, its template resolved: question, answerType, verification mode (lock held)."""
+        template_id = body.get("signalTemplateId") or body.get("templateId")
+        spec: dict[str, Any] = {
+            "question": body.get("question"),
+            "answerType": body.get("answerType") or "open_text",
+            "verificationMode": body.get("verificationMode") or "strict",
+        }
+        if template_id:
+            template = self._templates.get(str(template_id))
+            if template is None:
+                return self.json(
+                    404, {"error": "NOT_FOUND", "message": "Signal template not found or access denied"}
+                )
+            spec.update(
+                question=template["question"], answerType=template["answerType"], signalTemplateId=template_id
+            )
+        return spec
+
+    def _refused_ask(self, scope: str, target: str, question: str) -> Response | None:
+        """The 503 a share of asks meet first (`signal_failure_rate`): nothing charged or made (lock held)."""
+        ask = (scope, target, str(question))
+        self.signal_asks[ask] += 1
+        if (
+            self.signal_asks[ask] <= self.signal_failure_attempts
+            and self._unit("signal-fails", *ask) < self.signal_failure_rate
+        ):
+            self.faults["signal failed"] += 1
+            return self.envelope(
+                503, "INTERNAL", "SIGNAL_FAILED", "The signal could not be answered; try again"
+            )
+        return None
+
+    def _new_signal(self, scope: str, target: str, spec: dict[str, Any], webhook_url: Any) -> SignalRecord:
+        """Record a created signal (lock held): processing until its delay passes, then done."""
+        now = time.time()
+        signal_id = self._ids.uuid()
+        question, answer_type = str(spec["question"]), str(spec["answerType"])
+        data = self._signal_object(
+            question=question,
+            answer_type=answer_type,
+            key=(scope, target),
+            scope=scope,
+            target=target,
+            created=now,
+            completed=now,
+            signal_id=signal_id,
+            lenient=spec.get("verificationMode") == "lenient",
+        )
+        data["verificationMode"] = spec.get("verificationMode") or "strict"
+        if spec.get("signalTemplateId"):
+            data["signalTemplateId"] = spec["signalTemplateId"]
+        if scope == "company":
+            data["company"] = self._company(target)
+        low, high = self.signal_delay if isinstance(self.signal_delay, tuple) else (self.signal_delay,) * 2
+        delay = max(0.0, low + (high - low) * self._unit("signal-delay", signal_id))
+        data["metadata"] = {"processingTimeMs": round(delay * 1000)}
+        n = self.signal_asks[(scope, target, question)]
+        failure = None
+        if (
+            self.signal_failed_rate > 0
+            and self._unit("signal-ends-failed", scope, target, question, n) < self.signal_failed_rate
+        ):
+            failure = tuple(SIGNAL_FAILURES)[self._hash("signal-failcode", target, n) % len(SIGNAL_FAILURES)]
+        url = webhook_url if isinstance(webhook_url, str) and webhook_url else None
+        return self._book.add(data, scope, due=now + delay, failure=failure, webhook_url=url)
+
+    def company_signal_batch(self, request: Request) -> Response:
+        """Questions x domains in one call, 1 credit a signal; synchronous (ids in the answer) or `async`."""
+        try:
+            body = self.read_json(request)
+        except BadJson:
+            return self.envelope(400, "BAD_REQUEST", "BAD_REQUEST", "Invalid request body")
+        problems = self._check_batch(body)
+        if problems:
+            return self._validation(problems)
+        is_async = bool(body.get("async"))
+        total = len(body["signals"]) * len(body["domains"])
+        limit = self.batch_async_limit if is_async else self.batch_sync_limit
+        if total > limit:
+            mode = "async" if is_async else "synchronous"
+            return self._validation(
+                [
+                    {
+                        "field": "signals",
+                        "message": f"a {mode} batch takes at most {limit} signals x domains, got {total}",
+                    }
+                ]
+            )
+        now = time.time()
+        results: list[dict[str, Any]] = []
+        made: list[SignalRecord] = []
+        with self._lock:
+            specs = []
+            for item in body["signals"]:
+                spec = self._signal_spec({**item, "verificationMode": item.get("verificationMode")})
+                if isinstance(spec, Response):
+                    return spec
+                specs.append((item, spec))
+            wanted = [(domain, item, spec) for domain in body["domains"] for item, spec in specs]
+            good = [w for w in wanted if HOSTNAME_RE.match(w[0]) and len(w[0]) <= 253]
+            if self._credits < self.signal_cost * len(good):
+                return self._no_credits()
+            for domain, item, spec in wanted:
+                entry: dict[str, Any] = {
+                    "domain": domain,
+                    "question": spec["question"],
+                    "templateId": spec.get("signalTemplateId"),
+                }
+                if (domain, item, spec) not in good:
+                    results.append({**entry, "status": "rejected", "error": DOMAIN_MESSAGE})
+                    continue
+                self._credits -= self.signal_cost
+                self.signal_asks[("company", domain.lower(), str(spec["question"]))] += 1
+                record = self._new_signal("company", domain.lower(), spec, item.get("webhookUrl"))
+                made.append(record)
+                results.append(
+                    {
+                        **entry,
+                        "id": record.id,
+                        "status": "processing",
+                        "createdAt": record.data["createdAt"],
+                        "error": None,
+                    }
+                )
+            batch_id = self._ids.uuid()
+        for record in made:
+            if record.webhook_url:
+                self._schedule_signal_webhook(record)
+        accepted = len(made)
+        if is_async:
+            return self.json(
+                202,
+                {
+                    "batchId": batch_id,
+                    "status": "processing",
+                    "async": True,
+                    "totalSignals": total,
+                    "submittedAt": _iso(now),
+                },
+            )
+        if self.batch_hold > 0:  # a slow synchronous batch: held past what a client waits
+            time.sleep(self.batch_hold)
+        return self.json(
+            200,
+            {
+                "batchId": batch_id,
+                "submittedAt": _iso(now),
+                "totalSignals": total,
+                "accepted": accepted,
+                "rejected": total - accepted,
+                "results": results,
+            },
+        )
+
+    def _check_batch(self, body: Any) -> list[dict[str, str]]:
+        if not isinstance(body, dict):
+            return [{"field": "body", "message": "must be a JSON object"}]
+        problems = []
+        signals, domains = body.get("signals"), body.get("domains")
+        if not isinstance(signals, list) or not signals:
+            problems.append({"field": "signals", "message": "must be a non-empty array"})
+        else:
+            for i, item in enumerate(signals):
+                if not isinstance(item, dict):
+                    problems.append({"field": f"signals[{i}]", "message": "must be an object"})
+                    continue
+                for problem in self._check_signal_fields(item):
+                    problems.append(
+                        {"field": f"signals[{i}].{problem['field']}", "message": problem["message"]}
+                    )
+        if not isinstance(domains, list) or not domains or not all(isinstance(d, str) for d in domains):
+            problems.append({"field": "domains", "message": "must be a non-empty array of strings"})
+        if "async" in body and not isinstance(body["async"], bool):
+            problems.append({"field": "async", "message": "must be a boolean"})
+        return problems
 
     def _check_signal_body(self, body: Any, target_field: str) -> list[dict[str, str]]:
         if not isinstance(body, dict):
             return [{"field": "body", "message": "must be a JSON object"}]
         problems = []
         kind = "hostname" if target_field == "domain" else "uri"
-        limits = {
-            "domain": (1, 253),
-            "contactProfileUrl": (1, 500),
-            "question": (1, 2000),
-            "answerType": (1, 50),
-        }
-        for name, check in ((target_field, kind), ("question", "text"), ("answerType", "text")):
+        limits = {"domain": (1, 253), "contactProfileUrl": (1, 500)}
+        value = body.get(target_field)
+        if value is None:
+            problems.append({"field": target_field, "message": "is required"})
+        else:
+            problem = _check_field(value, *limits[target_field], kind)
+            if problem:
+                problems.append({"field": target_field, "message": problem})
+        return problems + self._check_signal_fields(body)
+
+    @staticmethod
+    def _check_signal_fields(body: dict[str, Any]) -> list[dict[str, str]]:
+        """question (unless a template names it), answerType, verificationMode, webhookUrl of one signal."""
+        problems = []
+        template = body.get("signalTemplateId") or body.get("templateId")
+        if template is not None and not isinstance(template, str):
+            problems.append({"field": "signalTemplateId", "message": "must be a string"})
+        checks = (("question", 1, 2000, "text", template is None), ("answerType", 1, 50, "text", False))
+        for name, low, high, kind, required in checks:
             value = body.get(name)
             if value is None:
-                problems.append({"field": name, "message": "is required"})
+                if required:
+                    problems.append({"field": name, "message": "is required"})
                 continue
-            problem = _check_field(value, *limits[name], check)
+            problem = _check_field(value, low, high, kind)
             if problem:
                 problems.append({"field": name, "message": problem})
+        answer_type = body.get("answerType")
+        if isinstance(answer_type, str) and answer_type not in ANSWER_TYPES:
+            problems.append({"field": "answerType", "message": f"must be one of {', '.join(ANSWER_TYPES)}"})
+        mode = body.get("verificationMode")
+        if mode is not None and mode not in ("strict", "lenient"):
+            problems.append({"field": "verificationMode", "message": "must be strict or lenient"})
+        url = body.get("webhookUrl")
+        if url is not None:
+            problem = _check_field(url, 1, 2048, "uri")
+            if problem:
+                problems.append({"field": "webhookUrl", "message": problem})
         return problems
 
     def _company(self, domain: str) -> dict[str, Any]:
@@ -1093,14 +1461,6 @@ class SaberSandbox(SandboxServer):
             "linkedInUrl": f"https://www.linkedin.com/company/{_fold(name) or 'company'}",
         }
 
-    def _store_signal(self, signal: dict[str, Any], scope: str, subscription_id: str | None) -> None:
-        self._signals.append(signal)
-        self._signal_meta[str(signal["id"])] = {
-            "scope": scope,
-            "subscriptionId": subscription_id,
-            "seq": len(self._signals),
-        }
-
     def contact_signals_list(self, request: Request) -> Response:
         problems, limit, offset = _paging(request)
         url = request.args.get("contactProfileUrl")
@@ -1109,7 +1469,7 @@ class SaberSandbox(SandboxServer):
         if problems:
             return self._validation(problems)
         return self._page(
-            "contact", limit, offset, lambda s: url is None or s.get("contactProfileUrl") == url
+            "contact", limit, offset, lambda r, s: url is None or s.get("contactProfileUrl") == url
         )
 
     def company_signals_list(self, request: Request) -> Response:
@@ -1119,7 +1479,7 @@ class SaberSandbox(SandboxServer):
         if not UUID_RE.match(subscription_id):
             return self._validation([{"field": "subscriptionId", "message": "must be a valid UUID"}])
         with self._lock:
-            known = any(m["subscriptionId"] == subscription_id for m in self._signal_meta.values())
+            known = any(r.subscription_id == subscription_id for r in self._book)
         if not known:
             return self.json(
                 404, {"error": "NOT_FOUND", "message": "Subscription not found or access denied"}
@@ -1131,12 +1491,7 @@ class SaberSandbox(SandboxServer):
         args = request.args
         domain = args.get("domain")
         if domain is not None and not (HOSTNAME_RE.match(domain) and len(domain) <= 253):
-            problems.append(
-                {
-                    "field": "domain",
-                    "message": DOMAIN_MESSAGE,
-                }
-            )
+            problems.append({"field": "domain", "message": DOMAIN_MESSAGE})
         bounds: dict[str, datetime | None] = {}
         for name in ("fromDate", "toDate"):
             raw = args.get(name)
@@ -1152,13 +1507,12 @@ class SaberSandbox(SandboxServer):
             return self._validation(problems)
         company_id = args.get("companyId")
 
-        def wanted(signal: dict[str, Any]) -> bool:
-            meta = self._signal_meta[str(signal["id"])]
-            if subscription_id is not None and meta["subscriptionId"] != subscription_id:
+        def wanted(record: SignalRecord, signal: dict[str, Any]) -> bool:
+            if subscription_id is not None and record.subscription_id != subscription_id:
                 return False
             if domain is not None and str(signal.get("domain", "")).lower() != domain.lower():
                 return False
-            if company_id is not None and (signal.get("company") or {}).get("id") != company_id:
+            if company_id is not None and (record.data.get("company") or {}).get("id") != company_id:
                 return False
             if statuses and signal.get("status") not in statuses:
                 return False
@@ -1175,28 +1529,22 @@ class SaberSandbox(SandboxServer):
         return self._page("company", limit, offset, wanted)
 
     def _page(
-        self, scope: str, limit: int, offset: int, wanted: Callable[[dict[str, Any]], bool]
+        self, scope: str, limit: int, offset: int, wanted: Callable[[SignalRecord, dict[str, Any]], bool]
     ) -> Response:
         """Latest first (by createdAt, then arrival), `{results, total, limit, offset, count}`."""
         with self._lock:
-            matching = [
-                s for s in self._signals if self._signal_meta[str(s["id"])]["scope"] == scope and wanted(s)
-            ]
-            matching.sort(
-                key=lambda s: (str(s.get("createdAt") or ""), self._signal_meta[str(s["id"])]["seq"]),
-                reverse=True,
-            )
-            results = matching[offset : offset + limit]
-            return self.json(
-                200,
-                {
-                    "results": results,
-                    "total": len(matching),
-                    "limit": limit,
-                    "offset": offset,
-                    "count": len(results),
-                },
-            )
+            matching = self._book.views(scope, wanted, _iso)
+        results = matching[offset : offset + limit]
+        return self.json(
+            200,
+            {
+                "results": results,
+                "total": len(matching),
+                "limit": limit,
+                "offset": offset,
+                "count": len(results),
+            },
+        )
 
     def contact_signal_get(self, request: Request, signal_id: str) -> Response:
         return self._signal_get("contact", signal_id)
@@ -1207,11 +1555,57 @@ class SaberSandbox(SandboxServer):
     def _signal_get(self, scope: str, signal_id: str) -> Response:
         # The get-by-id pages list no 400: an id off the UUID pattern is simply not found.
         with self._lock:
-            meta = self._signal_meta.get(signal_id) if UUID_RE.match(signal_id) else None
-            if meta is None or meta["scope"] != scope:
+            record = self._book.get(signal_id) if UUID_RE.match(signal_id) else None
+            if record is None or record.scope != scope:
                 return self.json(404, {"error": "NOT_FOUND", "message": "Signal not found or access denied"})
-            signal = next(s for s in self._signals if str(s["id"]) == signal_id)
-            return self.json(200, signal)
+            return self.json(200, record.view(time.time(), _iso))
+
+    # ================================================================== templates
+    def add_template(
+        self, question: str, answer_type: str = "open_text", *, name: str | None = None
+    ) -> dict[str, Any]:
+        """Create a signal template (as `POST /v1/companies/signals/templates` would); returns it."""
+        with self._lock:
+            template_id = self._ids.uuid()
+            template: dict[str, Any] = {
+                "id": template_id,
+                "version": 1,
+                "name": name or question[:60],
+                "question": question,
+                "answerType": answer_type,
+                "weight": "important",
+                "createdAt": _iso(time.time()),
+                "source": "api",
+            }
+            self._templates[template_id] = template
+            return dict(template)
+
+    def templates_list(self, request: Request) -> Response:
+        problems, limit, offset = _paging(request)
+        if problems:
+            return self._validation(problems)
+        with self._lock:
+            items = list(self._templates.values())
+        page = items[offset : offset + limit]
+        return self.json(
+            200,
+            {
+                "items": page,
+                "total": len(items),
+                "limit": limit,
+                "offset": offset,
+                "hasMore": offset + len(page) < len(items),
+            },
+        )
+
+    def template_get(self, request: Request, template_id: str) -> Response:
+        with self._lock:
+            template = self._templates.get(template_id)
+        if template is None:
+            return self.json(
+                404, {"error": "NOT_FOUND", "message": "Signal template not found or access denied"}
+            )
+        return self.json(200, template)
 
     # ================================================================== credits
     def credits(self, request: Request) -> Response:
