@@ -16,6 +16,8 @@ from connector.properties import (
 )
 from connector.settings import Settings
 from connector.state import mask_url, parse_url
+from connector.sync.engine import RESEARCH_MODE
+from connector.sync.templates import template_problems
 
 
 @dataclass
@@ -55,6 +57,12 @@ def run_checks(settings: Settings) -> CheckReport:
     try:
         credits = saber.credits()
         report.ok(f"Saber at {settings.saber_base_url} accepts the key; credits left: {credits}")
+        if mapping.template_signals():
+            found, problems = template_problems(mapping, saber)
+            for text in problems:
+                report.problem(text, 2)
+            if found:
+                report.ok(f"signal templates read: {', '.join(sorted(found))}")
     except ConnectorError as exc:
         report.problem(f"Saber at {settings.saber_base_url}: {exc}", _code(exc))
     finally:
@@ -109,8 +117,15 @@ def check_state(settings: Settings, report: CheckReport) -> None:
     except ConnectorError as exc:
         report.problem(str(exc), 2)  # every failure to open is the operator's to fix
         return
-    store.close()
+    try:
+        mode = store.get_cursor(RESEARCH_MODE)
+    finally:
+        store.close()
     report.ok(f"state database {mask_url(url)}")
+    if settings.saber_external_ids == "off":
+        report.ok("research is launched without externalId/externalSource (SABER_EXTERNAL_IDS=off)")
+    else:
+        report.ok(f"research is launched {mode or 'with external IDs (until Saber refuses them)'}")
 
 
 def _code(exc: ConnectorError) -> int:

@@ -297,26 +297,61 @@ def status(output: OutputOption = "text") -> None:
     typer.echo(json.dumps(report, indent=2, default=str) if output == "json" else render_status(report))
 
 
+def _contact_id(contact_id: str) -> str:
+    if not contact_id.strip().isdigit():
+        raise typer.BadParameter(
+            f"{contact_id!r} is not a HubSpot contact ID (a number)", param_hint="CONTACT_ID"
+        )
+    return contact_id.strip()
+
+
+@app.command()
+def research(
+    contact_id: Annotated[str, typer.Argument(metavar="CONTACT_ID", help="The HubSpot contact ID.")],
+    output: OutputOption = "text",
+) -> None:
+    """The raw JSON of a contact's latest research and signals as Saber returned them, and every
+    path a mapping can read with its value (free reads only)."""
+    from connector.clients import saber_from, store_from
+    from connector.mapping import load_mapping
+    from connector.research_view import render_research_view, research_view
+
+    cid = _contact_id(contact_id)
+    s = settings()
+    mapping = load_mapping(s.connector_mapping)
+    saber = saber_from(s)
+    store = store_from(s)
+    try:
+        view = research_view(store, saber, cid, mapping.external_source)
+    finally:
+        saber.close()
+        store.close()
+    typer.echo(json.dumps(view, indent=2, default=str) if output == "json" else render_research_view(view))
+    raise typer.Exit(0 if view["research"] is not None else 1)
+
+
 @app.command()
 def explain(
     contact_id: Annotated[str, typer.Argument(metavar="CONTACT_ID", help="The HubSpot contact ID.")],
     output: OutputOption = "text",
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Show what Saber returned and every mappable path (as `research`).")
+    ] = False,
 ) -> None:
     """Everything the connector knows about one contact, and why each property did (not) change."""
     from connector.clients import hubspot_from, store_from
     from connector.explain import explain_report, render_explain
     from connector.mapping import load_mapping
 
-    if not contact_id.strip().isdigit():
-        raise typer.BadParameter(
-            f"{contact_id!r} is not a HubSpot contact ID (a number)", param_hint="CONTACT_ID"
-        )
+    if raw:
+        research(contact_id, output)
+    contact_id = _contact_id(contact_id)
     s = settings()
     mapping = load_mapping(s.connector_mapping)
     hubspot = hubspot_from(s)
     store = store_from(s)
     try:
-        report = explain_report(mapping, hubspot, store, contact_id.strip())
+        report = explain_report(mapping, hubspot, store, contact_id)
     finally:
         hubspot.close()
         store.close()
@@ -427,6 +462,14 @@ def sandbox(
         float,
         typer.Option(metavar="SECONDS", callback=_at_least(0), help="Seconds until research completes."),
     ] = 2.0,
+    signal_delay: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            callback=_at_least(0),
+            help="Seconds until a signal completes (Saber's take tens of seconds).",
+        ),
+    ] = 15.0,
     credits: Annotated[
         int, typer.Option(metavar="N", callback=_at_least(0), help="Saber credits available.")
     ] = 1000,
@@ -441,6 +484,7 @@ def sandbox(
         hubspot_port=hubspot_port,
         saber_port=saber_port,
         research_delay=research_delay,
+        signal_delay=signal_delay,
         credits=credits,
         seed=seed,
     )

@@ -51,6 +51,7 @@ def saber_from(settings: Settings, policy: CallPolicy | None = None) -> SaberCli
         write_burst=settings.saber_write_burst,
         reads_per_minute=settings.saber_reads_per_minute,
         read_burst=settings.saber_read_burst,
+        send_external_ids=settings.saber_external_ids == "auto",
     )
 
 
@@ -72,5 +73,9 @@ def engine_config_from(settings: Settings) -> EngineConfig:
         poll_max_seconds=settings.connector_poll_max_seconds,
         outage_threshold=settings.connector_outage_threshold,
         write_delay=settings.connector_write_delay_seconds,
+        signal_batch_size=settings.saber_signal_batch_size,
+        signal_batch_wait=settings.saber_signal_batch_wait_seconds,
+        lost_grace_seconds=settings.connector_lost_answer_grace_seconds,
+        lost_look_seconds=min(20.0, settings.connector_lost_answer_grace_seconds / 3),
         webhook_poll_seconds=settings.connector_webhook_poll_seconds,
     )

@@ -22,7 +22,8 @@ SHOWN_CONTACTS = 5
 def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[str], None]) -> int:
     """Start the sandbox, create the mapped properties, sync with --wait, show before/after."""
     mapping = load_mapping(settings.connector_mapping)
-    with start_sandbox(contacts=contacts, research_delay=1.0) as box, tempfile.TemporaryDirectory() as tmp:
+    sandbox = start_sandbox(contacts=contacts, research_delay=1.0, signal_delay=(1.0, 3.0))
+    with sandbox as box, tempfile.TemporaryDirectory() as tmp:
         echo(f"sandbox: HubSpot at {box.hubspot.url}, Saber at {box.saber.url}")
         demo_settings = settings.model_copy(
             update={

@@ -143,7 +143,7 @@ def _signals(
         out.append(
             {
                 "signal": key,
-                "question": spec.question,
+                "question": spec.text,
                 "how": how,
                 "answer": None if signal is None or signal.answer is None else signal.answer.value,
                 "confidence": None if signal is None else signal.confidence,

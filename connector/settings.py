@@ -94,7 +94,10 @@ class Settings(BaseSettings):
         8, ge=1, le=64, description="research launched or looked up at once (1-64)"
     )
     connector_poll_min_seconds: float = Field(
-        120.0, gt=0, description="first look-up of a new research, in seconds; later ones back off"
+        2.0,
+        gt=0,
+        description="shortest wait before a look-up of research or a signal, in seconds; the first looks "
+        "follow how long this portal's research and signals take (learned), a sample looks early",
     )
     connector_poll_max_seconds: float = Field(
         3600.0, gt=0, description="longest wait between two look-ups of one research, in seconds"
@@ -103,12 +106,32 @@ class Settings(BaseSettings):
         600, ge=0, description="re-read contacts modified this far behind the saved cursor, in seconds"
     )
     saber_research_cost: int = Field(1, ge=0, description="credits one research costs (for the budget)")
+    saber_external_ids: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: send externalId/externalSource with each research until Saber refuses them; "
+        "off: never send them (the stored research id finds each research)",
+    )
     connector_outage_threshold: int = Field(
         3,
         ge=1,
         description="Saber calls of one kind failing in a row after retries before Saber counts as down",
     )
 
+    saber_signal_batch_size: int = Field(
+        100, ge=1, le=1000, description="company signals (questions x domains) asked in one batch call"
+    )
+    saber_signal_batch_wait_seconds: int = Field(
+        10,
+        ge=1,
+        le=900,
+        description="X-Sbr-Timeout-Sec asked of a batch call; it is read this long plus HTTP_READ_TIMEOUT",
+    )
+    connector_lost_answer_grace_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="a signal ask whose answer was lost is looked for in Saber's lists this long before "
+        "it counts as never made (and may be paid again)",
+    )
     connector_write_delay_seconds: float = Field(
         10.0,
         ge=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.state import StateStore
+from connector.sync.engine import RESEARCH_MODE
 
 
 def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str, Any]:
@@ -15,6 +16,8 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
         "economy": _last_economy(store),
         "skipped_examples": [{"contact_id": cid, "reason": why} for cid, why in store.skipped_examples()],
         "writes_pending": store.count_write_pending(),
+        "signals": store.count_signal_asks(),
+        "research_mode": store.get_cursor(RESEARCH_MODE),
         "companies": _last_companies(store),
         "last_runs": [
             {
@@ -104,6 +107,14 @@ def render_status(report: dict[str, Any]) -> str:
     waiting = report.get("writes_pending") or {}
     lines.append(f"results waiting to be written: {sum(waiting.values())}")
     lines += [f"  {reason:<24}{n}" for reason, n in sorted(waiting.items())]
+    signals = report.get("signals") or {}
+    in_flight = signals.get("asking", 0) + signals.get("processing", 0)
+    lines.append(
+        f"signals in flight at Saber: {in_flight}"
+        + (f" (failed, asked again later: {signals['failed']})" if signals.get("failed") else "")
+    )
+    if report.get("research_mode"):
+        lines.append(f"research launched {report['research_mode']}")
     lines.append("last runs:")
     for run in report["last_runs"] or []:
         c = run["counts"] or {}

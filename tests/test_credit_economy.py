@@ -39,7 +39,7 @@ def _settings(box: RunningSandbox, tmp_path: Path, text: str, **extra: object) -
 
 
 def _company_asks(box: RunningSandbox) -> Counter[str]:
-    return Counter(r.body["domain"] for r in box.saber.requests_to("company_signal_sync"))
+    return Counter(s["domain"] for s in box.saber.signals("company", created=True))
 
 
 def test_a_company_signal_is_asked_once_per_company_even_by_concurrent_workers(
@@ -103,7 +103,7 @@ def test_a_new_contact_of_a_known_company_reuses_the_stored_answer(
 def test_an_answer_saber_already_holds_is_read_for_free_instead_of_paid(
     box: RunningSandbox, tmp_path: Path
 ) -> None:
-    """A completed company signal in Saber's list for the same question and type is used; the sync endpoint is not called for it."""
+    """A completed company signal in Saber's list for the same question and type is used, not asked again."""
     settings = _settings(box, tmp_path, ROOT_MAPPING.read_text())
     sync(settings, max_new=0)  # nothing launched: learn nothing, spend nothing
     domains = sorted({box.hubspot.contact(c).get("website") or "" for c in box.hubspot.contact_ids()})
@@ -127,7 +127,7 @@ def test_an_answer_saber_already_holds_is_read_for_free_instead_of_paid(
         )
     summary = sync(settings, wait_seconds=20)
     assert summary.research["completed"] > 0
-    assert box.saber.count("company_signal_sync") < len(
+    assert len(box.saber.signals("company", created=True)) < len(
         {r["companyDomain"] for r in box.saber.all_research()}
     )
     assert summary.credits_saved["saber_lists"] >= 1
@@ -157,7 +157,7 @@ def test_the_same_person_entered_twice_is_asked_once(box: RunningSandbox, tmp_pa
         box.hubspot.add_contact({**person, "email": "dana.t@acme-systems.example"}),
     )
     sync(settings, contact_ids=(first, second), wait_seconds=20)
-    urls = Counter(r.body["contactProfileUrl"] for r in box.saber.requests_to("contact_signal_sync"))
+    urls = Counter(s["contactProfileUrl"] for s in box.saber.signals("contact", created=True))
     assert urls["https://www.linkedin.com/in/dana-twice"] == 1
     for cid in (first, second):
         assert box.hubspot.contact(cid)["saber_runs_kubernetes"] is not None

@@ -271,7 +271,7 @@ ERRORS = [
         edit("    answer_type: boolean", "    answertype: boolean"),
         "answertype",
         "signals.runs_kubernetes.answertype: found unknown key 'answertype', allowed: question, scope, "
-        "answer_type; did you mean 'answer_type'?",
+        "answer_type; did you mean 'answer_type'? (also: template, verification_mode)",
     ),
     (
         "unknown key in a property",

@@ -65,8 +65,13 @@ def make_client(box: SaberSandbox, **options: Any) -> SaberClient:
 
 @pytest.fixture
 def sandbox() -> Iterator[SaberSandbox]:
-    with SaberSandbox(research_delay=0.1) as box:
+    with SaberSandbox(research_delay=0.1, signal_delay=0.0) as box:  # signals answered done at once
         yield box
+
+
+def ask(client: SaberClient, scope: str, target: str, question: str, answer_type: str) -> Signal:
+    """Create one signal (with no delay at the sandbox it comes back completed)."""
+    return client.create_signal(SignalRequest(scope, target, SignalQuestion(question, answer_type)))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -295,7 +300,7 @@ def test_sandbox_own_errors_are_parsed(sandbox: SaberSandbox, client: SaberClien
     assert invalid.value.fields[0][0] == "domain" and invalid.value.request_id
     sandbox.credits_left = 0
     with pytest.raises(InsufficientCredits) as broke:
-        client.contact_signal("https://linkedin.com/in/johndoe", "Q?", "boolean")
+        ask(client, "contact", "https://linkedin.com/in/johndoe", "Q?", "boolean")
     assert broke.value.code == "INSUFFICIENT_CREDITS" and broke.value.status == 402
 
 
@@ -469,7 +474,7 @@ def test_both_open_text_spellings_are_read(sandbox: SaberSandbox, client: SaberC
     sandbox.null_answer_rate = 0.0
     spellings = {}
     for i in range(12):
-        signal = client.company_signal("acme.com", f"Q{i}?", "open_text")
+        signal = ask(client, "company", "acme.com", f"Q{i}?", "open_text")
         key = next(k for k in signal.raw["answer"] if k != "type")
         spellings[key] = signal.answer.value if signal.answer else None
     assert set(spellings) == {"openText", "open_text"}
@@ -517,9 +522,9 @@ def test_research_fixture_decodes_every_signal() -> None:
 def test_lists_page_through_offsets_latest_first(sandbox: SaberSandbox, client: SaberClient) -> None:
     """list_contact_signals walks offsets page by page and yields every signal once, latest first."""
     made = [
-        client.contact_signal("https://linkedin.com/in/johndoe", f"Q{i}?", "boolean").id for i in range(5)
+        ask(client, "contact", "https://linkedin.com/in/johndoe", f"Q{i}?", "boolean").id for i in range(5)
     ]
-    client.contact_signal("https://linkedin.com/in/other", "Other?", "boolean")
+    ask(client, "contact", "https://linkedin.com/in/other", "Other?", "boolean")
     listed = [s.id for s in client.list_contact_signals("https://linkedin.com/in/johndoe", page_size=2)]
     assert listed == list(reversed(made))
     pages = sandbox.requests_to("contact_signals_list")
@@ -533,19 +538,19 @@ def test_a_signal_arriving_while_paging_is_not_yielded_twice(
 ) -> None:
     """A new signal shifts the offsets mid-walk; the already-seen one is skipped, none is lost."""
     made = [
-        client.contact_signal("https://linkedin.com/in/johndoe", f"Q{i}?", "boolean").id for i in range(5)
+        ask(client, "contact", "https://linkedin.com/in/johndoe", f"Q{i}?", "boolean").id for i in range(5)
     ]
     walk = client.list_contact_signals(page_size=2)
     first = [next(walk).id, next(walk).id]
-    client.contact_signal("https://linkedin.com/in/johndoe", "Late?", "boolean")
+    ask(client, "contact", "https://linkedin.com/in/johndoe", "Late?", "boolean")
     rest = [s.id for s in walk]
     assert first + rest == list(reversed(made))
 
 
 def test_company_filters_are_sent_as_the_api_expects(sandbox: SaberSandbox, client: SaberClient) -> None:
     """Statuses repeat, dates go out as RFC3339 UTC and filters narrow the results."""
-    client.company_signal("acme.com", "Q?", "number")
-    client.company_signal("globex.com", "Q?", "number")
+    ask(client, "company", "acme.com", "Q?", "number")
+    ask(client, "company", "globex.com", "Q?", "number")
     found = list(
         client.list_company_signals(
             domain="acme.com",
@@ -563,8 +568,8 @@ def test_company_filters_are_sent_as_the_api_expects(sandbox: SaberSandbox, clie
 
 def test_get_signal_by_id(sandbox: SaberSandbox, client: SaberClient) -> None:
     """get_contact_signal / get_company_signal return the stored signal; an unknown id is SaberNotFound."""
-    contact = client.contact_signal("https://linkedin.com/in/johndoe", "Q?", "boolean")
-    company = client.company_signal("acme.com", "Q?", "url")
+    contact = ask(client, "contact", "https://linkedin.com/in/johndoe", "Q?", "boolean")
+    company = ask(client, "company", "acme.com", "Q?", "url")
     assert client.get_contact_signal(contact.id).raw == contact.raw
     assert client.get_company_signal(company.id).answer == company.answer
     with pytest.raises(SaberNotFound):

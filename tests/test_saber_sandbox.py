@@ -21,7 +21,9 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 @pytest.fixture
 def sandbox() -> Iterator[SaberSandbox]:
-    with SaberSandbox(research_delay=0.2) as box:
+    with SaberSandbox(
+        research_delay=0.2, signal_delay=0.0
+    ) as box:  # signals done at once: see test_saber_published
         yield box
 
 
@@ -388,7 +390,7 @@ def test_an_error_answer_is_not_replayed(sandbox: SaberSandbox, http: httpx.Clie
 def test_credits_are_charged_per_research_and_signal_and_run_out_with_402() -> None:
     """Research costs research_cost, a signal signal_cost; short of credits the answer is a 402 envelope."""
     with (
-        SaberSandbox(credits=5, research_cost=2, signal_cost=1) as box,
+        SaberSandbox(credits=5, research_cost=2, signal_cost=1, signal_delay=0.0) as box,
         httpx.Client(base_url=box.url, headers={"Authorization": f"Bearer {box.api_key}"}) as client,
     ):
         assert client.get("/v1/credits").json() == {"remainingCredits": 5}

@@ -34,6 +34,7 @@ EXPECTED_NAMES = {
     "record_failures_total",
     "research_total",
     "research_pending",
+    "signals_pending",
     "signals_asked_total",
     "credits_used_total",
     "credits_left",

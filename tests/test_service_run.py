@@ -162,6 +162,36 @@ def test_webhook_brings_a_result_to_hubspot_before_the_next_poll(tmp_path: Path)
         assert secret not in log  # the secret is never logged
 
 
+def test_a_signal_webhook_brings_its_answer_to_hubspot_before_the_next_poll(tmp_path: Path) -> None:
+    """With CONNECTOR_PUBLIC_URL set and hour-long polling, a contact signal asked with a webhookUrl
+    reports back when done, and its answer lands on the contacts waiting for it."""
+    port = free_port()
+    others = [{"question": "What does this person post about?", "answerType": "open_text"}]
+    with start_sandbox(
+        contacts=12, seed=3, research_delay=1.0, signal_delay=1.0, result_questions=others
+    ) as box:
+        box.saber.null_answer_rate = 0.0
+        env = {
+            "CONNECTOR_HTTP_PORT": str(port),
+            "CONNECTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "CONNECTOR_POLL_MIN_SECONDS": "3600",
+            "CONNECTOR_SCHEDULE": "1h",
+        }
+        with service(box, tmp_path, **env):
+            asks = wait_until(lambda: box.saber.requests_to("contact_signal_create"), timeout=30)
+            assert asks[0].body["webhookUrl"].startswith(f"http://127.0.0.1:{port}/webhooks/saber/")
+            researched = [r["externalId"] for r in box.saber.all_research()]
+            wait_until(
+                lambda: all(
+                    box.hubspot.contact(c).get("saber_runs_kubernetes") is not None for c in researched
+                ),
+                timeout=30,
+            )
+            assert any("signal_id" in d for d in box.saber.webhook_deliveries)
+            # One look per signal, on its webhook's hint: no poll (the next one is an hour away).
+            assert box.saber.count("contact_signal_get") == len(box.saber.signals("contact", created=True))
+
+
 def test_a_refused_key_makes_run_back_off_and_report_not_ready(tmp_path: Path) -> None:
     """With a key Saber refuses, `run` stays up, says why it is not ready, and does not hammer Saber."""
     with (

@@ -79,7 +79,7 @@ def test_a_company_answer_is_asked_once_and_lands_on_the_primary_company_not_its
     """One ask per domain; the answer is written on each contact's primary company and on no contact."""
     settings = _settings(box, tmp_path, mapping_text())
     summary = sync(settings, wait_seconds=20)
-    asks = Counter(r.body["domain"] for r in box.saber.requests_to("company_signal_sync"))
+    asks = Counter(s["domain"] for s in box.saber.signals("company", created=True))
     assert asks and set(asks.values()) == {1}
     written = _written_companies(box)
     assert written, "companies got the company answers"
@@ -182,7 +182,7 @@ def test_subscription_entries_land_on_their_companies_and_a_second_run_reads_onl
     assert box.hubspot.company(company)["saber_funding_news"] == "Series A, $12M"
     assert box.hubspot.company(company)["saber_funding_news_at"]
     assert first.subscription_entries_read == 2
-    assert first.credits_used == 0 and box.saber.count("company_signal_sync") == 0
+    assert first.credits_used == 0 and box.saber.signals("company", created=True) == []
     assert "no credits spent" in first.render()
     log("Series B, $40M", "2026-11-28T10:00:00Z")
     second = sync(settings, max_new=0)

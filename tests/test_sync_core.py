@@ -30,7 +30,7 @@ from connector.sync.credits import CreditBudget
 from connector.sync.decide import RetryPolicy, decide
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
-from connector.sync.polling import next_check_at, next_check_delay
+from connector.sync.polling import FALLBACK_FIRST_LOOK, MIN_KNOWN, SAMPLE, Schedule, doubling, quantile
 from tests.sync_harness import EXAMPLE_MAPPING
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -519,16 +519,53 @@ def test_change_set_groups_decisions() -> None:
         (timedelta(days=2), 900.0),  # old: never more than the maximum
     ],
 )
-def test_next_check_delay_doubles_the_age_within_bounds(age: timedelta, expected: float) -> None:
-    """The delay is the research's age clamped to [minimum, maximum]."""
-    assert next_check_delay(age, 30, 900) == timedelta(seconds=expected)
+def test_doubling_is_the_age_within_bounds(age: timedelta, expected: float) -> None:
+    """Past what the schedule knows, the wait is the work's age clamped to [minimum, maximum]."""
+    assert doubling(age, 30, 900) == timedelta(seconds=expected)
 
 
-def test_next_check_at_counts_from_now() -> None:
-    """The next look is now plus the delay for the research's age; without a launch time, the minimum."""
-    assert next_check_at(NOW - timedelta(seconds=400), NOW, 30, 900) == NOW + timedelta(seconds=400)
-    assert next_check_at(None, NOW, 30, 900) == NOW + timedelta(seconds=30)
-    assert next_check_at(NOW - timedelta(days=1), NOW, 30, 900) == NOW + timedelta(seconds=900)
+def test_while_nothing_is_known_a_sample_is_looked_at_early_and_the_rest_late() -> None:
+    """The first SAMPLE launches of a kind look at the minimum (then often); the rest wait the fallback."""
+    schedule = Schedule(2.0, 3600.0)
+    firsts = [schedule.first("research", NOW) for _ in range(SAMPLE + 2)]
+    assert firsts[:SAMPLE] == [NOW + timedelta(seconds=2)] * SAMPLE
+    assert firsts[SAMPLE:] == [NOW + timedelta(seconds=FALLBACK_FIRST_LOOK)] * 2
+    # While learning, looks come every quarter of the work's age (a completion is seen within 25%).
+    assert schedule.after("research", NOW, NOW + timedelta(seconds=40)) == NOW + timedelta(seconds=50)
+    assert schedule.after("research", NOW, NOW + timedelta(seconds=3)) == NOW + timedelta(seconds=5)
+    no_sample = Schedule(2.0, 3600.0, early_looks=False)  # webhooks: nobody is polled early
+    assert no_sample.first("research", NOW) == NOW + timedelta(seconds=FALLBACK_FIRST_LOOK)
+
+
+def test_once_known_the_looks_follow_the_80th_95th_percentile_and_longest_then_double() -> None:
+    """With durations 2-5 s known, looks come at p80, p95 and the longest (a little past each), then double."""
+    schedule = Schedule(0.1, 3600.0)
+    durations = [2.0 + 3.0 * i / 99 for i in range(100)]
+    schedule.load(lambda kind: durations if kind == "research" else [])
+    marks = [quantile(durations, q) * 1.05 + 0.2 for q in (0.8, 0.95, 1.0)]
+    assert schedule.first("research", NOW) == NOW + timedelta(seconds=marks[0])
+    second = schedule.after("research", NOW, NOW + timedelta(seconds=marks[0]))
+    assert second == NOW + timedelta(seconds=marks[1])
+    assert schedule.after("research", NOW, second) == NOW + timedelta(seconds=marks[2])
+    late = NOW + timedelta(seconds=10)
+    assert schedule.after("research", NOW, late) == late + timedelta(seconds=10)
+    assert schedule.first("company_signal", NOW) == NOW + timedelta(seconds=0.1)  # that kind: still learning
+
+
+def test_a_schedule_learns_as_completions_come_in_and_hands_them_over_once() -> None:
+    """Noting MIN_KNOWN durations makes the kind known once (learned); flush hands each duration over once."""
+    schedule = Schedule(1.0, 3600.0)
+    for seconds in range(MIN_KNOWN - 1):
+        schedule.note("research", 3.0 + seconds)
+    schedule.note("research", None)  # an unknown duration teaches nothing
+    assert not schedule.known("research") and schedule.learned() == set()
+    schedule.note("research", 4.0)
+    assert schedule.known("research") and schedule.learned() == {"research"} and schedule.learned() == set()
+    stored: list[tuple[str, list[float]]] = []
+    schedule.flush(lambda kind, seconds: stored.append((kind, seconds)))
+    schedule.flush(lambda kind, seconds: stored.append((kind, seconds)))
+    assert stored == [("research", [3.0, 4.0, 5.0, 6.0, 4.0])]
+    assert schedule.rescheduled_first("research", NOW) < NOW + timedelta(seconds=FALLBACK_FIRST_LOOK)
 
 
 # ---------------------------------------------------------------------------- plan_contacts
@@ -889,8 +926,8 @@ def drive(
     )
     for i, due in enumerate(rounds):
         assert i < max_rounds, "pending_rounds did not stop"
-        events.append(("round", [s.contact_id for s in due]))
-        for state in due:
+        events.append(("round", [s.contact_id for s in due.research]))
+        for state in due.research:
             (handle or (lambda s: finish(store, s.contact_id, clock.now)))(state)
     return events, sleep
 
@@ -920,18 +957,19 @@ def test_rounds_yield_due_research_and_pause_at_most_5_seconds(
     assert store.count_pending() == 0
 
 
-def test_rounds_stop_at_the_deadline_with_research_still_pending(
+def test_rounds_look_at_everything_just_before_the_wait_ends(
     store: StateStore, clock: FakeClock, no_real_sleep: None
 ) -> None:
-    """A research due after the deadline is waited for until the deadline, not beyond."""
+    """A research due after the deadline is still looked at once, just before the wait ends (the
+    promise of --wait): 5% of the wait (at most 3 s) before it; then the loop ends."""
     start(store, "late", 100)
-    events, sleep = drive(store, clock, wait_seconds=12)
+    still = lambda s: store.record_poll(s.contact_id, next_check_at=clock.now + timedelta(seconds=100))  # noqa: E731
+    events, sleep = drive(store, clock, wait_seconds=12, handle=still)
     rounds = [e for e in events if e[0] == "round"]
-    assert rounds == [("round", [])] * 4
-    assert sleep.pauses == [5.0, 5.0, 2.0]
-    assert [e[0] for e in events].count("between") == 3
-    assert events[-1] == ("round", [])  # a last look at the deadline, then the loop ends
-    assert clock.now == NOW + timedelta(seconds=12)
+    assert rounds == [("round", [])] * 3 + [("round", ["late"])]
+    assert sleep.pauses == [5.0, 5.0, pytest.approx(1.4)]
+    assert events[-1] == ("round", ["late"])  # the last look, then the loop ends
+    assert clock.now == NOW + timedelta(seconds=11.4)
     assert store.count_pending() == 1
 
 

@@ -59,7 +59,7 @@ def test_signal_during_sync_wait_records_an_interrupted_run_with_its_counts(
             assert store.get_cursor("contacts.lastmodifieddate") is None  # the next run starts over
 
         box.saber.complete_all_now()
-        rerun = run_cli("sync", "--output", "json", env=env, cwd=tmp_path)
+        rerun = run_cli("sync", "--wait", "10", "--output", "json", env=env, cwd=tmp_path)
         assert rerun.returncode in (0, 1), rerun.stderr
         again = Counter(r["externalId"] for r in box.saber.all_research())
         assert set(again.values()) == {1}  # the rerun paid for no contact twice

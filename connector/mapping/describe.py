@@ -244,14 +244,18 @@ def explain_mapping(mapping: Mapping) -> str:
     lines.append("  One contact research per contact.")
     used = set(mapping.used_signals())
     for key, sig in mapping.signals.items():
+        asked_as = f"Saber template {sig.template}" if sig.template is not None else repr(sig.question)
         if key not in used:
-            lines.append(f"  {key}: {sig.question!r} - never asked: no property maps it.")
+            lines.append(f"  {key}: {asked_as} - never asked: no property maps it.")
             continue
         target = "the contact's profile URL" if sig.scope == "contact" else "the company domain"
+        kind = "its question and answer type" if sig.template is not None else sig.answer_type
+        how = "asked in batches of questions x domains" if sig.scope == "company" else "asked"
+        lenient = ", lenient: best-effort estimates" if sig.verification_mode == "lenient" else ""
         lines.append(
-            f"  {key}: {sig.question!r} ({sig.scope}, {sig.answer_type}) - read from the research result "
-            f"when it answers it, otherwise asked through the {sig.scope} signals endpoint with {target} "
-            "(1 credit)."
+            f"  {key}: {asked_as} ({sig.scope}, {kind}{lenient}) - read from the research result when it "
+            f"answers it, otherwise {how} with {target} (1 credit); the answer is collected when Saber "
+            "has it (signals take tens of seconds)."
         )
     asked = len(used)
     lines.append(

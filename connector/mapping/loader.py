@@ -34,6 +34,7 @@ from connector.mapping.model import (
     WRITE_POLICIES,
     Mapping,
     PropertySpec,
+    SignalSpec,
     company_reference_problems,
     reference_problems,
 )
@@ -63,10 +64,14 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "normalize": NORMALIZERS,
     "version": ("1",),
     "match": COMPANY_MATCHES,
+    "verification_mode": ("strict", "lenient"),
 }
 # Keys added to a section after its first release, listed after the others (and the hint), so the
 # keys a mapping has always had read first: model -> keys.
-LATER_KEYS: dict[type[BaseModel], tuple[str, ...]] = {Mapping: ("min_confidence", "companies")}
+LATER_KEYS: dict[type[BaseModel], tuple[str, ...]] = {
+    Mapping: ("min_confidence", "companies"),
+    SignalSpec: ("template", "verification_mode"),
+}
 TYPE_WORDS = {
     "string_type": "text",
     "int_type": "a whole number",

@@ -52,6 +52,7 @@ Operator = (
 )
 Normalizer = Literal["domain", "email_domain", "url", "trim"]
 Scope = Literal["contact", "company"]
+VerificationMode = Literal["strict", "lenient"]
 CompanyMatch = Literal["association", "domain"]
 AnswerType = Literal[
     "open_text", "number", "boolean", "list", "percentage", "currency", "url", "json_schema",
@@ -247,13 +248,59 @@ class Inputs(_Strict):
 
 
 class SignalSpec(_Strict):
-    """A question answered for every researched contact."""
+    """A question answered for every researched contact: written out, or a Saber signal template's."""
 
-    question: NonEmpty = Field(
-        description="asked as written; matched to result signals ignoring case/spacing"
+    question: NonEmpty | None = Field(
+        None, description="asked as written; matched to result signals ignoring case/spacing"
+    )
+    template: NonEmpty | None = Field(
+        None,
+        description="a Saber signal template's id, instead of question: the template fixes the question and "
+        "the answer type (`check` reads it)",
     )
     scope: Scope = Field("contact", description="contact (needs a profile URL) or company (the domain)")
     answer_type: AnswerType = Field("open_text", description="Saber's answer type")
+    verification_mode: VerificationMode = Field(
+        "strict",
+        description="strict: an answer Saber cannot verify is null (never written); lenient: best-effort "
+        "estimates (sent as verificationMode)",
+    )
+
+    @model_validator(mode="after")
+    def _question_or_template(self) -> SignalSpec:
+        if self.template is None and self.question is None:
+            raise problem("neither question nor template", "question: <text>, or template: <template id>")
+        if self.template is not None and "question" in self.model_fields_set:
+            raise problem(
+                "both question and template",
+                "one of them: a template fixes its own question",
+                at=("template",),
+            )
+        if self.template is not None and "answer_type" in self.model_fields_set:
+            raise problem(
+                "answer_type with a template",
+                "no answer_type: the template fixes it",
+                at=("answer_type",),
+            )
+        return self
+
+    @property
+    def text(self) -> str:
+        """The question as the mapping names it: its text, or `template <id>` until the template is read."""
+        return self.question if self.question is not None else f"template {self.template}"
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Dump the later keys only when written: mappings without them dump (and fingerprint) as before."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("verification_mode", "template"):
+                if key not in self.model_fields_set:
+                    data.pop(key, None)
+            if self.template is not None:  # filled in from the template: not the mapping's own
+                data.pop("question", None)
+                data.pop("answer_type", None)
+        return data
 
 
 class _WrittenProperty(_Strict):
@@ -741,6 +788,19 @@ class Mapping(_Strict):
     def filter_properties(self) -> list[str]:
         """HubSpot properties the select filters test."""
         return list(dict.fromkeys(f.property for f in self.select.filters))
+
+    def template_signals(self) -> dict[str, str]:
+        """Signal key -> the template id it asks, for the signals that name a template."""
+        return {key: spec.template for key, spec in self.signals.items() if spec.template is not None}
+
+    def with_templates(self, templates: dict[str, tuple[str, str]]) -> Mapping:
+        """A copy whose template signals carry their template's question and answer type (key -> both)."""
+        signals = dict(self.signals)
+        for key, (question, answer_type) in templates.items():
+            spec = signals[key]
+            kind = answer_type if answer_type in ANSWER_TYPES else "open_text"
+            signals[key] = spec.model_copy(update={"question": question, "answer_type": kind})
+        return self.model_copy(update={"signals": signals})
 
     def with_source(self, path: str | Path | None, lines: dict[tuple[str | int, ...], int]) -> Mapping:
         """Attach where the mapping came from (used by the loader)."""

@@ -26,6 +26,7 @@ class SignalAsk:
     question: str
     answer_type: str
     target: str  # contact profile URL (contact scope) or company domain (company scope)
+    template_id: str | None = None  # asked by this Saber template instead of the question
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def signal_of(
     spec = mapping.signals.get(key)
     if spec is None:
         return None
-    return research.signal_for(spec.question) or answers.get(key)
+    return research.signal_for(spec.text) or answers.get(key)
 
 
 def _research_field(research: Research, field: str) -> Any:
@@ -110,14 +111,20 @@ def _research_field(research: Research, field: str) -> Any:
     }.get(field)
 
 
+def findings(research: Research) -> AbcMapping[str, Any]:
+    """Where a research's findings are: its `result` object when it has one, else the research itself
+    (the completed shape is not published: assumption A2)."""
+    return research.result if research.result is not None else research.raw
+
+
 def extract(mapping: Mapping, path: FromPath, research: Research, answers: AbcMapping[str, Signal]) -> Any:
     """The raw value a `from` path points at (None when there is none)."""
     if path.root == "research":
         return _research_field(research, str(path.steps[0]))
     if path.root == "result":
-        if research.status != "completed" or research.result is None:
+        if research.status != "completed":
             return None
-        return walk(research.result, path.steps)
+        return walk(findings(research), path.steps)
     if research.status != "completed":
         return None
     signal = signal_of(mapping, str(path.steps[0]), research, answers)
@@ -207,7 +214,7 @@ def company_signal_of(
     spec = mapping.signals.get(key)
     if spec is None or research is None or research.status != "completed":
         return None
-    return research.signal_for(spec.question)
+    return research.signal_for(spec.text)
 
 
 def map_company_values(
@@ -269,7 +276,7 @@ def profile_url(research: Research, inputs: AbcMapping[str, str]) -> str | None:
     given = inputs.get("contactProfileUrl")
     if given:
         return given
-    found = walk(research.result or {}, ("linkedInUrl",))
+    found = walk(findings(research), ("linkedInUrl",))
     return normalize_url(found) if isinstance(found, str) and found.strip() else None
 
 
@@ -287,7 +294,7 @@ def signals_to_ask(
         if research.status != "completed":
             cannot[key] = f"the research is {research.status}"
             continue
-        if research.signal_for(spec.question) is not None:
+        if research.signal_for(spec.text) is not None:
             continue
         if spec.scope == "company":
             target = inputs.get("companyDomain")
@@ -298,5 +305,5 @@ def signals_to_ask(
         if not target:
             cannot[key] = why
             continue
-        asks.append(SignalAsk(key, spec.scope, spec.question, spec.answer_type, target))
+        asks.append(SignalAsk(key, spec.scope, spec.text, spec.answer_type, target, spec.template))
     return asks, cannot

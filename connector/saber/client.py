@@ -51,6 +51,7 @@ from connector.saber.errors import (
     parse_error,
     unreachable,
 )
+from connector.saber.external_ids import ExternalIds
 from connector.saber.models import Research, ResearchStarted, Signal, SignalBatch, SignalPage, SignalTemplate
 from connector.saber.retry import classify
 from connector.saber.signals import SignalQuestion, SignalRequest
@@ -165,11 +166,14 @@ class SaberClient:
         follow_rate_headers: bool = True,
         low_water: int = LOW_WATER,
         max_body_bytes: int = MAX_BODY_BYTES,
+        send_external_ids: bool = True,
     ) -> None:
         if requests_per_second is not None and requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
         self.policy = policy or CallPolicy()
         self.max_body_bytes = max_body_bytes
+        # Research is launched with externalId/externalSource until Saber refuses them (assumption A1).
+        self.external_ids = ExternalIds(send=send_external_ids)
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -238,18 +242,6 @@ class SaberClient:
             body=request.to_body(),
             unsafe=True,
         )
-        return self._model(Signal, data)
-
-    def contact_signal(self, contact_profile_url: str, question: str, answer_type: str) -> Signal:
-        """Ask one question about one contact through the sync endpoint (1 credit)."""
-        body = {"contactProfileUrl": contact_profile_url, "question": question, "answerType": answer_type}
-        data = self._call("contact_signal", "POST", f"{CONTACT_SIGNALS_PATH}/sync", body=body)
-        return self._model(Signal, data)
-
-    def company_signal(self, domain: str, question: str, answer_type: str) -> Signal:
-        """Ask one question about one company through the sync endpoint (1 credit)."""
-        body = {"domain": domain, "question": question, "answerType": answer_type}
-        data = self._call("company_signal", "POST", f"{COMPANY_SIGNALS_PATH}/sync", body=body)
         return self._model(Signal, data)
 
     def create_company_signal_batch(
@@ -431,11 +423,13 @@ class SaberClient:
         quota = self.write_quota if write else self.read_quota
 
         def attempt() -> httpx.Response:
+            # What the API said first, the client's own pace last: callers the quota held back
+            # together leave it spaced out by the buckets, never as a burst.
+            if quota is not None:
+                quota.acquire()
             bucket.acquire()
             if self.overall_limit is not None:
                 self.overall_limit.acquire()
-            if quota is not None:
-                quota.acquire()
             try:
                 request = self._http.build_request(
                     method, path, params=params, json=body, headers=headers, **extra
@@ -464,6 +458,7 @@ class SaberClient:
                 f"answer is not JSON: {_short(response.text)}",
                 status=response.status_code,
                 code="INVALID_RESPONSE",
+                maybe_applied=True,  # Saber answered 2xx: what was asked was done
             ) from None
 
     @staticmethod
@@ -478,6 +473,7 @@ class SaberClient:
                 f"unexpected {model.__name__} answer ({where}: {first['msg']}): {_short(data)}",
                 status=200,
                 code="INVALID_RESPONSE",
+                maybe_applied=True,  # Saber answered 2xx: what was asked was done
             ) from None
 
 

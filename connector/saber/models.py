@@ -208,6 +208,11 @@ class Signal(_AsyncJob):
         return (self.status or "").lower() == "failed"
 
     @property
+    def is_done(self) -> bool:
+        """Saber says it is done: completed or failed (a signal that names no status is not)."""
+        return (self.status or "").lower() in ("completed", "failed")
+
+    @property
     def processing_seconds(self) -> float | None:
         """How long Saber took: `metadata.processingTimeMs`, else completedAt - createdAt (None: unknown)."""
         metadata = self.raw.get("metadata")
@@ -235,6 +240,16 @@ class Signal(_AsyncJob):
         if not isinstance(out.get("confidence"), int | float) or isinstance(out.get("confidence"), bool):
             out["confidence"] = None
         return out
+
+
+# A research's own fields and the inputs it echoes: what is not a finding.
+RESEARCH_ENVELOPE = frozenset(
+    {
+        "id", "status", "externalId", "externalSource", "firstName", "lastName", "companyName",
+        "companyDomain", "contactProfileUrl", "linkedInSalesNavigatorUrl", "jobTitle", "webhookUrl",
+        "createdAt", "completedAt", "updatedAt", "error", "errorCode", "errorAction", "result", "signals",
+    }
+)  # fmt: skip
 
 
 class Research(_AsyncJob):
@@ -270,6 +285,16 @@ class Research(_AsyncJob):
     @property
     def is_done(self) -> bool:
         return self.status in ("completed", "failed")
+
+    @property
+    def has_findings(self) -> bool:
+        """Whether a completed research says anything beyond its inputs and status: a `result`
+        object, or fields of its own at the top level (where Saber may put them)."""
+        if self.result is not None:
+            return True
+        if "result" in self.raw:  # a `result` that is no object is garbage, not findings
+            return False
+        return any(key not in RESEARCH_ENVELOPE for key in self.raw)
 
     @classmethod
     def failure(

@@ -44,16 +44,28 @@ def start_sandbox(
     hubspot_port: int = 0,
     saber_port: int = 0,
     research_delay: float = 0.5,
+    signal_delay: float | tuple[float, float] = (0.3, 0.8),
     credits: int = 1000,
     hubspot_knobs: Knobs | None = None,
     saber_knobs: Knobs | None = None,
     **saber_options: object,
 ) -> RunningSandbox:
-    """Start HubSpot and Saber sandboxes on loopback (port 0: a free port)."""
+    """Start HubSpot and Saber sandboxes on loopback (port 0: a free port).
+
+    Research and signals take time as Saber's do, only less of it by default (`research_delay`,
+    `signal_delay`: seconds, or a (low, high) range for signals): quick enough for tests and the
+    demo, slow enough that every answer is collected later, never at once.
+    """
     hubspot = HubSpotSandbox(host, hubspot_port, hubspot_knobs, contacts=contacts, seed=seed).start()
     try:
         saber = SaberSandbox(
-            host, saber_port, saber_knobs, credits=credits, research_delay=research_delay, **saber_options
+            host,
+            saber_port,
+            saber_knobs,
+            credits=credits,
+            research_delay=research_delay,
+            signal_delay=signal_delay,
+            **saber_options,
         ).start()
     except BaseException:
         hubspot.stop()

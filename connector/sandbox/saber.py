@@ -334,7 +334,7 @@ class SaberSandbox(SandboxServer):
         read_burst: int = 10000,
         honour_external_ids: bool = True,
         refuse_unpublished_fields: bool = False,
-        signal_delay: float | tuple[float, float] = 0.0,
+        signal_delay: float | tuple[float, float] = DEFAULT_SIGNAL_DELAY,
         key_timeout: float = DEFAULT_KEY_TIMEOUT,
         seed: int = 11,
         result_questions: list[dict[str, Any]] | None = None,
@@ -353,7 +353,9 @@ class SaberSandbox(SandboxServer):
         # Seconds a created signal takes to be done: one figure, or (low, high) drawn per signal.
         self.signal_delay = signal_delay
         self.key_timeout = key_timeout  # how long the sync endpoints block before 202/408
-        self.replay_signal_keys = True  # answer a repeated Idempotency-Key on a signal POST from memory
+        # Answer a repeated Idempotency-Key on a signal POST from memory: what Saber does NOT publish
+        # (every accepted signal POST is a new, charged signal); kept as a dial for tests only.
+        self.replay_signal_keys = False
         self.signal_failed_rate = 0.0  # share of created signals that end `failed` (charged)
         self.batch_sync_limit = 1000  # signals a synchronous batch takes (assumption; async: 20,000)
         self.batch_async_limit = 20_000
@@ -475,11 +477,16 @@ class SaberSandbox(SandboxServer):
                 self._schedule_signal_webhook(signal)
         return len(due) + len(signals)
 
-    def signals(self, scope: str | None = None) -> list[dict[str, Any]]:
-        """Every signal (of `scope`), oldest first, as a GET shows it now."""
+    def signals(self, scope: str | None = None, *, created: bool = False) -> list[dict[str, Any]]:
+        """Every signal (of `scope`), oldest first, as a GET shows it now; `created`: only those a
+        create or a batch made (each charged), not those stored whole (`add_signal`)."""
         with self._lock:
             now = time.time()
-            return [r.view(now, _iso) for r in self._book if scope is None or r.scope == scope]
+            return [
+                r.view(now, _iso)
+                for r in self._book
+                if (scope is None or r.scope == scope) and (not created or r.due is not None)
+            ]
 
     def set_failure(
         self, rate: float | None = None, *, code: str | None = None, external_ids: Iterable[str] = ()
@@ -1329,6 +1336,11 @@ class SaberSandbox(SandboxServer):
                 specs.append((item, spec))
             wanted = [(domain, item, spec) for domain in body["domains"] for item, spec in specs]
             good = [w for w in wanted if HOSTNAME_RE.match(w[0]) and len(w[0]) <= 253]
+            # An ask meant to fail first (`signal_failure_rate`) fails the whole batch: a 503, nothing made.
+            refusals = [self._refused_ask("company", d.lower(), str(sp["question"])) for d, _, sp in good]
+            refused = next((r for r in refusals if r is not None), None)
+            if refused is not None:
+                return refused
             if self._credits < self.signal_cost * len(good):
                 return self._no_credits()
             for domain, item, spec in wanted:
@@ -1341,7 +1353,6 @@ class SaberSandbox(SandboxServer):
                     results.append({**entry, "status": "rejected", "error": DOMAIN_MESSAGE})
                     continue
                 self._credits -= self.signal_cost
-                self.signal_asks[("company", domain.lower(), str(spec["question"]))] += 1
                 record = self._new_signal("company", domain.lower(), spec, item.get("webhookUrl"))
                 made.append(record)
                 results.append(

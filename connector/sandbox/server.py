@@ -57,7 +57,7 @@ class Fault:
     retry_after: float | None = None  # for 429: the hint the fake API gives
     header_only: bool = False  # for 429: give the hint only as a Retry-After header
     body: dict[str, Any] | None = None  # overrides the API's usual error body
-    after: bool = False  # for a reset (status 0): apply the request first, then reset
+    after: bool = False  # apply the request first, then reset (status 0) or answer `status` in its place
     slow: float = 0.0  # apply the request, then hold its answer this many seconds
     style: str = ""  # for 429: which of the API's hint styles (see `throttle_response`)
 
@@ -308,6 +308,9 @@ class SandboxServer:
             if fault.slow:  # applied, answered too late: the client gave up (or not) meanwhile
                 time.sleep(fault.slow)
                 return response
+            if fault.status:  # applied, then a proxy answers an error in its place (a 502 page)
+                body = fault.body or self.error_body(fault.status, "BAD_GATEWAY", "Sandbox proxy fault")
+                return self.json(fault.status, body)
             self._record(request, endpoint, 0)  # applied, but the client never hears of it
             _reset(environ)
             raise ConnectionReset("sandbox reset the connection after applying the request")
@@ -417,6 +420,8 @@ def _fault_kind(fault: Fault) -> str:
     """The name `SandboxServer.faults` counts a fault under."""
     if fault.status == 0:
         return "reset after" if fault.after else "reset before"
+    if fault.after:
+        return f"{fault.status} after"
     if fault.slow:
         return "slow"
     if fault.status == 429:

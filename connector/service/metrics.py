@@ -11,6 +11,7 @@ prefixed `saber_connector_`:
   codes), `record_failures_total` (a contact, or one of its properties, that failed)
 - `research_total{event}`: `launched`, `adopted`, `completed`, `failed`
 - `research_pending`: gauge, research launched and not finished after the last cycle
+- `signals_pending`: gauge, signals asked and not answered yet after the last cycle
 - `signals_asked_total`, `credits_used_total`; `credits_left`: gauge, as last read (NaN
   until a cycle has read the balance, so a low-credit alert does not fire at start)
 - `api_requests_total{service, operation, status}`: every attempt, retries included;
@@ -76,7 +77,10 @@ class Metrics:
         self.research_pending = gauge(
             "research_pending", "Research launched and not finished, after the last cycle."
         )
-        self.signals_asked = counter("signals_asked", "Signals asked through Saber's signal endpoints.")
+        self.signals_pending = gauge(
+            "signals_pending", "Signals asked and not answered yet (in flight at Saber), after a cycle."
+        )
+        self.signals_asked = counter("signals_asked", "Signals asked (paid) through Saber's endpoints.")
         self.credits_used = counter("credits_used", "Saber credits spent.")
         self.credits_left = gauge("credits_left", "Saber credits left, as last read.")
         self.api_requests = counter(
@@ -141,6 +145,7 @@ class Metrics:
             if s.research.get(event, 0) > 0:
                 self.research.labels(event).inc(s.research[event])
         self.research_pending.set(s.pending)
+        self.signals_pending.set(s.signals_pending)
         self.signals_asked.inc(max(0, s.signals_asked))
         self.credits_used.inc(max(0, s.credits_used))
         if s.credits_left is not None:

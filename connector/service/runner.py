@@ -48,6 +48,7 @@ from connector.sync.engine import SyncEngine
 from connector.sync.options import SyncOptions
 from connector.sync.stopping import StopRequest, stop_on_signals
 from connector.sync.summary import RunSummary
+from connector.sync.templates import resolve_templates
 
 log = get_logger("service")
 
@@ -103,6 +104,7 @@ class Service:
         )
         self._cycle_lock = threading.Lock()
         self._hints: set[tuple[str | None, str | None]] = set()
+        self._hinted: set[str] = set()  # contacts a webhook named, to collect when no cycle holds the lock
         self._hints_lock = threading.Lock()
         self._setup_done = not settings.connector_setup_on_start
         self._failures = 0  # consecutive fatal failures, for the back-off
@@ -163,25 +165,26 @@ class Service:
         self._cycle("collect", SyncOptions(collect_only=True))
 
     def webhook_cycle(self) -> None:
-        """Collect, at once, the contacts Saber's webhooks named (and those that arrive meanwhile)."""
+        """Collect, at once, the contacts Saber's webhooks named (a research, or a signal they wait on)."""
         while not self.stop.requested:
             with self._hints_lock:
                 hints, self._hints = self._hints, set()
-            if not hints:
+                ids, self._hinted = set(self._hinted), set()
+            if not hints and not ids:
                 return
-            ids = {
-                cid
-                for research_id, external_id in hints
-                if (cid := self.store.pending_contact(research_id=research_id, external_id=external_id))
-            }
-            for _ in range(len(hints) - len(ids)):
-                self.metrics.webhook("unknown")
+            for research_id, external_id in hints:
+                cid = self.store.pending_contact(research_id=research_id, external_id=external_id)
+                # Not a research: a signal (its id), whose waiting contacts are collected at once.
+                waiting = [cid] if cid else self.store.contacts_waiting_on_signal(research_id or "")
+                ids.update(waiting)
+                if not waiting:
+                    self.metrics.webhook("unknown")
             if not ids:
                 continue
             options = SyncOptions(collect_only=True, look_now=True, contact_ids=tuple(sorted(ids)))
             if self._cycle("webhook", options) == BUSY:
                 with self._hints_lock:  # a cycle held the lock: try again shortly
-                    self._hints.update((None, cid) for cid in ids)
+                    self._hinted.update(ids)
                 self._schedule_webhooks(delay=WEBHOOK_RETRY)
                 return
 
@@ -208,7 +211,7 @@ class Service:
                 if prepare is not None:
                     prepare()
                 engine = SyncEngine(
-                    mapping=self.mapping,
+                    mapping=resolve_templates(self.mapping, self.saber),  # a template may change: read it
                     hubspot=self.hubspot,
                     saber=self.saber,
                     store=self.store,

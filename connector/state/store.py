@@ -30,6 +30,7 @@ from sqlalchemy import (
     Engine,
     Row,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -59,19 +60,21 @@ from connector.state.db import (
     probe_write,
     sqlite_file,
 )
+from connector.state.signal_asks import SignalAskRecords
 from connector.state.tables import (
     CHUNK,
     DEFERRALS,
     RESEARCH_STATUSES,
     RUN_OUTCOMES,
     UNWRITTEN,
+    check_aware,
     clip,
     contacts,
     cursors,
     errors,
     runs,
-    signal_answers,
 )
+from connector.state.timings import Timings
 
 try:  # POSIX: the SQLite run lock is an flock the kernel drops when the holder dies
     import fcntl
@@ -145,7 +148,7 @@ class RetryRule(Protocol):
     def retry_at(self, state: ContactState) -> datetime | None: ...
 
 
-class StateStore(CompanyRecords):
+class StateStore(CompanyRecords, SignalAskRecords, Timings):
     """Repository over the state database; open once per process and share it."""
 
     def __init__(self, url: str, *, clock: Callable[[], datetime] = utcnow) -> None:
@@ -562,6 +565,30 @@ class StateStore(CompanyRecords):
         with self._read() as conn:
             return [_contact_state(row) for row in conn.execute(query)]
 
+    def unlooked_research(self) -> list[tuple[str, datetime, datetime | None]]:
+        """Research still processing and never looked at: (contact id, launched at, next look)."""
+        query = self._pending_query(
+            select(contacts.c.contact_id, contacts.c.launched_at, contacts.c.next_check_at), None, None
+        ).where(contacts.c.check_count == 0, contacts.c.launched_at.is_not(None))
+        with self._read() as conn:
+            return [(row.contact_id, row.launched_at, row.next_check_at) for row in conn.execute(query)]
+
+    def reschedule_research(self, next_checks: Mapping[str, datetime]) -> None:
+        """Move these contacts' next look (the schedule learned when their research is done)."""
+        if not next_checks:
+            return
+        for when in next_checks.values():
+            _aware(when)
+        rows = [{"cid": cid, "at": at} for cid, at in next_checks.items()]
+        stmt = (
+            update(contacts)
+            .where(contacts.c.contact_id == bindparam("cid"))
+            .values(next_check_at=bindparam("at"))
+        )
+        with self._write() as conn:
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(stmt, rows[start : start + CHUNK])
+
     def count_pending(self, *, contact_ids: Sequence[str] | None = None) -> int:
         """How many research requests are still processing (among `contact_ids` when given)."""
         query = self._pending_query(select(func.count()).select_from(contacts), None, contact_ids)
@@ -666,46 +693,6 @@ class StateStore(CompanyRecords):
                 if found is not None:
                     return str(found)
         return None
-
-    def signal_answer(self, key: str) -> tuple[dict[str, Any], datetime] | None:
-        """A shared signal answer (its JSON and when it was answered), or None."""
-        query = select(signal_answers.c.signal, signal_answers.c.answered_at).where(
-            signal_answers.c.key == key
-        )
-        with self._read() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else (dict(row.signal), row.answered_at)
-
-    def record_signal_answer(
-        self,
-        key: str,
-        *,
-        scope: str,
-        target: str,
-        question: str,
-        answer_type: str,
-        source: str,
-        signal: dict[str, Any],
-        answered_at: datetime,
-    ) -> None:
-        """Keep (or replace) the shared answer under `key`; committed on return."""
-        _aware(answered_at)
-        values = {
-            "key": key,
-            "scope": scope,
-            "target": target,
-            "question": question,
-            "answer_type": answer_type,
-            "source": source,
-            "signal": signal,
-            "answered_at": answered_at,
-        }
-        stmt = self._insert(signal_answers).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[signal_answers.c.key], set_={k: v for k, v in values.items() if k != "key"}
-        )
-        with self._write() as conn:
-            conn.execute(stmt)
 
     def adopt_merged(self, contact_id: str, merged_id: str) -> ContactState:
         """The surviving contact of a HubSpot merge takes over the merged one's research; the link stays.
@@ -994,10 +981,7 @@ def _check_status(status: str) -> None:
         raise ValueError(f"unknown research status {status!r} (one of {', '.join(RESEARCH_STATUSES)})")
 
 
-def _aware(value: datetime | None) -> None:
-    """Refuse a naive datetime up front, with a plain ValueError."""
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise ValueError(f"naive datetime {value.isoformat()} given to the state store; use an aware UTC one")
+_aware = check_aware
 
 
 def _lock_key(name: str) -> int:

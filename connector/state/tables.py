@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -35,6 +36,12 @@ def clip(value: str | None) -> str | None:
     if value is None or len(value) <= MAX_TEXT:
         return value
     return value[: MAX_TEXT - 1] + "…"
+
+
+def check_aware(value: datetime | None) -> None:
+    """Refuse a naive datetime up front, with a plain ValueError."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"naive datetime {value.isoformat()} given to the state store; use an aware UTC one")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -196,9 +203,69 @@ class CompanyRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+SIGNAL_ASK_STATUSES = ("asking", "processing", "failed")
+
+
+class SignalAskRow(Base):
+    """One signal asked of Saber (or about to be) whose answer is not kept yet.
+
+    `asking`: claimed, and perhaps sent, with no id known (a crash or a lost answer leaves
+    it): looked for in Saber's lists before it is paid again. `processing`: Saber answered
+    with the signal's id; collected by id. `failed`: Saber ended it failed (`error_code`);
+    asked again by a later run. A completed answer moves to `signal_answers` and the row goes.
+    """
+
+    __tablename__ = "signal_asks"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # the answer's key (signal_answers)
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    answer_type: Mapped[str] = mapped_column(String(64))
+    template_id: Mapped[str | None] = mapped_column(String(255))
+    verification_mode: Mapped[str | None] = mapped_column(String(16))
+    signal_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error_code: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_signal_asks_status_next_check", "status", "next_check_at"),)
+
+
+class SignalWaitRow(Base):
+    """A contact whose result waits on a signal ask (its values land once the answer is kept)."""
+
+    __tablename__ = "signal_waits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_signal_waits_contact_id", "contact_id"),)
+
+
+class TimingRow(Base):
+    """How long one research or signal took at Saber here (the schedule of first looks learns from it)."""
+
+    __tablename__ = "timings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_timings_kind_id", "kind", "id"),)
+
+
 contacts = ContactRow.__table__
 companies = CompanyRow.__table__
 signal_answers = SignalAnswerRow.__table__
+signal_asks = SignalAskRow.__table__
+signal_waits = SignalWaitRow.__table__
+timings = TimingRow.__table__
 cursors = CursorRow.__table__
 runs = RunRow.__table__
 errors = ErrorRow.__table__

@@ -1,24 +1,33 @@
-"""Collecting: look one pending research up, record it when done, and the `--wait` rounds."""
+"""Collecting: look one pending research up, record it when done, and the `--wait` rounds.
+
+The rounds look up what is due (research, and signals in flight) on the learned schedule
+(`connector.sync.polling`). `--wait W` is a promise: every pending research and signal is
+looked at once more just before the wait ends (`LAST_LOOK_LEAD`), whatever its schedule
+says, so what finished within `W` is written by that run.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from connector.errors import RecordFailure, RetriableApiError, SkippableError
 from connector.logs import get_logger
 from connector.saber.models import Research
 from connector.state import ContactState, StateStore
+from connector.state.signal_asks import SignalAskState
 from connector.sync.config import Cycle
-from connector.sync.polling import next_check_at
+from connector.sync.polling import Schedule
 
 log = get_logger("sync")
 
 MAX_PAUSE = 5.0  # seconds one wait between rounds lasts at most, so Ctrl-C and new results are seen
+LAST_LOOK_LEAD = 3.0  # with --wait: the last look at everything pending, this long before the wait ends
 
 
-def record_done(cycle: Cycle, contact_id: str, research: Research) -> None:
-    """Store a finished research (completed or failed) and count it."""
+def record_done(cycle: Cycle, contact_id: str, research: Research, schedule: Schedule | None = None) -> None:
+    """Store a finished research (completed or failed) and count it; its duration teaches `schedule`."""
     cycle.store.record_result(
         contact_id,
         research_id=research.id,
@@ -29,6 +38,8 @@ def record_done(cycle: Cycle, contact_id: str, research: Research) -> None:
         error=None if research.error is None else str(research.error),
     )
     cycle.summary.research_event(research.status)
+    if schedule is not None:
+        schedule.note("research", research.processing_seconds)
     if research.status == "failed":
         log.debug("research failed", contact_id=contact_id, error_code=research.error_code)
 
@@ -36,8 +47,11 @@ def record_done(cycle: Cycle, contact_id: str, research: Research) -> None:
 class Collector:
     """Looks pending research up: by external ID first, by the stored research id as a fallback."""
 
-    def __init__(self, cycle: Cycle, fail: Callable[[RecordFailure], None] | None = None) -> None:
+    def __init__(
+        self, cycle: Cycle, schedule: Schedule, fail: Callable[[RecordFailure], None] | None = None
+    ) -> None:
         self.cycle = cycle
+        self.schedule = schedule
         self.fail = fail or (lambda failure: None)
 
     def poll(self, state: ContactState) -> Research | None:
@@ -48,19 +62,15 @@ class Collector:
         if research is None or not research.is_done:
             launched = state.launched_at or now
             if research is None or now - launched < c.config.research_timeout:
-                c.store.record_poll(
-                    state.contact_id,
-                    next_check_at=next_check_at(
-                        launched, now, c.config.poll_min_seconds, c.config.poll_max_seconds
-                    ),
-                )
+                later = self.schedule.after("research", launched, now)
+                c.store.record_poll(state.contact_id, next_check_at=later)
                 return None
             research = Research.failure(
                 state.research_id or "",
                 "RESEARCH_TIMEOUT",
                 f"still processing after {c.config.research_timeout}",
             )
-        if research.status == "completed" and research.result is None:
+        if research.status == "completed" and not research.has_findings:
             # Saber said done but sent nothing to write (or garbage in its place): say so.
             self.fail(
                 RecordFailure(
@@ -71,13 +81,15 @@ class Collector:
                     " only the research's own fields are written",
                 )
             )
-        record_done(c, state.contact_id, research)
+        record_done(c, state.contact_id, research, self.schedule)
         return research
 
     def _lookup(self, state: ContactState) -> Research | None:
         saber, source = self.cycle.saber, self.cycle.mapping.external_source
 
         def find() -> Research | None:
+            if state.research_id and not saber.external_ids.sent:  # launched without them: by id
+                return saber.get_research(state.research_id)
             found = saber.find_research(state.external_id or state.contact_id, source)
             if found is not None and (not state.research_id or found.id == state.research_id):
                 return found
@@ -95,6 +107,14 @@ class Collector:
             return None
 
 
+@dataclass(frozen=True)
+class Round:
+    """What one round looks up: research and signal asks that are due (or all, for a last look)."""
+
+    research: list[ContactState]
+    signals: list[SignalAskState]
+
+
 def pending_rounds(
     store: StateStore,
     *,
@@ -103,25 +123,47 @@ def pending_rounds(
     sleep: Callable[[float], None],
     wait_seconds: float,
     between: Callable[[], None],
+    idle: Callable[[], None] = lambda: None,
     stopped: Callable[[], bool] = lambda: False,
     look_now: bool = False,
-) -> Iterator[list[ContactState]]:
-    """The pending research due now, round after round until none is left or `wait_seconds` pass.
+) -> Iterator[Round]:
+    """What is due now, round after round, until nothing is pending or `wait_seconds` pass.
 
-    Between rounds, `between()` runs (the writes so far land while we wait) and the wait
-    lasts until the soonest next look-up, at most `MAX_PAUSE` seconds at a time. Both the
-    clock and the sleep are injected, so the loop can be driven without waiting.
+    With a wait, one last round just before its end looks at everything still pending, due
+    or not. Between rounds, `between()` runs (the writes so far land while we wait) and the
+    wait lasts until the soonest next look, at most `MAX_PAUSE` seconds at a time. When nothing
+    is pending, `idle()` writes what is in hand first (writing asks the signals its results
+    need, which are then pending too). Both the clock and the sleep are injected, so the loop
+    can be driven without waiting.
     """
-    deadline = clock() + timedelta(seconds=max(0.0, wait_seconds))
+    wait = max(0.0, wait_seconds)
+    deadline = clock() + timedelta(seconds=wait)
+    last_look = deadline - timedelta(seconds=min(LAST_LOOK_LEAD, wait * 0.05)) if wait > 0 else None
     while True:
         now = clock()
-        yield store.pending(due_before=None if look_now else now, contact_ids=contact_ids)
-        look_now = False  # only the first round: later ones follow the polling schedule
-        soonest = store.pending(contact_ids=contact_ids, limit=1)
-        if not soonest or clock() >= deadline or stopped():
+        final = last_look is not None and now >= last_look
+        due = None if look_now or final else now
+        yield Round(
+            store.pending(due_before=due, contact_ids=contact_ids),
+            store.signal_asks_due(due_before=due, contact_ids=contact_ids),
+        )
+        look_now = False  # only the first round: later ones follow the schedule
+        soonest = _soonest(store, contact_ids)
+        if soonest is None and wait > 0 and not final and not stopped():
+            idle()
+            soonest = _soonest(store, contact_ids)
+        if soonest is None or final or clock() >= deadline or stopped():
             return
         between()
-        earliest = soonest[0].next_check_at or now
-        pause = min((earliest - clock()).total_seconds(), (deadline - clock()).total_seconds())
+        wake = min(soonest, last_look) if last_look is not None else soonest
+        pause = min((wake - clock()).total_seconds(), (deadline - clock()).total_seconds())
         if pause > 0:
             sleep(min(pause, MAX_PAUSE))
+
+
+def _soonest(store: StateStore, contact_ids: Sequence[str] | None) -> datetime | None:
+    """When the next look of anything pending is due (None: nothing is pending)."""
+    research = store.pending(contact_ids=contact_ids, limit=1)
+    signals = store.signal_asks_due(due_before=None, contact_ids=contact_ids, limit=1)
+    times = [x.next_check_at or datetime.min.replace(tzinfo=UTC) for x in (*research, *signals)]
+    return min(times) if times else None

@@ -26,9 +26,16 @@ class EngineConfig:
     research_cost: int = 1  # credits one research is assumed to cost (assumption A5)
     signal_cost: int = 1
     cursor_overlap: timedelta = timedelta(minutes=10)
-    poll_min_seconds: float = 120.0
+    poll_min_seconds: float = 2.0  # the shortest wait before a look; the learning sample's first look
     poll_max_seconds: float = 3600.0
     research_timeout: timedelta = timedelta(hours=24)
+    signal_timeout: timedelta = timedelta(hours=24)  # a signal processing longer is given up (asked again)
+    signal_batch_size: int = 100  # company signals (questions x domains) per batch call
+    signal_batch_wait: int = 10  # X-Sbr-Timeout-Sec asked of a synchronous batch; its read timeout follows
+    lost_look_seconds: float = (
+        20.0  # an ask whose answer was lost is looked for in the lists again after this
+    )
+    lost_grace_seconds: float = 120.0  # ... and once not found this long after it, it was never made
     retry: RetryPolicy = RetryPolicy()
     outage_threshold: int = 3  # consecutive unavailable Saber calls that stop launches for the run
     write_delay: float = 10.0  # seconds a finished result may wait for its batch to fill (--wait, collect)

@@ -59,6 +59,18 @@ class CreditBudget:
             self.spent += cost
             return True
 
+    def reserve_many(self, count: int, cost: int) -> int:
+        """Take credits for up to `count` signals of `cost` each (a batch); returns how many were taken."""
+        with self._lock:
+            if self.exhausted or count <= 0:
+                return 0
+            left = self._ensure_balance() - self.spent
+            taken = min(count, left // cost) if cost > 0 else count
+            if taken < count:
+                self.exhausted = True
+            self.spent += taken * cost
+            return max(0, taken)
+
     def refund(self, cost: int, launch: bool = False) -> None:
         """Give back a reservation whose call did not spend anything.
 

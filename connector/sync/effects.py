@@ -7,21 +7,24 @@ no state write, no paid call, no HubSpot write, no cursor move.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from connector.errors import RecordFailure
-from connector.mapping import InputsResult, SignalAsk
+from connector.mapping import signals_to_ask
 from connector.saber.models import Research, Signal
 from connector.state import ContactState
+from connector.state.signal_asks import SignalAskState
 from connector.sync.changes import ChangeSet
 from connector.sync.collect import Collector
 from connector.sync.config import Cycle
-from connector.sync.jobs import ContactJob, LaunchOutcome
+from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob
 from connector.sync.launch import Launcher
+from connector.sync.polling import Schedule
 from connector.sync.pull import Puller
-from connector.sync.signals import SignalAsker
+from connector.sync.signal_collect import SignalCollector
+from connector.sync.signals import Resolution, RunAll, SignalStage
 from connector.sync.summary import PlannedChange
 from connector.sync.writer import BatchWriter
 
@@ -40,7 +43,9 @@ class Effects(Protocol):
     def launch(self, job: ContactJob) -> LaunchOutcome: ...
     def defer_all(self, jobs: Sequence[ContactJob]) -> list[LaunchOutcome]: ...
     def collect(self, state: ContactState) -> Research | None: ...
-    def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None: ...
+    def resolve_signals(self, jobs: Sequence[WriteJob]) -> dict[str, Resolution]: ...
+    def collect_signal(self, ask: SignalAskState) -> bool: ...
+    def set_waits(self, waits: Mapping[str, Collection[str]]) -> None: ...
     def fail(self, failure: RecordFailure) -> None: ...
     def write(self, changes: ChangeSet, pending: str | None = None) -> None: ...
     def adopt_written(self, contact_id: str, hashes: Mapping[str, str]) -> None: ...
@@ -55,13 +60,14 @@ class LiveEffects:
 
     waits = True
 
-    def __init__(self, cycle: Cycle, puller: Puller) -> None:
+    def __init__(self, cycle: Cycle, puller: Puller, schedule: Schedule, run_all: RunAll) -> None:
         self.cycle = cycle
         self.puller = puller
         self.run_id: int | None = None
-        self.launcher = Launcher(cycle, self.fail)
-        self.collector = Collector(cycle, self.fail)
-        self.asker = SignalAsker(cycle, self.fail)
+        self.launcher = Launcher(cycle, schedule, self.fail)
+        self.collector = Collector(cycle, schedule, self.fail)
+        self.signals = SignalStage(cycle, schedule, self.fail, run_all)
+        self.signal_collector = SignalCollector(cycle, schedule, self.signals.lists, self.fail)
         self.writer = BatchWriter(cycle.hubspot, cycle.store, cycle.summary, None)
 
     def start_run(self) -> None:
@@ -91,8 +97,14 @@ class LiveEffects:
     def collect(self, state: ContactState) -> Research | None:
         return self.collector.poll(state)
 
-    def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None:
-        return self.asker.ask(contact_id, ask, inputs)
+    def resolve_signals(self, jobs: Sequence[WriteJob]) -> dict[str, Resolution]:
+        return self.signals.resolve(jobs)
+
+    def collect_signal(self, ask: SignalAskState) -> bool:
+        return self.signal_collector.look(ask)
+
+    def set_waits(self, waits: Mapping[str, Collection[str]]) -> None:
+        self.cycle.store.set_signal_waits(waits)
 
     def fail(self, failure: RecordFailure) -> None:
         self.cycle.summary.fail(failure)
@@ -165,8 +177,25 @@ class DryRunEffects:
         self.wait(state.contact_id)
         return None
 
-    def ask(self, contact_id: str, ask: SignalAsk, inputs: InputsResult) -> Signal | None:
-        self.cycle.summary.count("would_ask")  # paid, were the run real
+    def resolve_signals(self, jobs: Sequence[WriteJob]) -> dict[str, Resolution]:
+        """What each contact already holds for these inputs; every other ask is counted, not made."""
+        out = {job.contact_id: Resolution() for job in jobs}
+        for job in jobs:
+            if job.research.status != "completed" or job.inputs.inputs is None:
+                continue
+            for item in signals_to_ask(self.cycle.mapping, job.research, job.inputs.inputs)[0]:
+                stored = job.signals.get(item.key)
+                if stored and stored.get("fingerprint") == job.inputs.fingerprint:
+                    out[job.contact_id].answers[item.key] = Signal.model_validate(stored["signal"])
+                else:
+                    self.cycle.summary.count("would_ask")  # paid, were the run real
+                    out[job.contact_id].unanswered.append(item.key)
+        return out
+
+    def collect_signal(self, ask: SignalAskState) -> bool:
+        return False
+
+    def set_waits(self, waits: Mapping[str, Collection[str]]) -> None:
         return None
 
     def fail(self, failure: RecordFailure) -> None:

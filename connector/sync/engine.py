@@ -30,19 +30,20 @@ from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.changes import ChangeSet, compute_changes
-from connector.sync.collect import pending_rounds
+from connector.sync.collect import Round, pending_rounds
 from connector.sync.companies import CompanyStage, CompanyWriter
 from connector.sync.config import Cycle, EngineConfig, utcnow
 from connector.sync.credits import CreditBudget
 from connector.sync.effects import DryRunEffects, Effects, LiveEffects
-from connector.sync.jobs import WriteJob
+from connector.sync.jobs import WriteJob, stored_research
 from connector.sync.launch import MERGED_IDS
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
+from connector.sync.polling import KINDS, Schedule
 from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
-from connector.sync.signals import SIGNAL_UNANSWERED, signal_answers
+from connector.sync.signals import Resolution, signal_kind
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
 from connector.sync.writer import BATCH_SIZE
@@ -51,6 +52,8 @@ __all__ = ["EngineConfig", "SyncEngine"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+MAX_REWRITES = 3  # times one contact is written again in a run as its awaited answers come in
+RESEARCH_MODE = "saber.research_mode"  # shared value: research launched with external IDs or not, and why
 
 
 class SyncEngine:
@@ -97,14 +100,22 @@ class SyncEngine:
             stop=self.stop,
         )
         self.puller = Puller(self.cycle)
+        self.schedule = Schedule(
+            config.poll_min_seconds, config.poll_max_seconds, early_looks=config.webhook_url is None
+        )
         self.effects: Effects = (
-            DryRunEffects(self.cycle) if options.dry_run else LiveEffects(self.cycle, self.puller)
+            DryRunEffects(self.cycle)
+            if options.dry_run
+            else LiveEffects(self.cycle, self.puller, self.schedule, self._map)
         )
         self.progress = progress or Progress(enabled=False)
         self._sleep = sleep or self.stop.sleep  # a stop cuts a --wait pause short
         self._finished: list[tuple[ContactState, Research]] = []  # collected, waiting for a full batch
         self._finished_since: float | None = None  # monotonic time the oldest of them finished
-        self._unanswered: dict[str, list[str]] = {}  # contact -> signals asked without an answer
+        self._rewritten: dict[str, int] = {}  # contact -> times written again this run (answers came in)
+        # Results held back (--wait) until the signals they need are in, and since when they waited.
+        self._parked: dict[str, float] = {}
+        self._final = False  # the wait is over: what is held back is written with what is known
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
         self.companies = CompanyStage(self.cycle, CompanyWriter(self.cycle, self.effects.fail))
         self.summary.companies_mapped = mapping.companies is not None
@@ -119,6 +130,7 @@ class SyncEngine:
                 self.summary.notes.append("another sync holds the lock; nothing done")
                 return self._finish()
             self.effects.start_run()
+            self.schedule.load(c.store.recent_timings)
             with structlog.contextvars.bound_contextvars(run_id=self.effects.run_id):
                 upper = c.clock()
                 try:
@@ -165,22 +177,91 @@ class SyncEngine:
         self.progress.update(self.summary)
 
     def _collect(self) -> None:
-        """Look pending research up; with --wait, keep at it until done or the deadline."""
+        """Look pending research and signals up; with --wait, keep at it until done or the deadline."""
         c = self.cycle
+        ids = c.options.contact_ids or None
+        self._reschedule(set(k for k in KINDS if self.schedule.known(k)))
         rounds = pending_rounds(
             c.store,
-            contact_ids=c.options.contact_ids or None,
+            contact_ids=ids,
             clock=c.clock,
             sleep=self._sleep,
             wait_seconds=c.options.wait_seconds if self.effects.waits else 0.0,
             between=self._between_rounds,
+            idle=self._idle,
             stopped=lambda: self.stop.requested,
             look_now=c.options.look_now,
         )
         for due in rounds:
-            for states in chunks(due):
-                self._collect_batch(states)
+            self._collect_round(due)
+        self._final = True
+        self._rewrite(sorted(self._parked), force=True)  # still waiting: written with what is known
         self._drain(force=True)
+
+    def _collect_round(self, due: Round) -> None:
+        """Look this round's research and signals up; write what finished and what its answers freed."""
+        for states in chunks(due.research):
+            self._collect_batch(states)
+        if due.signals:
+            self._map(self.effects.collect_signal, due.signals)
+        self._rewrite_answered()
+        self.schedule.flush(self.cycle.store.record_timings)
+        self._reschedule(self.schedule.learned())
+
+    def _rewrite_answered(self) -> None:
+        """Contacts whose awaited answers came in (or failed): their results are written (again)."""
+        c = self.cycle
+        self._rewrite(c.store.contacts_to_rewrite(contact_ids=c.options.contact_ids or None))
+
+    def _rewrite(self, contact_ids: Sequence[str], *, force: bool = False) -> None:
+        """Write these contacts' stored results again, through the full batches of `_finished`."""
+        c = self.cycle
+        ids = [cid for cid in contact_ids if force or self._rewritten.get(cid, 0) < MAX_REWRITES]
+        if not ids:
+            return
+        states = c.store.get_many(ids)
+        finished, nothing = [], {}
+        for cid in ids:
+            self._rewritten[cid] = self._rewritten.get(cid, 0) + 1
+            state = states.get(cid)
+            research = stored_research(state) if state is not None else None
+            if state is None or research is None or state.merged_into is not None:
+                nothing[cid] = ()  # its research moved on: nothing waits any more
+            else:
+                finished.append((state, research))
+        self.effects.set_waits(nothing)
+        if finished:
+            # A result held back has waited for its batch already: it does not wait a second time.
+            since = min(
+                [
+                    time.monotonic(),
+                    *(self._parked[s.contact_id] for s, _ in finished if s.contact_id in self._parked),
+                ]
+            )
+            self._finished_since = since if not self._finished else min(self._finished_since or since, since)
+            self._finished.extend(finished)
+        self._drain(force=False)
+
+    def _reschedule(self, kinds: set[str]) -> None:
+        """Work scheduled before its kind's times were known is looked at when that kind usually finishes."""
+        c = self.cycle
+        if not kinds or c.options.dry_run:
+            return
+        if "research" in kinds:
+            moves = {}
+            for cid, launched, current in c.store.unlooked_research():
+                at = self.schedule.rescheduled_first("research", launched)
+                if current is None or abs((at - current).total_seconds()) >= 1:
+                    moves[cid] = at
+            c.store.reschedule_research(moves)
+        signal_moves = {}
+        for ask in c.store.unlooked_signal_asks():
+            kind = signal_kind(ask.spec.scope)
+            if kind in kinds:
+                at = self.schedule.rescheduled_first(kind, ask.asked_at)
+                if ask.next_check_at is None or abs((at - ask.next_check_at).total_seconds()) >= 1:
+                    signal_moves[ask.key] = at
+        c.store.reschedule_signal_asks(signal_moves)
 
     def _collect_batch(self, states: list[ContactState]) -> None:
         """Look these up; what finished waits in `_finished` for a full batch of reads and writes."""
@@ -194,6 +275,12 @@ class SyncEngine:
                 self._finished_since = time.monotonic()
             self._finished.extend(finished)
         self._drain(force=False)
+
+    def _idle(self) -> None:
+        """Nothing to look up: write what finished (its signals are asked now) and what they freed."""
+        self._drain(force=True)
+        self._rewrite_answered()
+        self._drain(force=True)
 
     def _between_rounds(self) -> None:
         """While results trickle in (`--wait`), send only full batches, or what waited too long."""
@@ -221,6 +308,7 @@ class SyncEngine:
             contact = current.get(state.contact_id)
             if contact is None:  # deleted in HubSpot meanwhile: nothing can be written
                 self.effects.settle(state.contact_id, "OBJECT_NOT_FOUND")
+                self.effects.set_waits({state.contact_id: ()})
                 continue
             inputs = build_inputs(c.mapping, contact.properties)
             jobs.append(WriteJob.of(state, contact.properties, inputs, research, write_pending=UNWRITTEN))
@@ -229,7 +317,12 @@ class SyncEngine:
 
     def _write(self, jobs: Sequence[WriteJob]) -> None:
         """Answer signals, compute each contact's changes, and hand them to the writer."""
-        computed = self._map(self._changes, jobs)
+        if not jobs:
+            return
+        resolved = self.effects.resolve_signals(jobs)
+        self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
+        jobs = self._park(jobs, resolved)
+        computed = self._map(lambda job: self._changes(job, resolved[job.contact_id]), jobs)
         self.companies.mark_pending([job.contact_id for job in jobs])  # until their company has them
         for job, changes in zip(jobs, computed, strict=True):
             for err in changes.errors:
@@ -243,19 +336,33 @@ class SyncEngine:
             held = {p: value_hash(v) for p, v in changes.held.items() if job.written.get(p) != value_hash(v)}
             if held:
                 self.effects.adopt_written(job.contact_id, held)
-            # A signal not answered yet (failed, no credits): what is known lands, the result stays pending.
-            unanswered = SIGNAL_UNANSWERED if self._unanswered.pop(job.contact_id, None) else None
+            # A signal not in yet (in flight, failed, unpaid): what is known lands, the result stays pending.
+            pending = resolved[job.contact_id].pending
             if changes.updates:
-                self.effects.write(changes, pending=unanswered)
-            elif job.write_pending or unanswered:
-                self.effects.settle(job.contact_id, unanswered)  # HubSpot holds every value already
+                self.effects.write(changes, pending=pending)
+            elif job.write_pending or pending:
+                self.effects.settle(job.contact_id, pending)  # HubSpot holds every value already
 
-    def _changes(self, job: WriteJob) -> ChangeSet:
+    def _park(self, jobs: Sequence[WriteJob], resolved: dict[str, Resolution]) -> list[WriteJob]:
+        """With --wait, hold back results whose signals are in flight: they land once, answers and all
+        (one HubSpot write, not two). Returns the jobs to write now."""
         c = self.cycle
-        unanswered: list[str] = []
-        answers = signal_answers(c, job, self.effects.ask, unanswered)
-        if unanswered:
-            self._unanswered[job.contact_id] = unanswered
+        may_park = self.effects.waits and c.options.wait_seconds > 0 and not self._final
+        now: list[WriteJob] = []
+        for job in jobs:
+            r = resolved[job.contact_id]
+            if may_park and not self.stop.requested and r.waiting and not r.unanswered:
+                self._parked.setdefault(job.contact_id, time.monotonic())
+                if not job.write_pending:  # pending work until it lands, whatever happens to this run
+                    self.effects.settle(job.contact_id, r.pending)
+            else:
+                self._parked.pop(job.contact_id, None)
+                now.append(job)
+        return now
+
+    def _changes(self, job: WriteJob, resolution: Resolution) -> ChangeSet:
+        c = self.cycle
+        answers = resolution.answers
         values = map_values(c.mapping, job.research, answers)
         for prop in held_back(values):
             self.summary.held_back(prop)
@@ -303,6 +410,12 @@ class SyncEngine:
         ids = self.cycle.options.contact_ids or None
         s.pending = self.cycle.store.count_pending(contact_ids=ids)
         s.writes_pending = sum(self.cycle.store.count_write_pending(contact_ids=ids).values())
+        s.signals_pending = sum(
+            n for status, n in self.cycle.store.count_signal_asks().items() if status != "failed"
+        )
+        saber = self.cycle.saber
+        if not s.dry_run and (s.research.get("launched") or not saber.external_ids.sent):
+            self.cycle.store.set_cursor(RESEARCH_MODE, saber.external_ids.mode)  # for `status`, `check`
         self.effects.finish_run(error)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.progress.close()

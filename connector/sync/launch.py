@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from connector.errors import RecordFailure, RetriableApiError, SkippableError
 from connector.logs import get_logger
@@ -16,7 +16,7 @@ from connector.state import UNWRITTEN
 from connector.sync.collect import record_done
 from connector.sync.config import Cycle
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob, stored_research
-from connector.sync.polling import next_check_at
+from connector.sync.polling import Schedule
 
 log = get_logger("sync")
 
@@ -31,8 +31,9 @@ class Launcher:
     POST's idempotency key is derived from the contact, its inputs and what it replaces.
     """
 
-    def __init__(self, cycle: Cycle, fail: Callable[[RecordFailure], None]) -> None:
+    def __init__(self, cycle: Cycle, schedule: Schedule, fail: Callable[[RecordFailure], None]) -> None:
         self.cycle = cycle
+        self.schedule = schedule
         self.fail = fail
         self._guard = threading.Lock()
         self._inputs_locks: dict[str, threading.Lock] = {}  # one launch at a time per set of inputs
@@ -113,7 +114,7 @@ class Launcher:
             external_id=cid,
             fingerprint=inputs.fingerprint,
             research_id=started.id,
-            next_check_at=next_check_at(now, now, self._first_look(), c.config.poll_max_seconds),
+            next_check_at=self._first_look(now),
         )
         c.summary.research_event("launched")
         c.summary.spend("research", cost)
@@ -179,12 +180,12 @@ class Launcher:
         write = WriteJob.of(adopted, job.contact.properties, job.inputs, research, write_pending=UNWRITTEN)
         return LaunchOutcome("adopted", job.contact_id, write)
 
-    def _first_look(self) -> float:
-        """Seconds to the first look-up: about when research is done; with webhooks, a late safety poll."""
+    def _first_look(self, now: datetime) -> datetime:
+        """The first look-up: when research here is usually done; with webhooks, a late safety poll."""
         config = self.cycle.config
         if config.webhook_url is not None:
-            return max(config.poll_min_seconds, config.webhook_poll_seconds)
-        return config.poll_min_seconds
+            return now + timedelta(seconds=max(config.poll_min_seconds, config.webhook_poll_seconds))
+        return self.schedule.first("research", now)
 
     def defer_all(self, jobs: Sequence[ContactJob]) -> list[LaunchOutcome]:
         """The launch cap is reached: put these off in one transaction, with no look-up or twin check
@@ -211,8 +212,13 @@ class Launcher:
         return LaunchOutcome("deferred", contact_id)
 
     def _find_existing(self, job: ContactJob, external_id: str | None = None) -> Research | None:
-        """A research Saber already holds for this contact (or `external_id`) and these inputs."""
+        """A research Saber already holds for this contact (or `external_id`) and these inputs.
+
+        Not looked for once Saber refused external IDs: research launched since carries none.
+        """
         c = self.cycle
+        if not c.saber.external_ids.sent:
+            return None
         wanted = external_id or job.contact_id
         try:
             found = c.saber_health.call(
@@ -287,7 +293,7 @@ class Launcher:
         c.summary.save("research_adopted", c.config.research_cost)  # Saber had it: not paid again
         if not research.is_done:
             return LaunchOutcome("adopted", job.contact_id)
-        record_done(c, job.contact_id, research)
+        record_done(c, job.contact_id, research, self.schedule)
         write = WriteJob(
             job.contact_id,
             job.contact.properties,

@@ -11,6 +11,7 @@ from connector.sync.options import SyncOptions
 from connector.sync.progress import Progress
 from connector.sync.stopping import StopRequest, stop_on_signals
 from connector.sync.summary import RunSummary
+from connector.sync.templates import resolve_templates
 
 
 def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = True) -> RunSummary:
@@ -24,7 +25,7 @@ def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = 
     try:
         preflight(mapping, hubspot)  # nothing is launched for results that could not be written
         engine = SyncEngine(
-            mapping=mapping,
+            mapping=resolve_templates(mapping, saber),  # a template's question, before anything is asked
             hubspot=hubspot,
             saber=saber,
             store=store,

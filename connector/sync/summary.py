@@ -56,7 +56,11 @@ class RunSummary:
     research: Counter[str] = field(default_factory=Counter)  # launched/adopted/completed/failed
     pending: int = 0
     writes_pending: int = 0  # results whose values have not all landed in HubSpot
-    signals_asked: int = 0
+    signals_asked: int = 0  # signals paid for (one create, or one item of a batch)
+    signal_batches: int = 0  # batch calls that asked company signals
+    signals_answered: int = 0  # asks collected with their answer
+    signals_failed: int = 0  # asks Saber ended failed (asked again by a later run)
+    signals_pending: int = 0  # asks still in flight at Saber at the end of the run
     contacts_written: int = 0
     properties_written: int = 0
     failures: list[RecordFailure] = field(default_factory=list)
@@ -162,6 +166,10 @@ class RunSummary:
             "pending": self.pending,
             "writes_pending": self.writes_pending,
             "signals_asked": self.signals_asked,
+            "signal_batches": self.signal_batches,
+            "signals_answered": self.signals_answered,
+            "signals_failed": self.signals_failed,
+            "signals_pending": self.signals_pending,
             "contacts_written": self.contacts_written,
             "properties_written": self.properties_written,
             "kept_edits": dict(self.kept_edits),
@@ -221,7 +229,10 @@ class RunSummary:
             f"  research failed      {r['failed']}",
             f"  research pending     {self.pending}",
             f"  results to write     {self.writes_pending}",
-            f"  signals asked        {self.signals_asked}",
+            f"  signals asked        {self.signals_asked}"
+            + (f"  ({self.signal_batches} batch calls)" if self.signal_batches else ""),
+            f"  signals pending      {self.signals_pending}"
+            + (f"  (failed at Saber: {self.signals_failed})" if self.signals_failed else ""),
             f"  contacts written     {self.contacts_written}  ({self.properties_written} properties)",
             f"  kept people's edits  {sum(self.kept_edits.values())}"
             + (

@@ -147,8 +147,8 @@ RAW: tuple[tuple[str, int, str, str, bool], ...] = (
     ("research_create", 200, "not json at all", "text/plain", True),
     ("research_create", 200, ENVELOPE, "application/json", True),
     ("research_create", 200, "{}", "application/json", True),
-    ("company_signal_sync", 200, '{"answer": ', "application/json", True),
-    ("company_signal_sync", 200, HTML, "text/html", True),
+    ("company_signal_batch", 200, '{"answer": ', "application/json", True),
+    ("company_signal_batch", 200, HTML, "text/html", True),
 )  # fmt: skip
 
 
@@ -187,7 +187,12 @@ def _portal(box: RunningSandbox, props: list[str]) -> dict[str, dict[str, str | 
 
 
 def _setup(box: RunningSandbox, tmp: Path) -> Settings:
-    settings = settings_for(box, tmp, write_mapping(tmp, ROOT_MAPPING.read_text(encoding="utf-8")))
+    settings = settings_for(
+        box,
+        tmp,
+        write_mapping(tmp, ROOT_MAPPING.read_text(encoding="utf-8")),
+        connector_lost_answer_grace_seconds=1.0,  # a garbled ask answer is looked for, then asked again
+    )
     prepare(settings)
     return settings
 
@@ -201,10 +206,13 @@ def _clean(opts: dict[str, Any], tmp: Path) -> tuple[dict[str, dict[str, str | N
         return _portal(clean, props), props, 1000 - clean.saber.credits_left
 
 
-def _errors(settings: Settings) -> list[tuple[str, str]]:
+def _errors(settings: Settings) -> list[tuple[str, str, str]]:
+    """(contact, code, message) of every error recorded against a contact."""
     with StateStore(settings.connector_state_url) as store, store.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT contact_id, code FROM errors WHERE contact_id IS NOT NULL")
-        return [(str(r[0]), str(r[1])) for r in rows]
+        rows = conn.exec_driver_sql(
+            "SELECT contact_id, code, message FROM errors WHERE contact_id IS NOT NULL"
+        )
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def _compare(
@@ -254,7 +262,7 @@ def run(long: bool) -> list[Figure]:
             shape_runs, shape_crashes = until_done(settings, unfinished=stuck)
             garbage, held_back = _compare(_portal(box, props), expected, props, shaped)
             shape_spent = 1000 - box.saber.credits_left
-            error_contacts = {cid for cid, _ in _errors(settings)}
+            error_contacts = {cid for cid, *_ in _errors(settings)}
         missing_reason = [
             f"{s.name}: {cid}" for cid, s in shaped.items() if s.reason and cid not in error_contacts
         ]
@@ -267,8 +275,24 @@ def run(long: bool) -> list[Figure]:
             raw_runs, raw_crashes = until_done(settings)
             raw_garbage, raw_held = _compare(_portal(box, props), expected, props, {})
             raw_spent = 1000 - box.saber.credits_left
-            raw_errors = sum(1 for _, code in _errors(settings) if code in RAW_CODES)
-        raw_recorded = sum(1 for *_, recorded in RAW if recorded) * rounds
+            errors = _errors(settings)
+            # A garbled research answer concerns one contact: one error each. A garbled batch answer
+            # concerns every contact waiting on its domains: each of them has the error.
+            raw_errors = sum(
+                1 for _, code, why in errors if code in RAW_CODES and not why.startswith("signal ")
+            )
+            signal_errors = {
+                cid for cid, code, why in errors if code in RAW_CODES and why.startswith("signal ")
+            }
+            garbled = sum(1 for endpoint, *_ in RAW if endpoint == SIGNAL_BATCH) * rounds
+            unrecorded = [  # the queued faults answered the first batch calls
+                f"batch to {', '.join(r.body['domains'])[:60]}"
+                for r in box.saber.requests_to(SIGNAL_BATCH)[:garbled]
+                if not _batch_contacts(box, r) <= signal_errors
+            ]
+        raw_recorded = (
+            sum(1 for endpoint, *_, recorded in RAW if recorded and endpoint != SIGNAL_BATCH) * rounds
+        )
 
     def listed(items: list[str]) -> str:
         return "; ".join(items)[:300]
@@ -290,7 +314,14 @@ def run(long: bool) -> list[Figure]:
             0,
             note=listed(missing_reason),
         ),
-        Figure(SECTION, "bad raw answers recorded against a contact", raw_errors, raw_recorded),
+        Figure(SECTION, "bad raw research answers recorded against their contact", raw_errors, raw_recorded),
+        Figure(
+            SECTION,
+            "garbled signal answers not recorded against each contact waiting",
+            len(unrecorded),
+            0,
+            note=listed(unrecorded),
+        ),
         Figure(SECTION, "credits spent (clean run)", clean_spent),
         Figure(
             SECTION,
@@ -303,3 +334,14 @@ def run(long: bool) -> list[Figure]:
 
 
 RAW_CODES = frozenset({"INVALID_RESPONSE", "RESPONSE_TOO_LARGE", "INTERNAL_ERROR"})
+SIGNAL_BATCH = "company_signal_batch"
+
+
+def _batch_contacts(box: RunningSandbox, request: Any) -> set[str]:
+    """The contacts whose company domain a batch asked about."""
+    domains = {d.lower() for d in request.body.get("domains", [])}
+    return {
+        str(r.get("externalId"))
+        for r in box.saber.all_research()
+        if str(r.get("companyDomain", "")).lower() in domains
+    }

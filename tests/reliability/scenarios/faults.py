@@ -67,6 +67,9 @@ def _settings(box: RunningSandbox, tmp: Path) -> Settings:
         http_read_timeout=READ_TIMEOUT,
         http_max_backoff=0.1,
         connector_write_delay_seconds=0.2,
+        # A signal ask answered 503 may have been made: looked for in the lists, sent again when not
+        # there; one still unanswered after every attempt is given up this soon and asked by a later run.
+        connector_lost_answer_grace_seconds=2.0,
     )
 
 

@@ -25,11 +25,11 @@ from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.settings import Settings
 from connector.state import StateStore
 from connector.sync.summary import RunSummary
+from tests.reliability.crash_kit import paid_signal_asks
 from tests.reliability.figures import Figure
 from tests.sync_harness import ROOT_MAPPING, TIME_DEPENDENT, prepare, settings_for, sync, write_mapping
 
 SECTION = "5. state loss"
-SIGNAL_ENDPOINTS = ("contact_signal_sync", "company_signal_sync")
 EDITED = ("saber_summary", "saber_current_title", "saber_location")
 
 
@@ -51,17 +51,9 @@ def research_charges(box: RunningSandbox) -> Counter[str]:
     return Counter(str(r.get("externalId")) for r in box.saber.all_research())
 
 
-def signal_charges(box: RunningSandbox) -> Counter[tuple[str, str, str]]:
-    """Paid signal asks per (scope, target, question): distinct Idempotency-Keys answered 200."""
-    keys: dict[tuple[str, str, str], set[str]] = {}
-    for endpoint in SIGNAL_ENDPOINTS:
-        for r in box.saber.requests_to(endpoint):
-            if r.status != 200 or not isinstance(r.body, dict):
-                continue
-            target = str(r.body.get("domain") or r.body.get("contactProfileUrl") or "").lower()
-            key = (endpoint, target, " ".join(str(r.body.get("question", "")).split()).casefold())
-            keys.setdefault(key, set()).add(r.headers.get("Idempotency-Key") or f"none-{r.at}")
-    return Counter({k: len(v) for k, v in keys.items()})
+def signal_charges(box: RunningSandbox) -> Counter[tuple[str, str, str, str]]:
+    """Signals Saber charged for, per (scope, target, question, answer type)."""
+    return paid_signal_asks(box)
 
 
 def _delete_state(tmp: Path) -> None:
