@@ -8,6 +8,10 @@ batches. Credits are counted from the sandbox's own books.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,12 +21,12 @@ from typing import Any
 import pytest
 
 from connector.sandbox.runner import RunningSandbox, start_sandbox
-from connector.sandbox.server import Fault
+from connector.sandbox.server import Fault, RecordedRequest
 from connector.settings import Settings
 from connector.state import StateStore
 from connector.status import render_status, status_report
 from connector.sync.signals import SIGNAL_PENDING, SIGNAL_UNANSWERED
-from tests.sync_harness import ROOT_MAPPING, prepare, settings_for, sync, write_mapping
+from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for, sync, write_mapping
 
 KUBE = "Does this person's team run Kubernetes in production?"
 HIRING = "Is the company hiring for engineering roles?"
@@ -84,9 +88,9 @@ def landed(box: RunningSandbox) -> list[str]:
 
 def _null_answer(box: RunningSandbox, research: dict[str, Any], prop: str) -> bool:
     target = research["companyDomain"].lower() if "hiring" in prop else research["result"]["linkedInUrl"]
-    for signal in box.saber.signals(created=True):
-        if (signal.get("domain") or signal.get("contactProfileUrl")) == target:
-            return signal.get("answer") is None
+    for made in box.saber.signals(created=True):
+        if (made.get("domain") or made.get("contactProfileUrl")) == target:
+            return made.get("answer") is None
     return False
 
 
@@ -220,3 +224,39 @@ def test_a_research_schema_that_refuses_external_ids_still_researches_every_cont
         assert "research launched without external IDs (Saber refused them" in text
         again = sync(settings, wait_seconds=5)
         assert again.research["launched"] == 0 and len(box.saber.all_research()) == len(created)
+
+
+@pytest.mark.slow
+def test_sync_killed_between_a_signal_post_and_its_answer_pays_it_once_and_lands_it(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """SIGKILL the moment Saber applied a signal ask, before the answer leaves: the rerun finds that
+    signal in Saber's lists (it is never paid again) and writes every answer."""
+    settings = _settings(box, tmp_path, connector_lost_answer_grace_seconds=1.0)
+    env = sandbox_env(box, tmp_path, Path(settings.connector_mapping))
+    env["CONNECTOR_WRITE_DELAY_SECONDS"] = "0.2"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "sync", "--wait", "30"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    killed: list[str] = []
+
+    def kill_on_ask(request: RecordedRequest) -> None:
+        if request.endpoint in ("contact_signal_create", "company_signal_batch") and not killed:
+            killed.append(request.endpoint)
+            os.kill(proc.pid, signal.SIGKILL)  # applied at Saber; its answer is never heard
+
+    box.saber.on_request.append(kill_on_ask)
+    proc.wait(timeout=60)
+    box.saber.on_request.remove(kill_on_ask)
+    assert killed and proc.returncode == -signal.SIGKILL
+    made = len(box.saber.signals(created=True))
+    assert made >= 1
+    rerun = sync(settings, wait_seconds=30)
+    paid = charged(box)
+    assert set(paid) == needed(box) and set(paid.values()) == {1}  # the killed ask was not paid again
+    assert landed(box) == [] and rerun.signals_pending == 0 and rerun.writes_pending == 0

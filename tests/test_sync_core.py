@@ -537,19 +537,19 @@ def test_while_nothing_is_known_a_sample_is_looked_at_early_and_the_rest_late() 
     assert no_sample.first("research", NOW) == NOW + timedelta(seconds=FALLBACK_FIRST_LOOK)
 
 
-def test_once_known_the_looks_follow_the_80th_95th_percentile_and_longest_then_double() -> None:
-    """With durations 2-5 s known, looks come at p80, p95 and the longest (a little past each), then double."""
-    schedule = Schedule(0.1, 3600.0)
+def test_once_known_the_looks_follow_the_90th_98th_percentile_and_longest_then_double() -> None:
+    """With durations 2-5 s known, looks come at p90, p98 and the longest (a little past each), then double."""
+    schedule = Schedule(0.01, 3600.0)
     durations = [2.0 + 3.0 * i / 99 for i in range(100)]
     schedule.load(lambda kind: durations if kind == "research" else [])
-    marks = [quantile(durations, q) * 1.05 + 0.2 for q in (0.8, 0.95, 1.0)]
+    marks = [quantile(durations, q) * 1.05 + 0.2 for q in (0.9, 0.98, 1.0)]
     assert schedule.first("research", NOW) == NOW + timedelta(seconds=marks[0])
     second = schedule.after("research", NOW, NOW + timedelta(seconds=marks[0]))
     assert second == NOW + timedelta(seconds=marks[1])
     assert schedule.after("research", NOW, second) == NOW + timedelta(seconds=marks[2])
     late = NOW + timedelta(seconds=10)
     assert schedule.after("research", NOW, late) == late + timedelta(seconds=10)
-    assert schedule.first("company_signal", NOW) == NOW + timedelta(seconds=0.1)  # that kind: still learning
+    assert schedule.first("company_signal", NOW) == NOW + timedelta(seconds=0.01)  # that kind: still learning
 
 
 def test_a_schedule_learns_as_completions_come_in_and_hands_them_over_once() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from connector.mapping.model import REQUIRED_INPUTS, InputSpec
+from connector.mapping.model import INPUT_FIELDS, REQUIRED_INPUTS, InputSpec
 
 if TYPE_CHECKING:
     from connector.mapping.model import Mapping
@@ -66,6 +66,14 @@ class InputsResult:
     skip_reason: str | None
     notes: tuple[str, ...] = ()
     fingerprint: str | None = None  # sha256 of the normalised inputs
+
+
+def echoed_inputs(research: Any) -> dict[str, str] | None:
+    """The inputs a research was asked with, as Saber echoes them (the published GET shows them),
+    or None when it does not echo every required one."""
+    raw = getattr(research, "raw", None) or {}
+    echoed = {name: value for name in INPUT_FIELDS if isinstance(value := raw.get(name), str) and value}
+    return echoed if all(name in echoed for name in REQUIRED_INPUTS) else None
 
 
 # ---------------------------------------------------------------------------- checks

@@ -572,16 +572,21 @@ class SaberSandbox(SandboxServer):
         return {"error": {"type": kind, "code": code, "message": message, "requestId": str(uuid.uuid4())}}
 
     def random_throttle(self) -> Fault:
-        """Saber's 429 in the three shapes clients meet: `retryAfter` in the body (and header),
-        the header alone, or the `TOO_MANY_REQUESTS` error envelope with the header."""
+        """Saber's 429 in the shapes clients meet: `retryAfter` in the body (and header), the header
+        alone, the `TOO_MANY_REQUESTS` error envelope with the header, or the per-route envelope that
+        names no wait at all (only `X-Ratelimit-Reset`, a Unix time, says when)."""
         roll = self._rng.random()
-        if roll < 1 / 3:
+        if roll < 1 / 4:
             return Fault(status=429, retry_after=0.05, style="retryAfter body")
-        if roll < 2 / 3:
+        if roll < 2 / 4:
             return Fault(status=429, retry_after=0.05, header_only=True, style="Retry-After header")
-        error = {"type": "RATE_LIMIT", "code": "TOO_MANY_REQUESTS", "message": "Too many requests"}
+        if roll < 3 / 4:
+            error = {"type": "RATE_LIMIT", "code": "TOO_MANY_REQUESTS", "message": "Too many requests"}
+            body = {"error": {**error, "requestId": str(uuid.uuid4())}}
+            return Fault(status=429, retry_after=0.05, header_only=True, body=body, style="envelope")
+        error = {"type": "TIMEOUT", "code": "TOO_MANY_REQUESTS", "message": "Per-route rate limit exceeded"}
         body = {"error": {**error, "requestId": str(uuid.uuid4())}}
-        return Fault(status=429, retry_after=0.05, header_only=True, body=body, style="envelope")
+        return Fault(status=429, body=body, style="per-route envelope")
 
     def throttle_response(self, request: Request, fault: Fault) -> Response:
         """A scripted 429: `retryAfter` in the body and header; header only; or a given body.

@@ -7,7 +7,8 @@ waits, a scrape) never holds up `/healthz`. Endpoints:
 - `GET /healthz`: 200 `{"status": "ok"}` while the status source says the process is alive, else 503;
 - `GET /readyz`: 200 or 503 as the status source's readiness says, with its dict as the body;
 - `GET /metrics`: the `Metrics` registry in Prometheus text format;
-- `POST /webhooks/saber/<secret>`: a hint that a research finished. A wrong secret (compared
+- `POST /webhooks/saber/<secret>`: a hint that a research or a signal finished (a signal's
+  `id` is passed on as the research id: the runner tells them apart). A wrong secret (compared
   in constant time), or none configured, is answered exactly like an unknown path (404);
   a body over 1 MiB is 413 (by its Content-Length, and by what is read, for chunked
   bodies); a body that is not a JSON object naming a research id or an external id is 400;

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     and_,
-    bindparam,
     case,
     delete,
     exists,
@@ -38,6 +37,8 @@ from connector.state.tables import (
     SIGNAL_ASK_STATUSES,
     check_aware,
     clip,
+    rows_in,
+    set_each,
     signal_answers,
     signal_asks,
     signal_waits,
@@ -109,16 +110,9 @@ class SignalAskRecords:
 
     def signal_answers_of(self, keys: Collection[str]) -> dict[str, tuple[dict[str, Any], datetime]]:
         """The shared answers kept under these keys (their JSON and when they were answered)."""
-        ids = list(dict.fromkeys(keys))
-        found: dict[str, tuple[dict[str, Any], datetime]] = {}
         with self._read() as conn:
-            for start in range(0, len(ids), CHUNK):
-                query = select(
-                    signal_answers.c.key, signal_answers.c.signal, signal_answers.c.answered_at
-                ).where(signal_answers.c.key.in_(ids[start : start + CHUNK]))
-                for row in conn.execute(query):
-                    found[row.key] = (dict(row.signal), row.answered_at)
-        return found
+            rows = rows_in(conn, signal_answers, "key", keys)
+            return {row.key: (dict(row.signal), row.answered_at) for row in rows}
 
     def record_signal_answer(self, answer: AnswerRecord) -> None:
         """Keep (or replace) the shared answer under its key; committed on return."""
@@ -249,14 +243,8 @@ class SignalAskRecords:
 
     def signal_asks_for(self, keys: Collection[str]) -> dict[str, SignalAskState]:
         """The asks not answered yet among `keys`."""
-        ids = list(dict.fromkeys(keys))
-        found: dict[str, SignalAskState] = {}
         with self._read() as conn:
-            for start in range(0, len(ids), CHUNK):
-                query = select(signal_asks).where(signal_asks.c.key.in_(ids[start : start + CHUNK]))
-                for row in conn.execute(query):
-                    found[row.key] = _ask_state(row)
-        return found
+            return {row.key: _ask_state(row) for row in rows_in(conn, signal_asks, "key", keys)}
 
     def signal_asks_due(
         self,
@@ -294,19 +282,11 @@ class SignalAskRecords:
 
     def reschedule_signal_asks(self, next_checks: Mapping[str, datetime]) -> None:
         """Move these asks' next look (the schedule learned when signals are done)."""
-        if not next_checks:
-            return
         for when in next_checks.values():
             check_aware(when)
-        rows = [{"k": key, "at": at} for key, at in next_checks.items()]
-        stmt = (
-            update(signal_asks)
-            .where(signal_asks.c.key == bindparam("k"))
-            .values(next_check_at=bindparam("at"))
-        )
-        with self._write() as conn:
-            for start in range(0, len(rows), CHUNK):
-                conn.execute(stmt, rows[start : start + CHUNK])
+        if next_checks:
+            with self._write() as conn:
+                set_each(conn, signal_asks, "key", "next_check_at", next_checks)
 
     def count_signal_asks(self) -> dict[str, int]:
         """Asks not answered yet, by status (for `status` and the summary)."""
@@ -333,13 +313,10 @@ class SignalAskRecords:
 
     def signal_waits_of(self, contact_ids: Collection[str]) -> dict[str, set[str]]:
         """The asks each of these contacts waits on (contacts waiting on none are left out)."""
-        ids = list(dict.fromkeys(contact_ids))
         found: dict[str, set[str]] = {}
         with self._read() as conn:
-            for start in range(0, len(ids), CHUNK):
-                query = select(signal_waits).where(signal_waits.c.contact_id.in_(ids[start : start + CHUNK]))
-                for row in conn.execute(query):
-                    found.setdefault(row.contact_id, set()).add(row.key)
+            for row in rows_in(conn, signal_waits, "contact_id", contact_ids):
+                found.setdefault(row.contact_id, set()).add(row.key)
         return found
 
     def contacts_waiting_on_signal(self, signal_id: str) -> list[str]:

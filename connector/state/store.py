@@ -30,7 +30,6 @@ from sqlalchemy import (
     Engine,
     Row,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -73,6 +72,7 @@ from connector.state.tables import (
     cursors,
     errors,
     runs,
+    set_each,
 )
 from connector.state.timings import Timings
 
@@ -575,19 +575,11 @@ class StateStore(CompanyRecords, SignalAskRecords, Timings):
 
     def reschedule_research(self, next_checks: Mapping[str, datetime]) -> None:
         """Move these contacts' next look (the schedule learned when their research is done)."""
-        if not next_checks:
-            return
         for when in next_checks.values():
             _aware(when)
-        rows = [{"cid": cid, "at": at} for cid, at in next_checks.items()]
-        stmt = (
-            update(contacts)
-            .where(contacts.c.contact_id == bindparam("cid"))
-            .values(next_check_at=bindparam("at"))
-        )
-        with self._write() as conn:
-            for start in range(0, len(rows), CHUNK):
-                conn.execute(stmt, rows[start : start + CHUNK])
+        if next_checks:
+            with self._write() as conn:
+                set_each(conn, contacts, "contact_id", "next_check_at", next_checks)
 
     def count_pending(self, *, contact_ids: Sequence[str] | None = None) -> int:
         """How many research requests are still processing (among `contact_ids` when given)."""

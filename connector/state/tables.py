@@ -5,20 +5,27 @@ The migrations in `migrations/versions` create exactly this schema (a test compa
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
+    Row,
     String,
+    Table,
     Text,
+    bindparam,
+    select,
     text,
+    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -29,6 +36,21 @@ UNWRITTEN = "unwritten"  # write_pending of a result recorded but not yet sent t
 DEFERRALS = ("launch_cap", "no_credits", "launch_failed")  # why a launch waits for a later run
 CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 MAX_TEXT = 4000  # error texts are truncated to this many characters
+
+
+def rows_in(conn: Connection, table: Table, column: str, keys: Iterable[str]) -> Iterator[Row[Any]]:
+    """The rows of `table` whose `column` is one of `keys`, in IN queries of at most `CHUNK` keys."""
+    ids = list(dict.fromkeys(keys))
+    for start in range(0, len(ids), CHUNK):
+        yield from conn.execute(select(table).where(table.c[column].in_(ids[start : start + CHUNK])))
+
+
+def set_each(conn: Connection, table: Table, key: str, column: str, values: Mapping[str, Any]) -> None:
+    """Set `column` of each row (by its `key`) to its own value, `CHUNK` rows a statement."""
+    stmt = update(table).where(table.c[key] == bindparam("k")).values({column: bindparam("v")})
+    rows = [{"k": k, "v": v} for k, v in values.items()]
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(stmt, rows[start : start + CHUNK])
 
 
 def clip(value: str | None) -> str | None:

@@ -18,14 +18,15 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
 
 from connector.errors import ApiOutage, RecordFailure
 from connector.hubspot import Contact, HubSpotAdapter
-from connector.mapping import Mapping, build_inputs, held_back, map_values, value_hash
+from connector.mapping import InputsResult, Mapping, build_inputs, held_back, map_values, value_hash
+from connector.mapping.inputs import echoed_inputs
 from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
@@ -40,7 +41,7 @@ from connector.sync.launch import MERGED_IDS
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
-from connector.sync.polling import KINDS, Schedule
+from connector.sync.polling import KINDS, SAMPLE, Schedule
 from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
 from connector.sync.signals import Resolution, signal_kind
@@ -115,6 +116,7 @@ class SyncEngine:
         self._rewritten: dict[str, int] = {}  # contact -> times written again this run (answers came in)
         # Results held back (--wait) until the signals they need are in, and since when they waited.
         self._parked: dict[str, float] = {}
+        self._sampled = False  # pending work of earlier runs sampled, to learn its kind's times
         self._final = False  # the wait is over: what is held back is written with what is known
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
         self.companies = CompanyStage(self.cycle, CompanyWriter(self.cycle, self.effects.fail))
@@ -139,6 +141,7 @@ class SyncEngine:
                         if self.stop.requested:
                             break
                         self._handle(contacts)  # 2-4. plan, launch, write
+                        self._collect_due()  # research done meanwhile lands while launches go on
                     if not self.stop.requested:
                         self._collect()  # 5. collect what finished, and write it
                     if not self.stop.requested:
@@ -181,6 +184,7 @@ class SyncEngine:
         c = self.cycle
         ids = c.options.contact_ids or None
         self._reschedule(set(k for k in KINDS if self.schedule.known(k)))
+        self._sample_pending()
         rounds = pending_rounds(
             c.store,
             contact_ids=ids,
@@ -197,6 +201,23 @@ class SyncEngine:
         self._final = True
         self._rewrite(sorted(self._parked), force=True)  # still waiting: written with what is known
         self._drain(force=True)
+
+    def _collect_due(self) -> None:
+        """Between pulled pages, one round of what is due now: a first sync's results (and their
+        signals) land while its launches are still paced by Saber's write limit."""
+        c = self.cycle
+        if not self.effects.waits or self.stop.requested:
+            return
+        self._sample_pending()
+        ids = c.options.contact_ids or None
+        now = c.clock()
+        due = Round(
+            c.store.pending(due_before=now, contact_ids=ids),
+            c.store.signal_asks_due(due_before=now, contact_ids=ids),
+        )
+        if due.research or due.signals:
+            self._collect_round(due)
+        self._between_rounds()
 
     def _collect_round(self, due: Round) -> None:
         """Look this round's research and signals up; write what finished and what its answers freed."""
@@ -242,6 +263,33 @@ class SyncEngine:
             self._finished.extend(finished)
         self._drain(force=False)
 
+    def _sample_pending(self) -> None:
+        """Work left by earlier runs while its kind's times are unknown waits the fallback: a few
+        of it are looked at now, to learn from, so the rest need not wait that long."""
+        c = self.cycle
+        if c.options.dry_run or self._sampled:
+            return
+        self._sampled = True
+        now = c.clock()
+        soon = now + timedelta(seconds=c.config.poll_min_seconds)
+        if not self.schedule.known("research") and not self.schedule.sampling("research"):
+            waiting = sorted(
+                (launched, cid) for cid, launched, at in c.store.unlooked_research() if at and at > soon
+            )
+            c.store.reschedule_research({cid: now for _, cid in waiting[:SAMPLE]})
+            self.schedule.sampled("research", len(waiting[:SAMPLE]))
+        picks: dict[str, datetime] = {}
+        for kind in ("contact_signal", "company_signal"):
+            if self.schedule.known(kind) or self.schedule.sampling(kind):
+                continue
+            asks = [a for a in c.store.unlooked_signal_asks() if signal_kind(a.spec.scope) == kind]
+            waiting_asks = sorted(
+                (a for a in asks if a.next_check_at and a.next_check_at > soon), key=lambda a: a.asked_at
+            )
+            picks.update({a.key: now for a in waiting_asks[:SAMPLE]})
+            self.schedule.sampled(kind, len(waiting_asks[:SAMPLE]))
+        c.store.reschedule_signal_asks(picks)
+
     def _reschedule(self, kinds: set[str]) -> None:
         """Work scheduled before its kind's times were known is looked at when that kind usually finishes."""
         c = self.cycle
@@ -270,11 +318,32 @@ class SyncEngine:
             for s, r in zip(states, self._map(self.effects.collect, states), strict=True)
             if r is not None
         ]
+        finished = self._ask_early(finished)
         if finished:
             if not self._finished:
                 self._finished_since = time.monotonic()
             self._finished.extend(finished)
         self._drain(force=False)
+
+    def _ask_early(
+        self, finished: list[tuple[ContactState, Research]]
+    ) -> list[tuple[ContactState, Research]]:
+        """Ask the signals a finished research needs now, from the inputs it echoes (before HubSpot is
+        read): with --wait, results whose signals are in flight are held back until they are in, then
+        read and written once. Returns what is to be written now."""
+        jobs = []
+        for state, research in finished:
+            echoed = echoed_inputs(research)
+            if research.status == "completed" and echoed is not None:
+                inputs = InputsResult(echoed, None, fingerprint=state.fingerprint)
+                jobs.append(WriteJob.of(state, {}, inputs, research))
+        if not jobs:
+            return finished
+        resolved = self.effects.resolve_signals(jobs)
+        self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
+        now = {job.contact_id for job in self._park(jobs, resolved, write_pending=False)}
+        held = {job.contact_id for job in jobs} - now
+        return [(state, research) for state, research in finished if state.contact_id not in held]
 
     def _idle(self) -> None:
         """Nothing to look up: write what finished (its signals are asked now) and what they freed."""
@@ -343,7 +412,9 @@ class SyncEngine:
             elif job.write_pending or pending:
                 self.effects.settle(job.contact_id, pending)  # HubSpot holds every value already
 
-    def _park(self, jobs: Sequence[WriteJob], resolved: dict[str, Resolution]) -> list[WriteJob]:
+    def _park(
+        self, jobs: Sequence[WriteJob], resolved: dict[str, Resolution], *, write_pending: bool = True
+    ) -> list[WriteJob]:
         """With --wait, hold back results whose signals are in flight: they land once, answers and all
         (one HubSpot write, not two). Returns the jobs to write now."""
         c = self.cycle
@@ -353,7 +424,7 @@ class SyncEngine:
             r = resolved[job.contact_id]
             if may_park and not self.stop.requested and r.waiting and not r.unanswered:
                 self._parked.setdefault(job.contact_id, time.monotonic())
-                if not job.write_pending:  # pending work until it lands, whatever happens to this run
+                if write_pending and not job.write_pending:  # pending until it lands, whatever happens
                     self.effects.settle(job.contact_id, r.pending)
             else:
                 self._parked.pop(job.contact_id, None)

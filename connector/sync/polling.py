@@ -2,10 +2,11 @@
 
 Saber publishes no processing times, so the schedule learns them from this portal's own
 completions (`timings` in the state database, shared by replicas). Once `MIN_KNOWN`
-durations of a kind are known, the first look comes when most work of that kind is done
-(the 80th percentile, plus a small margin), a second one when nearly all is (the 95th), a
-third at the longest seen, and later ones as far apart as the work has already run (its
-age doubles between looks), bounded by `CONNECTOR_POLL_MIN_SECONDS` and
+durations of a kind are known (and, on a first run, as many as its sample: learning from the
+first few done alone would put every first look too early), the first look comes when most
+work of that kind is done (the 90th percentile, plus a small margin), a second one when nearly
+all is (the 98th), a third at the longest seen, and later ones as far apart as the work has
+already run (its age doubles between looks), bounded by `CONNECTOR_POLL_MIN_SECONDS` and
 `CONNECTOR_POLL_MAX_SECONDS`. Fast research is then written in seconds and slow research
 costs about one look.
 
@@ -27,9 +28,9 @@ from datetime import datetime, timedelta
 
 KINDS = ("research", "contact_signal", "company_signal")
 MIN_KNOWN = 5  # durations of a kind known before the schedule follows them
-SAMPLE = 5  # launches of a kind per run looked at early while too few are known
+SAMPLE = 10  # launches of a kind per run looked at early while too few are known
 FALLBACK_FIRST_LOOK = 300.0  # seconds to the first look of the rest, until the sample teaches better
-MARKS = (0.80, 0.95, 1.0)  # the quantiles looked at, in order
+MARKS = (0.90, 0.98, 1.0)  # the quantiles looked at, in order
 MARGIN = 1.05  # a little past the mark: Saber's own clock and the answer's latency
 MARGIN_SECONDS = 0.2
 RECENT = 200  # durations a schedule is learned from
@@ -59,7 +60,7 @@ class KindSchedule:
 
     @property
     def known(self) -> bool:
-        return len(self.durations) >= MIN_KNOWN
+        return len(self.durations) >= max(MIN_KNOWN, self.sampled)
 
     def marks(self) -> list[float]:
         """Seconds after the launch at which to look, while known (empty while learning)."""
@@ -131,6 +132,16 @@ class Schedule:
     def known(self, kind: str) -> bool:
         with self._lock:
             return self._kinds[kind].known
+
+    def sampling(self, kind: str) -> bool:
+        """Whether this run's own launches of `kind` are being looked at early, to learn from."""
+        with self._lock:
+            return self._kinds[kind].sampled > 0
+
+    def sampled(self, kind: str, count: int) -> None:
+        """`count` pending items of `kind` (an earlier run's) are looked at early, to learn from."""
+        with self._lock:
+            self._kinds[kind].sampled += count
 
     def note(self, kind: str, seconds: float | None) -> None:
         """A completion of `kind` took `seconds` (None: unknown, not learned from)."""

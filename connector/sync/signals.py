@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -124,6 +125,8 @@ class SignalStage:
         self.run_all = run_all  # the cycle's pool: reads and creates for many targets at once
         self.lists = SaberLists(cycle, self.fresh)
         self._rng = random.Random()
+        self._lock = threading.Lock()
+        self._counted: set[tuple[str, str]] = set()  # (contact, ask) whose saving this run counted
 
     def fresh(self, answered_at: datetime | None) -> bool:
         """Whether an answer of that time is young enough (the mapping's refresh window)."""
@@ -477,8 +480,12 @@ class SignalStage:
     def _count_reuse(self, need: _Need) -> None:
         """Every contact the answer serves without a payment of its own (once per contact and ask)."""
         c = self.cycle
-        for _, item in need.served():
-            c.summary.save(f"{item.scope}_answers_reused", c.config.signal_cost)
+        with self._lock:
+            for job, item in need.served():
+                if (job.contact_id, need.spec.key) not in self._counted:
+                    self._counted.add((job.contact_id, need.spec.key))
+                    c.summary.save(f"{item.scope}_answers_reused", c.config.signal_cost)
+            self._counted |= {(job.contact_id, need.spec.key) for job, _ in need.users}
         need.waited |= {job.contact_id for job, _ in need.users}  # counted: never again
 
     def _unanswered(self, need: _Need, out: dict[str, Resolution]) -> None:
