@@ -58,6 +58,19 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
     return value
 
 
+def start_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start `saber-connector ARGS` in the background with no standard input and its output discarded."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
 def run_cli(
     *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from connector.settings import Settings
 from connector.state import StateStore
 from connector.status import render_status, status_report
 from connector.sync.signals import SIGNAL_PENDING, SIGNAL_UNANSWERED
+from tests.support import start_cli
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for, sync, write_mapping
 
 KUBE = "Does this person's team run Kubernetes in production?"
@@ -235,14 +234,7 @@ def test_sync_killed_between_a_signal_post_and_its_answer_pays_it_once_and_lands
     settings = _settings(box, tmp_path, connector_lost_answer_grace_seconds=1.0)
     env = sandbox_env(box, tmp_path, Path(settings.connector_mapping))
     env["CONNECTOR_WRITE_DELAY_SECONDS"] = "0.2"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "sync", "--wait", "30"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = start_cli("sync", "--wait", "30", env=env, cwd=tmp_path)
     killed: list[str] = []
 
     def kill_on_ask(request: RecordedRequest) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.sandbox.server import Knobs
 from tests.support import run_cli as _cli
+from tests.support import start_cli
 from tests.sync_harness import prepare, sandbox_env, settings_for, wait_until, write_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,14 +80,7 @@ def test_sigkill_after_launches_then_rerun_pays_nothing_twice_and_loses_nothing(
         prepare(settings_for(box, tmp_path, mapping))
         env = sandbox_env(box, tmp_path, mapping)
         env["CONNECTOR_CONCURRENCY"] = "2"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "sync", "--wait", "30"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = start_cli("sync", "--wait", "30", env=env, cwd=tmp_path)
         wait_until(lambda: box.saber.count("research_create") >= 6, timeout=60)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)

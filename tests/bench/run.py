@@ -670,22 +670,17 @@ def economy(quick: bool) -> Section:
         "<= 1.5 (no webhooks)",
         looks_per <= 1.5,
     )
-    binding, floor, _ = limit_floor(first, clock.saber, 10.0 / clock.speed, 5 * clock.speed)
-    floor += first_tail
-    section.add(
-        WALL_FIRST,
-        f"{first.seconds / floor:.2f} ({first.seconds:.1f} s, floor {floor:.1f} s)",
-        "<= 1.10",
-        floor > 0 and first.seconds / floor <= 1.10,
-    )
-    _, edited_floor, _ = limit_floor(edited, clock.saber, 10.0 / clock.speed, 5 * clock.speed)
-    edited_floor += edited_tail
-    section.add(
-        WALL_CHANGED,
-        f"{edited.seconds / edited_floor:.2f} ({edited.seconds:.1f} s, floor {edited_floor:.1f} s)",
-        "<= 1.10",
-        edited_floor > 0 and edited.seconds / edited_floor <= 1.10,
-    )
+    floors: dict[str, tuple[str, float]] = {}
+    for name, phase, tail in ((WALL_FIRST, first, first_tail), (WALL_CHANGED, edited, edited_tail)):
+        binding, floor, _ = limit_floor(phase, clock.saber, 10.0 / clock.speed, 5 * clock.speed)
+        floors[name] = (binding, floor + tail)
+        section.add(
+            name,
+            f"{phase.seconds / (floor + tail):.2f} ({phase.seconds:.1f} s, floor {floor + tail:.1f} s)",
+            "<= 1.10",
+            floor + tail > 0 and phase.seconds / (floor + tail) <= 1.10,
+        )
+    binding, floor = floors[WALL_FIRST]
     section.add(SABER_UNCHANGED, str(len(unchanged.saber)), "0 paid", not unchanged.paid())
     section.add(
         CREDITS_FIRST,
