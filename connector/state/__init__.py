@@ -5,8 +5,11 @@ migrated with alembic when the store opens.
 """
 
 from connector.state.companies import CompanyState
+from connector.state.contacts import ContactState, StoredSignal
 from connector.state.db import StateUnavailableError, mask_url, parse_url
-from connector.state.store import ContactState, RetryRule, RunRecord, StateStore
+from connector.state.research import RetryRule
+from connector.state.runs import RunCounts, RunRecord
+from connector.state.store import StateStore
 from connector.state.tables import DEFERRALS, UNWRITTEN
 
 __all__ = [
@@ -14,9 +17,11 @@ __all__ = [
     "CompanyState",
     "ContactState",
     "RetryRule",
+    "RunCounts",
     "RunRecord",
     "StateStore",
     "StateUnavailableError",
+    "StoredSignal",
     "UNWRITTEN",
     "mask_url",
     "parse_url",
