@@ -2,6 +2,14 @@
 
 SQLite by default (`sqlite:///state/connector.db`), PostgreSQL for replicas; the schema is
 migrated with alembic when the store opens.
+
+`StateStore` (`store`) composes one `Database` (`database`: engine, transactions, errors;
+`db`: URLs and engines; `migrate`; `locks`) and a repository per aggregate, each taking the
+database: `contacts` (the `ContactState` record), `research` (launches, looks, results),
+`skips` (skips and deferrals), `identity` (merges and twins), `ledger` (what was written),
+`signal_answers`, `signal_asks` and `signal_waits`, `companies`, `runs` (runs, errors and
+`status`), `cursors` (positions and shared values) and `timings`. `tables` is the schema,
+`sql` the few query tools they share.
 """
 
 from connector.state.companies import CompanyState

@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, delete, func, insert, literal, select, update
 
 from connector.state.contacts import ensure_contact, update_contact
 from connector.state.database import Database
-from connector.state.sql import check_aware, clip
+from connector.state.sql import check_aware, clip, record_from_row
 from connector.state.tables import RUN_OUTCOMES, contacts, errors, runs
 
 
@@ -111,17 +111,7 @@ class RunHistory:
         """The `n` most recent runs, newest first."""
         with self._db.read() as conn:
             rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(n)).all()
-        return [
-            RunRecord(
-                row.id,
-                row.started_at,
-                row.finished_at,
-                row.outcome,
-                RunCounts.from_json(row.counts),
-                row.error,
-            )
-            for row in rows
-        ]
+        return [record_from_row(RunRecord, row, counts=RunCounts.from_json(row.counts)) for row in rows]
 
     def record_error(
         self,
