@@ -19,6 +19,9 @@ from connector.state.signal_asks import AnswerRecord
 from connector.state.sql import check_aware, rows_in
 from connector.state.tables import signal_answers, signal_asks
 
+# What of the ask an answer keeps (a template and a verification mode are the ask's, not the answer's).
+ANSWER_SPEC_COLUMNS = ("scope", "target", "question", "answer_type")
+
 
 class SignalAnswers:
     """The shared answer cache, and the answers kept on each contact."""
@@ -65,10 +68,7 @@ class SignalAnswers:
         spec = answer.spec
         values = {
             "key": answer.key,
-            "scope": spec.scope,
-            "target": spec.target,
-            "question": spec.question,
-            "answer_type": spec.answer_type,
+            **{name: getattr(spec, name) for name in ANSWER_SPEC_COLUMNS},
             "source": answer.source,
             "signal": answer.signal,
             "answered_at": answer.answered_at,

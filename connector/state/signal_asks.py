@@ -14,7 +14,7 @@ an ask are in `signal_waits` (`connector.state.signal_waits`); kept answers are 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -76,7 +76,6 @@ class SignalAsks:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    # ------------------------------------------------------------------ asks
     def claim_signal_ask(self, spec: AskSpec, *, failed_before: datetime | None = None) -> bool:
         """Claim the right to pay for this ask: True for the one caller that won it.
 
@@ -86,13 +85,7 @@ class SignalAsks:
         now = self._db.clock()
         check_aware(failed_before)
         values = {
-            "key": spec.key,
-            "scope": spec.scope,
-            "target": spec.target,
-            "question": spec.question,
-            "answer_type": spec.answer_type,
-            "template_id": spec.template_id,
-            "verification_mode": spec.verification_mode,
+            **asdict(spec),  # the ask's columns are named as its fields
             "signal_id": None,
             "status": "asking",
             "asked_at": now,
