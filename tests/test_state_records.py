@@ -96,3 +96,13 @@ def test_state_modules_import_no_private_names_and_form_no_cycle() -> None:
         return False
 
     assert [m for m in graph if m != "__init__" and reaches(m, m, {m})] == []
+
+
+def test_records_name_their_columns() -> None:
+    """Every field of a record copied from a row is a column of its table (the copy is by name)."""
+    from connector.state.companies import CompanyState
+    from connector.state.signal_asks import AskSpec
+    from connector.state.tables import companies, contacts, signal_asks
+
+    for record, table in ((ContactState, contacts), (CompanyState, companies), (AskSpec, signal_asks)):
+        assert {f.name for f in fields(record)} <= set(table.c.keys()), record
