@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 import connector.state
-from connector.state import ContactState, RunCounts, StateStore, StoredSignal
+from connector.state import CompanyState, ContactState, RunCounts, StateStore, StoredSignal
+from connector.state.signal_asks import AskSpec
+from connector.state.tables import companies, contacts, signal_asks
 
 
 @pytest.fixture
@@ -100,9 +102,5 @@ def test_state_modules_import_no_private_names_and_form_no_cycle() -> None:
 
 def test_records_name_their_columns() -> None:
     """Every field of a record copied from a row is a column of its table (the copy is by name)."""
-    from connector.state.companies import CompanyState
-    from connector.state.signal_asks import AskSpec
-    from connector.state.tables import companies, contacts, signal_asks
-
     for record, table in ((ContactState, contacts), (CompanyState, companies), (AskSpec, signal_asks)):
         assert {f.name for f in fields(record)} <= set(table.c.keys()), record
