@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import structlog
 
+from connector.clock import utcnow
 from connector.errors import ApiOutage, RecordFailure
 from connector.hubspot import Contact, HubSpotAdapter
 from connector.mapping import InputsResult, Mapping, build_inputs, held_back, map_values, value_hash
@@ -33,7 +34,7 @@ from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.changes import ChangeSet, compute_changes
 from connector.sync.collect import Round, pending_rounds
 from connector.sync.companies import CompanyStage, CompanyWriter
-from connector.sync.config import Cycle, EngineConfig, utcnow
+from connector.sync.config import Cycle, EngineConfig
 from connector.sync.credits import CreditBudget
 from connector.sync.effects import DryRunEffects, Effects, LiveEffects
 from connector.sync.jobs import WriteJob, stored_research
