@@ -23,7 +23,13 @@ import hubspot.crm.associations.v4 as hs_associations
 import hubspot.crm.companies as hs_companies
 
 from connector.errors import RecordFailure
-from connector.hubspot.limits import MAX_BATCH, MAX_IN_VALUES, MAX_SEARCH_PAGE
+from connector.hubspot.limits import (
+    MAX_BATCH,
+    MAX_IN_VALUES,
+    MAX_SEARCH_PAGE,
+    NO_ASSOCIATIONS,
+    PRIMARY_CONTACT_TO_COMPANY,
+)
 from connector.hubspot.objects import CrmObjects, next_after
 from connector.hubspot.records import (
     AssociationsResult,
@@ -35,10 +41,6 @@ from connector.hubspot.records import (
 from connector.hubspot.transport import HubSpotTransport, read_json
 
 OBJECT_TYPE = "companies"
-# HubSpot-defined contact → company association types (company → contact: 2 and 280).
-PRIMARY_COMPANY_TYPE = 1
-UNLABELED_COMPANY_TYPE = 279
-NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"  # the subCategory of "this contact has no companies"
 
 
 class CompanyApi:
@@ -156,4 +158,4 @@ class CompanyApi:
 def _is_primary(spec: Mapping[str, Any]) -> bool:
     """HubSpot's own Primary contact → company label (type 1, HUBSPOT_DEFINED)."""
     category = spec.get("category", "HUBSPOT_DEFINED")
-    return spec.get("typeId") == PRIMARY_COMPANY_TYPE and category == "HUBSPOT_DEFINED"
+    return spec.get("typeId") == PRIMARY_CONTACT_TO_COMPANY and category == "HUBSPOT_DEFINED"

@@ -26,6 +26,13 @@ MAX_FILTERS_PER_GROUP = 6  # filters per filterGroup
 MAX_FILTERS_TOTAL = 18  # filters per search, all groups together
 MAX_TEXT = 65_536  # characters per property value
 
+# HubSpot-defined association types between contacts and companies (v4 associations API).
+PRIMARY_CONTACT_TO_COMPANY = 1  # the contact's Primary company
+CONTACT_TO_COMPANY = 279  # any other (unlabelled) company of the contact
+PRIMARY_COMPANY_TO_CONTACT = 2
+COMPANY_TO_CONTACT = 280
+NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"  # in the subCategory of "this object has no associations"
+
 # How long a rate-limit window lasts, by HubSpot's policyName, when a 429 says neither
 # Retry-After nor X-HubSpot-RateLimit-Interval-Milliseconds.
 POLICY_WINDOWS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}

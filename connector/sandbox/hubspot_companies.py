@@ -29,7 +29,14 @@ from typing import Any
 
 from werkzeug.routing import Rule
 
-from connector.hubspot.limits import MAX_IN_VALUES
+from connector.hubspot.limits import (
+    COMPANY_TO_CONTACT,
+    CONTACT_TO_COMPANY,
+    MAX_IN_VALUES,
+    NO_ASSOCIATIONS,
+    PRIMARY_COMPANY_TO_CONTACT,
+    PRIMARY_CONTACT_TO_COMPANY,
+)
 from connector.sandbox.hubspot_schema import SandboxProperty, normalise, now_ms, option_list, to_epoch_ms
 from connector.sandbox.hubspot_store import ObjectKind, ObjectStore, Row
 from connector.sandbox.seed import FREE_MAIL, iso_from_ms
@@ -39,10 +46,6 @@ COMPANY_QUERY_FIELDS = ("name", "domain", "website", "phone")  # what a search's
 # Inputs per v4 associations batch read (HubSpot documents 1,000; the connector sends 100).
 MAX_ASSOCIATION_INPUTS = 1_000
 ASSOCIATION_PAGE = 500  # associations answered per input before `paging.next.after`
-PRIMARY_CONTACT_TO_COMPANY = 1
-CONTACT_TO_COMPANY = 279
-PRIMARY_COMPANY_TO_CONTACT = 2
-COMPANY_TO_CONTACT = 280
 FIRST_COMPANY_ID = 9_700_000_001  # company ids are large, and far from contact ids
 COMPANY_CREATED = "2022-11-15T08:00:00.000Z"
 STANDARD_COMPANY_GROUPS = (
@@ -304,7 +307,7 @@ def no_associations(source: str, target: str, raw: str) -> dict[str, Any]:
     return {
         "status": "error",
         "category": "OBJECT_NOT_FOUND",
-        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+        "subCategory": f"crm.associations.{NO_ASSOCIATIONS}",
         "message": f"No {noun[target]} is associated with {noun[source]} {raw}.",
         "context": {"fromObjectId": [raw]},
         "links": {},
