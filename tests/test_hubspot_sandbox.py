@@ -11,7 +11,8 @@ import pytest
 import urllib3
 from hubspot.crm.contacts import PublicObjectSearchRequest
 
-from connector.sandbox.hubspot import HubSpotSandbox, to_epoch_ms
+from connector.sandbox.hubspot import HubSpotSandbox
+from connector.sandbox.hubspot_schema import to_epoch_ms
 from connector.sandbox.seed import seed_contacts
 from tests.hubspot_fixtures import (
     BATCH_READ,

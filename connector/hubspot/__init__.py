@@ -11,15 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from connector.errors import RecordFailure  # re-exported: batch results carry it
-    from connector.hubspot.adapter import (
-        BatchResult,
-        Contact,
-        HubSpotAdapter,
-        PropertyInfo,
-        PropertySpec,
-        SearchFilter,
-    )
-    from connector.hubspot.companies import AssociationsResult, Company, CompanyApi, ContactCompanies
+    from connector.hubspot.adapter import HubSpotAdapter
+    from connector.hubspot.companies import CompanyApi
     from connector.hubspot.errors import (
         DailyLimitReached,
         HubSpotAuthError,
@@ -27,15 +20,33 @@ if TYPE_CHECKING:
         HubSpotUnavailableError,
         PropertyError,
     )
+    from connector.hubspot.records import (
+        AssociationsResult,
+        BatchResult,
+        Company,
+        Contact,
+        ContactCompanies,
+        PropertyInfo,
+        PropertySpec,
+        SearchFilter,
+    )
 
 _HOMES = {
     "RecordFailure": "connector.errors",
+    "HubSpotAdapter": "connector.hubspot.adapter",
+    "CompanyApi": "connector.hubspot.companies",
     **dict.fromkeys(
-        ("BatchResult", "Contact", "HubSpotAdapter", "PropertyInfo", "PropertySpec", "SearchFilter"),
-        "connector.hubspot.adapter",
-    ),
-    **dict.fromkeys(
-        ("AssociationsResult", "Company", "CompanyApi", "ContactCompanies"), "connector.hubspot.companies"
+        (
+            "AssociationsResult",
+            "BatchResult",
+            "Company",
+            "Contact",
+            "ContactCompanies",
+            "PropertyInfo",
+            "PropertySpec",
+            "SearchFilter",
+        ),
+        "connector.hubspot.records",
     ),
     **dict.fromkeys(
         ("DailyLimitReached", "HubSpotAuthError", "HubSpotError", "HubSpotUnavailableError", "PropertyError"),

@@ -1,9 +1,9 @@
 """HubSpot companies and contact → company associations, for company answers (issue 12).
 
-Reached as `HubSpotAdapter.companies`: every call goes through the adapter's `_call`, so it
-shares the contacts' call policy, rate limits (searches under the search limit), header
-following and error classification. Company properties and groups are the adapter's
-property methods with `object_type="companies"`.
+Reached as `HubSpotAdapter.companies`: every call goes through the shared `HubSpotTransport`,
+so it shares the contacts' call policy, rate limits (searches under the search limit), header
+following and error classification. Company properties and groups are the `PropertyApi`'s
+methods with `object_type="companies"`.
 
 - `search_by_domain`: companies whose `domain` is one of these, `IN` filters of at most 100
   values, keyset-paged like the contact search; a domain two companies hold comes back with
@@ -17,82 +17,39 @@ property methods with `object_type="companies"`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import hubspot.crm.associations.v4 as hs_associations
 import hubspot.crm.companies as hs_companies
 
 from connector.errors import RecordFailure
-from connector.hubspot.adapter import BatchResult, CrmObjects, _json, _next_after, _parse_record
-from connector.hubspot.limits import MAX_BATCH, MAX_SEARCH_PAGE
-
-if TYPE_CHECKING:
-    from connector.hubspot.adapter import HubSpotAdapter
+from connector.hubspot.limits import (
+    MAX_BATCH,
+    MAX_IN_VALUES,
+    MAX_SEARCH_PAGE,
+    NO_ASSOCIATIONS,
+    PRIMARY_CONTACT_TO_COMPANY,
+)
+from connector.hubspot.objects import CrmObjects, next_after
+from connector.hubspot.records import (
+    AssociationsResult,
+    BatchResult,
+    Company,
+    ContactCompanies,
+    company_from_json,
+)
+from connector.hubspot.transport import HubSpotTransport, read_json
 
 OBJECT_TYPE = "companies"
-MAX_IN_VALUES = 100  # values of one IN filter
-# HubSpot-defined contact → company association types (company → contact: 2 and 280).
-PRIMARY_COMPANY_TYPE = 1
-UNLABELED_COMPANY_TYPE = 279
-NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"  # the subCategory of "this contact has no companies"
-
-
-@dataclass(frozen=True)
-class Company:
-    """One HubSpot company: its id, the properties asked for, when it last changed."""
-
-    id: str
-    properties: dict[str, str | None]
-    updated_at: datetime | None
-
-    @property
-    def domain(self) -> str | None:
-        """The company's `domain`, lower-cased and trimmed (None when it has none)."""
-        value = (self.properties.get("domain") or "").strip().lower()
-        return value or None
-
-
-@dataclass(frozen=True)
-class ContactCompanies:
-    """The companies one contact is associated with (ids as HubSpot lists them)."""
-
-    contact_id: str
-    company_ids: tuple[str, ...] = ()  # every associated company, the primary one first
-    primary_id: str | None = None  # the one labelled Primary (type 1), if any
-
-    @property
-    def company_id(self) -> str | None:
-        """The company to write to: the primary one, else the only one; None when there is
-        none, or several and none of them primary (never a guess)."""
-        if self.primary_id is not None:
-            return self.primary_id
-        return self.company_ids[0] if len(self.company_ids) == 1 else None
-
-    @property
-    def ambiguous(self) -> bool:
-        """Several companies and none of them primary."""
-        return self.primary_id is None and len(self.company_ids) > 1
-
-
-@dataclass
-class AssociationsResult:
-    """Each asked contact's companies, and the contacts HubSpot could not answer for."""
-
-    contacts: dict[str, ContactCompanies] = field(default_factory=dict)
-    failures: list[RecordFailure] = field(default_factory=list)
 
 
 class CompanyApi:
-    """Companies and v4 associations through the adapter's call policy (see the module)."""
+    """Companies and v4 associations through the shared transport (see the module)."""
 
-    def __init__(self, adapter: HubSpotAdapter, client: Any) -> None:
-        self._adapter = adapter
-        search, batch = client.crm.companies.search_api, client.crm.companies.batch_api
-        self._companies = CrmObjects(OBJECT_TYPE, "company", hs_companies, search, batch, _company)
-        self._associations = client.crm.associations.v4.batch_api
-        self.apis: tuple[Any, ...] = (search, batch, self._associations)
+    def __init__(self, transport: HubSpotTransport) -> None:
+        self._transport = transport
+        self._companies = CrmObjects(transport, OBJECT_TYPE, "company", hs_companies, company_from_json)
+        self._associations = transport.api(transport.client.crm.associations.v4.batch_api)
 
     # ---------------------------------------------------------------- companies
     def search_by_domain(
@@ -109,23 +66,23 @@ class CompanyApi:
         for start in range(0, len(wanted), MAX_IN_VALUES):
             chunk = wanted[start : start + MAX_IN_VALUES]
             domain_in = hs_companies.Filter(property_name="domain", operator="IN", values=chunk)
-            for company in self._adapter._keyset_search(self._companies, [domain_in], props, MAX_SEARCH_PAGE):
+            for company in self._companies.search([domain_in], props, MAX_SEARCH_PAGE):
                 if company.domain in found:
                     found[company.domain].append(company)
         return found
 
     def read(self, ids: Sequence[str], properties: Sequence[str]) -> list[Company]:
         """The companies with these ids (100 per call); ids HubSpot does not know are left out."""
-        return self._adapter._batch_read(self._companies, ids, properties)
+        return self._companies.read(ids, properties)
 
     def update(self, updates: Mapping[str, Mapping[str, str]]) -> BatchResult:
         """Write company property values, 100 companies a call, landing every valid value.
 
-        The same handling as `HubSpotAdapter.update_contacts`: a batch HubSpot rejects for one
+        The same handling as the contacts' (`CrmObjects.update`): a batch HubSpot rejects for one
         value is resent without it (the value recorded as a failure of that company and
         property); unknown ids (207) and ids the answer omits are record failures.
         """
-        return self._adapter._batch_update(self._companies, updates)
+        return self._companies.update(updates)
 
     # ---------------------------------------------------------------- associations
     def associations(self, contact_ids: Sequence[str]) -> AssociationsResult:
@@ -155,7 +112,7 @@ class CompanyApi:
                     types = target.get("associationTypes") or []
                     primary = any(_is_primary(t) for t in types)
                     links[source][company] = links[source].get(company, False) or primary
-                after = _next_after(entry)
+                after = next_after(entry)
                 if after and (source, after) not in asked:  # a repeated cursor would never end
                     asked.add((source, after))
                     pending.append((source, after))
@@ -184,14 +141,14 @@ class CompanyApi:
                 for cid, after in batch
             ]
         )
-        return self._adapter._call(
+        return self._transport.call(
             "read_associations",
-            lambda: _json(
+            lambda: read_json(
                 self._associations.get_page(
                     from_object_type="contacts",
                     to_object_type=OBJECT_TYPE,
                     batch_input_public_fetch_associations_batch_request=body,
-                    _request_timeout=self._adapter._timeout,
+                    _request_timeout=self._transport.timeout,
                     _preload_content=False,
                 )
             ),
@@ -201,9 +158,4 @@ class CompanyApi:
 def _is_primary(spec: Mapping[str, Any]) -> bool:
     """HubSpot's own Primary contact → company label (type 1, HUBSPOT_DEFINED)."""
     category = spec.get("category", "HUBSPOT_DEFINED")
-    return spec.get("typeId") == PRIMARY_COMPANY_TYPE and category == "HUBSPOT_DEFINED"
-
-
-def _company(obj: Mapping[str, Any]) -> Company:
-    """A Company from one object of HubSpot's JSON (id, properties, updatedAt)."""
-    return _parse_record(Company, "company", obj)
+    return spec.get("typeId") == PRIMARY_CONTACT_TO_COMPANY and category == "HUBSPOT_DEFINED"

@@ -17,6 +17,7 @@ SearchOperator = Literal[
 OPERATORS: tuple[str, ...] = get_args(SearchOperator)
 
 MAX_BATCH = 100  # inputs per batch read/update
+MAX_IN_VALUES = 100  # values of one IN / NOT_IN search filter
 MAX_LIST_PAGE = 100  # `limit` of the list (GET) endpoint
 MAX_SEARCH_PAGE = 200  # `limit` of the search endpoint
 MAX_SEARCH_RESULTS = 10_000  # a search cannot page past this many results (`after` + `limit`)
@@ -24,6 +25,13 @@ MAX_FILTER_GROUPS = 5  # filterGroups per search
 MAX_FILTERS_PER_GROUP = 6  # filters per filterGroup
 MAX_FILTERS_TOTAL = 18  # filters per search, all groups together
 MAX_TEXT = 65_536  # characters per property value
+
+# HubSpot-defined association types between contacts and companies (v4 associations API).
+PRIMARY_CONTACT_TO_COMPANY = 1  # the contact's Primary company
+CONTACT_TO_COMPANY = 279  # any other (unlabelled) company of the contact
+PRIMARY_COMPANY_TO_CONTACT = 2
+COMPANY_TO_CONTACT = 280
+NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"  # in the subCategory of "this object has no associations"
 
 # How long a rate-limit window lasts, by HubSpot's policyName, when a 429 says neither
 # Retry-After nor X-HubSpot-RateLimit-Interval-Milliseconds.

@@ -21,13 +21,7 @@ Public API used by the sync and the CLI::
 
 from __future__ import annotations
 
-from connector.mapping.convert import (
-    ConversionError,
-    canonical,
-    canonical_company_value,
-    canonical_value,
-    to_hubspot,
-)
+from connector.mapping.convert import ConversionError, canonical, to_hubspot
 from connector.mapping.describe import enumeration_option_problems, explain_mapping, mapping_json_schema
 from connector.mapping.inputs import InputsResult, build_inputs, fingerprint
 from connector.mapping.loader import load_mapping, packaged_mapping, parse_mapping
@@ -54,6 +48,8 @@ from connector.mapping.model import (
     SignalSpec,
     SubscriptionPropertySpec,
     SubscriptionSpec,
+    canonical_company_value,
+    canonical_value,
 )
 from connector.mapping.policy import WriteDecision, edited_by_person, should_write, value_hash, write_decision
 from connector.mapping.values import (

@@ -22,14 +22,11 @@ import re
 from collections.abc import Mapping as AbcMapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from connector.mapping.hints import shown
-
-if TYPE_CHECKING:
-    from connector.mapping.model import Mapping
 
 TEXT_LIMIT = 65_536
 FLOAT_DIGITS = 15
@@ -315,15 +312,3 @@ def canonical(kind: str, current: str | None) -> str | None:
     except (ConversionError, ValueError, OverflowError, OSError):
         return text
     return text
-
-
-def canonical_value(mapping: Mapping, prop: str, current: str | None) -> str | None:
-    """HubSpot's current value of a mapped property, canonicalised for that property's type."""
-    spec = mapping.properties.get(prop)
-    return canonical(spec.type if spec is not None else "string", current)
-
-
-def canonical_company_value(mapping: Mapping, prop: str, current: str | None) -> str | None:
-    """HubSpot's current value of a written company property, canonicalised for its type."""
-    spec = mapping.company_spec(prop)
-    return canonical(spec.type if spec is not None else "string", current)

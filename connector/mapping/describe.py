@@ -133,10 +133,10 @@ def _from_words(mapping: Mapping, spec: AnyPropertySpec) -> str:
         return f"the research's {path.steps[0]}"
     if path.root == "result":
         return f"the research result's {spec.from_.removeprefix('result.')}"
-    key, field, *rest = path.steps
-    deeper = f" ({'.'.join(str(r) for r in rest)})" if rest else ""
+    key, signal_field, *more = path.steps
+    deeper = f" ({'.'.join(str(r) for r in more)})" if more else ""
     what = {"answer": "answer", "confidence": "confidence", "reasoning": "reasoning", "sources": "sources"}[
-        str(field)
+        str(signal_field)
     ]
     return f"the {what}{deeper} of signal {key}"
 
@@ -184,8 +184,8 @@ def _company_lines(mapping: Mapping) -> list[str]:
             "  From the company-scope questions, asked once per company and shared by its contacts "
             "(written on the company, not on its contacts unless properties: maps them too):"
         )
-        for name, spec in companies.properties.items():
-            lines.append(_property_line(mapping, name, spec, "    "))
+        for name, company_spec in companies.properties.items():
+            lines.append(_property_line(mapping, name, company_spec, "    "))
     for key, sub in companies.subscriptions.items():
         lines.append(
             f"  Subscription {key} (Saber id {sub.id}): each full sync reads the executions completed "
@@ -268,8 +268,8 @@ def explain_mapping(mapping: Mapping) -> str:
             "share its answer and its credit."
         )
     lines += ["", "What lands where in HubSpot:"]
-    for name, spec in mapping.properties.items():
-        lines.append(_property_line(mapping, name, spec))
+    for name, prop in mapping.properties.items():
+        lines.append(_property_line(mapping, name, prop))
     lines.append(
         "  A null answer never blanks a value already there; an unchanged value is not rewritten; "
         "a value that cannot be converted is reported for that contact and property."

@@ -104,11 +104,11 @@ def parse_from(text: str) -> FromPath:
         allowed = f"signals.<key>.{'|'.join(SIGNAL_FIELDS)} (answer may go deeper: answer.<field>)"
         if len(steps) < 2 or not isinstance(steps[0], str):
             raise PathError(f"{text!r} (signals.<key>.<field> expected)", allowed)
-        field = steps[1]
-        if field not in SIGNAL_FIELDS:
-            raise PathError(f"signal field {field!r}", allowed, did_you_mean(str(field), SIGNAL_FIELDS))
-        if len(steps) > 2 and field != "answer":
-            raise PathError(f"{text!r} (nothing may follow {field})", allowed)
+        step = steps[1]
+        if step not in SIGNAL_FIELDS:
+            raise PathError(f"signal field {step!r}", allowed, did_you_mean(str(step), SIGNAL_FIELDS))
+        if len(steps) > 2 and step != "answer":
+            raise PathError(f"{text!r} (nothing may follow {step})", allowed)
     return FromPath(text=text, root=str(root), steps=tuple(steps))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class PropertyValue:
     error: str | None = None
     held_back: str | None = None
 
-    @property
+    @builtins.property  # `property` is a field of this class
     def low_confidence(self) -> bool:
         """Whether the answer was held back for confidence below the property's `min_confidence`."""
         return self.held_back is not None

@@ -1,6 +1,6 @@
 """The Saber API: typed client, errors and models (the sandbox lives in connector.sandbox.saber)."""
 
-from connector.saber.client import ResearchRequest, SaberClient, idempotency_key
+from connector.saber.client import ResearchRequest, SaberClient
 from connector.saber.errors import (
     InsufficientCredits,
     SaberAuthError,
@@ -22,6 +22,7 @@ from connector.saber.models import (
     SignalTemplate,
 )
 from connector.saber.signals import SignalQuestion, SignalRequest
+from connector.saber.transport import idempotency_key
 
 __all__ = [
     "Answer",

@@ -12,23 +12,12 @@ for the signal, free, before paying again.
 A call that may block (a synchronous batch) asks Saber to answer within `X-Sbr-Timeout-Sec`,
 and its HTTP read timeout is derived from that: the asked time plus `HTTP_READ_TIMEOUT`.
 
-Rate limits, as Saber publishes them (per API key): writes (every POST) 2,000 a minute in
-bursts of 400, reads (every other call) 100,000 a minute in bursts of 10,000. Each kind has
-its own client-side token bucket, so a burst of launches never slows the look-ups; an
-optional overall cap (`requests_per_second`) spaces every call evenly on top. And each
-answer's `X-Ratelimit-Remaining` / `X-Ratelimit-Reset` are followed per kind (a POST's
-answer tells of the write limit, any other of the read limit): when little is left before
-the reset the client slows down by itself (`connector.ratelimit.QuotaFollower`), which is
-what keeps it under a limit it cannot see, such as another replica spending the same key.
-Assumed of the headers, which the pages only name: Remaining is the calls left of the limit
-this request counted against; Reset is when more are allowed again, in seconds from now (a
-Unix time in seconds or milliseconds, or an HTTP date, is read as well); Limit is not used.
+The transport (the httpx pool, the call policy, Saber's rate limits and its rate-limit headers)
+is `connector.saber.transport`; this module is what each endpoint asks and answers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -36,27 +25,24 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
-from connector import __version__
-from connector.http_policy import Caller, CallPolicy
-from connector.logs import get_logger
-from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket, parse_count, parse_reset
-from connector.saber.errors import (
-    RESET_HEADERS,
-    SaberError,
-    SaberNotFound,
-    SaberRequestError,
-    parse_error,
-    unreachable,
-)
+from connector.http_policy import CallPolicy
+from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket
+from connector.saber.errors import SaberNotFound, SaberRequestError
 from connector.saber.external_ids import ExternalIds
 from connector.saber.models import Research, ResearchStarted, Signal, SignalBatch, SignalPage, SignalTemplate
-from connector.saber.retry import classify
 from connector.saber.signals import SignalQuestion, SignalRequest
-
-log = get_logger("saber")
+from connector.saber.transport import (  # the limits re-exported: settings and tests name them here
+    LOW_WATER,
+    MAX_BODY_BYTES,
+    READ_BURST,
+    READS_PER_MINUTE,
+    WRITE_BURST,
+    WRITES_PER_MINUTE,
+    SaberTransport,
+    short,
+)
 
 RESEARCH_PATH = "/v1/contacts/research"
 CONTACT_SIGNALS_PATH = "/v1/contacts/signals"
@@ -66,19 +52,6 @@ TEMPLATES_PATH = f"{COMPANY_SIGNALS_PATH}/templates"
 MAX_PAGE_SIZE = 25  # the list endpoints' `limit` maximum
 BATCH_WAIT_SECONDS = 10  # X-Sbr-Timeout-Sec asked of a synchronous batch (1-900)
 TIMEOUT_HEADER = "X-Sbr-Timeout-Sec"
-
-# Saber's published limits per API key (the defaults of SABER_WRITES_PER_MINUTE and friends).
-WRITES_PER_MINUTE = 2000
-WRITE_BURST = 400
-READS_PER_MINUTE = 100_000
-READ_BURST = 10_000
-# With this many calls (or fewer) left before the reset, the client spreads them out.
-LOW_WATER = 5
-# The most of one answer's body read: a research result or a page of signals is a few
-# kilobytes; a bigger answer is garbage (a misrouted download, a runaway proxy) and is
-# refused without being held in memory. Error answers are cut to this, not refused.
-MAX_BODY_BYTES = 8 * 1024 * 1024
-REMAINING_HEADERS = ("X-Ratelimit-Remaining", "RateLimit-Remaining")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -128,23 +101,8 @@ class ResearchRequest:
         return cls(**{by_key[k]: v for k, v in body.items() if v is not None})
 
 
-def idempotency_key(method: str, path: str, body: Mapping[str, Any] | None) -> str:
-    """A stable key for what is asked: sha256 of canonical JSON of method, path and body."""
-    canonical = json.dumps(
-        {"method": method.upper(), "path": path, "body": body},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
-    return "sc-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-_derive_key = idempotency_key  # `_call` has a parameter of the same name
-
-
 class SaberClient:
-    """Typed calls to the Saber API with retries, back-off and client-side rate limits.
+    """Typed calls to the Saber API, through a `SaberTransport` (retries, back-off, rate limits).
 
     `policy` (attempts, waits, the per-call time cap, timeouts) is shared with the HubSpot
     adapter; the rate limits are Saber's own: a token bucket for writes and one for reads,
@@ -168,46 +126,62 @@ class SaberClient:
         max_body_bytes: int = MAX_BODY_BYTES,
         send_external_ids: bool = True,
     ) -> None:
-        if requests_per_second is not None and requests_per_second <= 0:
-            raise ValueError("requests_per_second must be positive")
-        self.policy = policy or CallPolicy()
+        self._transport = SaberTransport(
+            base_url,
+            api_key,
+            policy=policy,
+            requests_per_second=requests_per_second,
+            writes_per_minute=writes_per_minute,
+            write_burst=write_burst,
+            reads_per_minute=reads_per_minute,
+            read_burst=read_burst,
+            follow_rate_headers=follow_rate_headers,
+            low_water=low_water,
+            max_body_bytes=max_body_bytes,
+        )
+        self.policy = self._transport.policy
         self.max_body_bytes = max_body_bytes
+        self.base_url = self._transport.base_url
         # Research is launched with externalId/externalSource until Saber refuses them (assumption A1).
         self.external_ids = ExternalIds(send=send_external_ids)
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": f"saber-connector/{__version__}",
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),
-        )
-        # Saber's two buckets, mirrored: POSTs take from one, every other call from the other.
-        self.write_limit = TokenBucket(writes_per_minute, write_burst)
-        self.read_limit = TokenBucket(reads_per_minute, read_burst)
-        # The overall cap, when set: one call per 1/rate seconds, evenly spaced, so the client
-        # never bursts above it even when a whole thread pool starts at once.
-        self.overall_limit = RateLimiter(1, 1.0 / requests_per_second) if requests_per_second else None
         # What Saber's answers say is left, per kind (None: not followed).
-        self.write_quota: QuotaFollower | None = None
-        self.read_quota: QuotaFollower | None = None
-        if follow_rate_headers:
-            wait = self.policy.max_backoff  # the operator's bound on one wait holds here too
-            self.write_quota = QuotaFollower(low_water=low_water, max_wait=wait)
-            self.read_quota = QuotaFollower(low_water=low_water, max_wait=wait)
-        self._caller = Caller("saber", self.policy, classify, SaberError, log)
+        self.write_quota: QuotaFollower | None = self._transport.write_quota
+        self.read_quota: QuotaFollower | None = self._transport.read_quota
         # Requests sent per operation (retries included), and of those the retries.
-        self.calls: Counter[str] = self._caller.counters.calls
-        self.retries: Counter[str] = self._caller.counters.retries
+        self.calls: Counter[str] = self._transport.calls
+        self.retries: Counter[str] = self._transport.retries
+
+    # The transport's rate limits, replaceable (tests pace them with a fake clock).
+    @property
+    def write_limit(self) -> TokenBucket:
+        return self._transport.write_limit
+
+    @write_limit.setter
+    def write_limit(self, bucket: TokenBucket) -> None:
+        self._transport.write_limit = bucket
+
+    @property
+    def read_limit(self) -> TokenBucket:
+        return self._transport.read_limit
+
+    @read_limit.setter
+    def read_limit(self, bucket: TokenBucket) -> None:
+        self._transport.read_limit = bucket
+
+    @property
+    def overall_limit(self) -> RateLimiter | None:
+        return self._transport.overall_limit
+
+    @overall_limit.setter
+    def overall_limit(self, limiter: RateLimiter | None) -> None:
+        self._transport.overall_limit = limiter
 
     # ------------------------------------------------------------------ research
     def create_research(
         self, request: ResearchRequest, *, idempotency_key: str | None = None
     ) -> ResearchStarted:
         """Start research for one contact (`POST /v1/contacts/research`)."""
-        data = self._call(
+        data = self._transport.call(
             "create_research", "POST", RESEARCH_PATH, body=request.to_body(), idempotency_key=idempotency_key
         )
         return self._model(ResearchStarted, data)
@@ -216,14 +190,14 @@ class SaberClient:
         """Status and result of one research request."""
         if not research_id:
             raise ValueError("research_id is empty")
-        data = self._call("get_research", "GET", f"{RESEARCH_PATH}/{quote(research_id, safe='')}")
+        data = self._transport.call("get_research", "GET", f"{RESEARCH_PATH}/{quote(research_id, safe='')}")
         return self._model(Research, data)
 
     def find_research(self, external_id: str, external_source: str) -> Research | None:
         """The latest research for the caller's own IDs, or None when Saber has none (404)."""
         params = [("externalId", external_id), ("externalSource", external_source)]
         try:
-            data = self._call("find_research", "GET", RESEARCH_PATH, params=params, quiet_404=True)
+            data = self._transport.call("find_research", "GET", RESEARCH_PATH, params=params, quiet_404=True)
         except SaberNotFound:
             return None
         return self._model(Research, data)
@@ -235,7 +209,7 @@ class SaberClient:
         Not retried once the request may have reached Saber: the error then says
         `maybe_applied`, and the caller looks for the signal before it pays again.
         """
-        data = self._call(
+        data = self._transport.call(
             f"create_{request.scope}_signal",
             "POST",
             SIGNAL_PATHS[request.scope],
@@ -267,7 +241,7 @@ class SaberClient:
             "domains": list(domains),
             "async": run_async,
         }
-        data = self._call(
+        data = self._transport.call(
             "create_company_signal_batch",
             "POST",
             f"{COMPANY_SIGNALS_PATH}/batch",
@@ -281,11 +255,11 @@ class SaberClient:
     def get_signal(self, scope: str, signal_id: str) -> Signal:
         """One contact or company signal by id (free)."""
         path = f"{SIGNAL_PATHS[scope]}/{_segment(signal_id)}"
-        return self._model(Signal, self._call(f"get_{scope}_signal", "GET", path))
+        return self._model(Signal, self._transport.call(f"get_{scope}_signal", "GET", path))
 
     def get_signal_template(self, template_id: str) -> SignalTemplate:
         """One signal template (free); `SaberNotFound` when the key sees none by that id."""
-        data = self._call("get_signal_template", "GET", f"{TEMPLATES_PATH}/{_segment(template_id)}")
+        data = self._transport.call("get_signal_template", "GET", f"{TEMPLATES_PATH}/{_segment(template_id)}")
         return self._model(SignalTemplate, data)
 
     def list_contact_signals(
@@ -345,19 +319,19 @@ class SaberClient:
     # ------------------------------------------------------------------ credits
     def credits(self) -> int:
         """Credits left this billing period (`GET /v1/credits`)."""
-        data = self._call("credits", "GET", "/v1/credits")
+        data = self._transport.call("credits", "GET", "/v1/credits")
         value = (
             data.get("remainingCredits", data.get("remaining_credits")) if isinstance(data, dict) else None
         )
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SaberRequestError(
-                f"no remainingCredits in the answer: {_short(data)}", status=200, code="INVALID_RESPONSE"
+                f"no remainingCredits in the answer: {short(data)}", status=200, code="INVALID_RESPONSE"
             )
         return int(value)
 
     # ------------------------------------------------------------------ life cycle
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     def __enter__(self) -> SaberClient:
         return self
@@ -375,7 +349,7 @@ class SaberClient:
             offset, seen = 0, set()
             while True:
                 query = [*params, ("limit", str(page_size)), ("offset", str(offset))]
-                page = self._model(SignalPage, self._call(op, "GET", path, params=query))
+                page = self._model(SignalPage, self._transport.call(op, "GET", path, params=query))
                 for signal in page.results:
                     if signal.id is not None and signal.id in seen:
                         continue  # a newer signal arrived while paging and shifted the offsets
@@ -391,76 +365,6 @@ class SaberClient:
 
         return walk()
 
-    def _call(
-        self,
-        op: str,
-        method: str,
-        path: str,
-        *,
-        params: list[tuple[str, str]] | None = None,
-        body: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
-        quiet_404: bool = False,
-        unsafe: bool = False,
-        headers: Mapping[str, str] | None = None,
-        read_timeout: float | None = None,
-    ) -> Any:
-        """One logical call: attempts with retries, then the decoded JSON (or the parsed error).
-
-        `unsafe`: a POST Saber charges for with no published idempotency; it carries no
-        `Idempotency-Key` and is not retried once it may have been applied.
-        """
-        headers = dict(headers or {})
-        if method == "POST" and not unsafe:
-            # Fixed before the first attempt, so every retry of this call sends the same key.
-            headers["Idempotency-Key"] = idempotency_key or _derive_key(method, path, body)
-        extra: dict[str, Any] = {}  # the client's own timeouts unless this call reads longer
-        if read_timeout is not None:
-            extra["timeout"] = httpx.Timeout(read_timeout, connect=self.policy.connect_timeout)
-
-        write = method == "POST"
-        bucket = self.write_limit if write else self.read_limit
-        quota = self.write_quota if write else self.read_quota
-
-        def attempt() -> httpx.Response:
-            # What the API said first, the client's own pace last: callers the quota held back
-            # together leave it spaced out by the buckets, never as a burst.
-            if quota is not None:
-                quota.acquire()
-            bucket.acquire()
-            if self.overall_limit is not None:
-                self.overall_limit.acquire()
-            try:
-                request = self._http.build_request(
-                    method, path, params=params, json=body, headers=headers, **extra
-                )
-                response = _read_capped(self._http.send(request, stream=True), self.max_body_bytes)
-            except BaseException as exc:
-                if quota is not None:
-                    quota.release()  # no answer, nothing learned
-                if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.InvalidURL):
-                    raise SaberRequestError(f"{type(exc).__name__}: {exc}", code="REQUEST_ERROR") from exc
-                if isinstance(exc, httpx.TransportError):
-                    raise unreachable(self.base_url, exc, sent=not isinstance(exc, _NOT_SENT)) from exc
-                raise
-            if quota is not None:
-                _follow(quota, response.headers)  # errors too: a 429 says none is left
-            if response.is_success:
-                return response
-            raise parse_error(response.status_code, response.content, response.headers)
-
-        expected = _is_404 if quiet_404 else None
-        response = self._caller.call(op, attempt, expected=expected, unsafe=unsafe)
-        try:
-            return response.json()
-        except ValueError:
-            raise SaberRequestError(
-                f"answer is not JSON: {_short(response.text)}",
-                status=response.status_code,
-                code="INVALID_RESPONSE",
-                maybe_applied=True,  # Saber answered 2xx: what was asked was done
-            ) from None
-
     @staticmethod
     def _model(model: type[M], data: Any) -> M:
         """Decode into a typed model; a shape the models cannot read is a SaberError, not a crash."""
@@ -470,55 +374,11 @@ class SaberClient:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or model.__name__
             raise SaberRequestError(
-                f"unexpected {model.__name__} answer ({where}: {first['msg']}): {_short(data)}",
+                f"unexpected {model.__name__} answer ({where}: {first['msg']}): {short(data)}",
                 status=200,
                 code="INVALID_RESPONSE",
                 maybe_applied=True,  # Saber answered 2xx: what was asked was done
             ) from None
-
-
-# Transport failures before a connection was made: the request never reached Saber.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
-    """The answer with at most `limit` bytes of body read: a bigger success is refused, an error cut."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        declared = response.headers.get("Content-Length", "")
-        too_big = declared.isdigit() and int(declared) > limit
-        if not too_big:
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    chunks.append(chunk[: len(chunk) - (size - limit)])
-                    too_big = True
-                    break
-                chunks.append(chunk)
-    finally:
-        response.close()
-    if too_big and response.is_success:
-        raise SaberRequestError(
-            f"answer larger than {limit} bytes; not read",
-            status=response.status_code,
-            code="RESPONSE_TOO_LARGE",
-        )
-    dropped = {"content-encoding", "content-length", "transfer-encoding"}
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
-    body = b"".join(chunks)
-    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
-
-
-def _follow(quota: QuotaFollower, headers: httpx.Headers) -> None:
-    """Tell the quota follower what an answer's rate-limit headers say (or that they said nothing)."""
-    remaining = next((n for h in REMAINING_HEADERS if (n := parse_count(headers.get(h))) is not None), None)
-    reset = next((s for h in RESET_HEADERS if (s := parse_reset(headers.get(h))) is not None), None)
-    quota.update(remaining, reset)
-
-
-def _is_404(exc: BaseException) -> bool:
-    return isinstance(exc, SaberError) and exc.status == 404
 
 
 def _params(**values: str | None) -> list[tuple[str, str]]:
@@ -540,8 +400,3 @@ def _rfc3339(value: datetime | date | str | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _short(data: Any, limit: int = 200) -> str:
-    text = data if isinstance(data, str) else json.dumps(data, default=str)
-    return text if len(text) <= limit else text[:limit] + "…"

@@ -273,7 +273,8 @@ class Research(_AsyncJob):
         out["result"] = result if isinstance(result, dict) else None
         raw_signals = (out["result"] or {}).get("signals")
         if not isinstance(raw_signals, list):
-            raw_signals = data.get("signals") if isinstance(data.get("signals"), list) else []
+            listed = data.get("signals")
+            raw_signals = listed if isinstance(listed, list) else []
         out["signals"] = [s for s in raw_signals if isinstance(s, dict)]
         _check_identity(out)
         if out.get("id") is not None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connector.saber.client import RESEARCH_PATH, ResearchRequest, SaberClient, idempotency_key
+from connector.saber.client import RESEARCH_PATH, ResearchRequest, SaberClient
 from connector.saber.errors import SaberValidationError
 from connector.saber.external_ids import names_external_ids
 from connector.saber.models import ResearchStarted
+from connector.saber.transport import idempotency_key
 
 
 def research_key(contact_id: str, fingerprint: str, replaces: str | None) -> str:

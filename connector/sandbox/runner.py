@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.saber import SaberSandbox
@@ -48,7 +49,7 @@ def start_sandbox(
     credits: int = 1000,
     hubspot_knobs: Knobs | None = None,
     saber_knobs: Knobs | None = None,
-    **saber_options: object,
+    **saber_options: Any,
 ) -> RunningSandbox:
     """Start HubSpot and Saber sandboxes on loopback (port 0: a free port).
 

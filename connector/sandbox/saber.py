@@ -41,7 +41,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from connector.sandbox.saber_signals import SIGNAL_FAILURES, SignalBook, SignalRecord
-from connector.sandbox.server import BadJson, Fault, Knobs, SandboxServer, _fmt_seconds
+from connector.sandbox.server import BadJson, Fault, Knobs, SandboxServer, fmt_seconds
 
 # --------------------------------------------------------------------------- contract constants
 # The seeds' hostname pattern (companyDomain, domain filters).
@@ -595,7 +595,7 @@ class SaberSandbox(SandboxServer):
         `fault.header_only` is also set (so an envelope with no hint at all can be scripted).
         """
         wait = fault.retry_after if fault.retry_after is not None else 1.0
-        header = {"Retry-After": _fmt_seconds(wait)}
+        header = {"Retry-After": fmt_seconds(wait)}
         if fault.body is not None:
             return self.json(429, fault.body, header if fault.header_only else None)
         if fault.header_only:
@@ -621,7 +621,7 @@ class SaberSandbox(SandboxServer):
         # tests with small limits do not wait a whole second.
         retry_after: float = math.ceil(wait) if wait >= 1 else math.ceil(wait * 100) / 100
         return self.json(
-            429, self._too_many(retry_after), {**headers, "Retry-After": _fmt_seconds(retry_after)}
+            429, self._too_many(retry_after), {**headers, "Retry-After": fmt_seconds(retry_after)}
         )
 
     def _route_limit(self, endpoint: str, headers: dict[str, str]) -> Response | None:

@@ -20,7 +20,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map
@@ -132,14 +132,14 @@ class SandboxServer:
         self._server: BaseWSGIServer = make_server(
             host, port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
-        self._server.daemon_threads = True
+        cast(Any, self._server).daemon_threads = True  # werkzeug's threaded server has it
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- life cycle
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> Self:
         # Poll for shutdown every 50 ms (not werkzeug's 0.5 s), so stop() is quick in tests.
@@ -168,7 +168,7 @@ class SandboxServer:
         self._server = make_server(
             self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
-        self._server.daemon_threads = True
+        cast(Any, self._server).daemon_threads = True  # werkzeug's threaded server has it
         return self.start()
 
     def __enter__(self) -> Self:
@@ -250,7 +250,7 @@ class SandboxServer:
 
     def throttle_response(self, request: Request, fault: Fault) -> Response:
         """The API's own 429 answer for a scripted or random throttle."""
-        headers = {"Retry-After": _fmt_seconds(fault.retry_after or 1)}
+        headers = {"Retry-After": fmt_seconds(fault.retry_after or 1)}
         return self.json(429, self.error_body(429, "TOO_MANY_REQUESTS", "Rate limit"), headers)
 
     def rate_limit(self, request: Request, endpoint: str) -> Response | None:
@@ -279,9 +279,11 @@ class SandboxServer:
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         adapter = self.url_map.bind_to_environ(environ)
-        endpoint, values = "unknown", {}
+        endpoint: Any = "unknown"
+        values: dict[str, Any] = {}
         with contextlib.suppress(NotFound, MethodNotAllowed):
-            endpoint, values = adapter.match()
+            endpoint, matched = adapter.match()
+            values = dict(matched)
         response = self._answer(request, endpoint, values, environ)
         self._record(request, endpoint, response.status_code)
         return response(environ, start_response)
@@ -429,5 +431,5 @@ def _fault_kind(fault: Fault) -> str:
     return str(fault.status)
 
 
-def _fmt_seconds(value: float) -> str:
+def fmt_seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
