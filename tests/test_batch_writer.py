@@ -10,11 +10,12 @@ import pytest
 
 from connector.errors import RecordFailure
 from connector.hubspot import HubSpotAdapter
+from connector.hubspot.limits import MAX_BATCH as BATCH_SIZE
 from connector.mapping import value_hash
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.state import StateStore
 from connector.sync.summary import RunSummary
-from connector.sync.writer import BATCH_SIZE, BatchWriter
+from connector.sync.writer import BatchWriter
 from tests.hubspot_fixtures import running, statuses
 
 UPDATE = "contacts_batch_update"

@@ -17,6 +17,7 @@ SearchOperator = Literal[
 OPERATORS: tuple[str, ...] = get_args(SearchOperator)
 
 MAX_BATCH = 100  # inputs per batch read/update
+MERGED_IDS = "hs_merged_object_ids"  # the ids merged into a contact (set on the survivor of a merge)
 MAX_LIST_PAGE = 100  # `limit` of the list (GET) endpoint
 MAX_SEARCH_PAGE = 200  # `limit` of the search endpoint
 MAX_SEARCH_RESULTS = 10_000  # a search cannot page past this many results (`after` + `limit`)

@@ -17,31 +17,14 @@ from connector.logs import get_logger
 from connector.saber.models import Research
 from connector.state import ContactState, StateStore
 from connector.state.signal_asks import SignalAskState
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 from connector.sync.polling import Schedule
+from connector.sync.results import record_done
 
 log = get_logger("sync")
 
 MAX_PAUSE = 5.0  # seconds one wait between rounds lasts at most, so Ctrl-C and new results are seen
 LAST_LOOK_LEAD = 3.0  # with --wait: the last look at everything pending, this long before the wait ends
-
-
-def record_done(cycle: Cycle, contact_id: str, research: Research, schedule: Schedule | None = None) -> None:
-    """Store a finished research (completed or failed) and count it; its duration teaches `schedule`."""
-    cycle.store.record_result(
-        contact_id,
-        research_id=research.id,
-        status=research.status,
-        result=research.raw if research.status == "completed" else None,
-        completed_at=research.completed_at or cycle.clock(),
-        error_code=research.error_code,
-        error=None if research.error is None else str(research.error),
-    )
-    cycle.summary.research_event(research.status)
-    if schedule is not None:
-        schedule.note("research", research.processing_seconds)
-    if research.status == "failed":
-        log.debug("research failed", contact_id=contact_id, error_code=research.error_code)
 
 
 class Collector:
@@ -81,7 +64,7 @@ class Collector:
                     " only the research's own fields are written",
                 )
             )
-        record_done(c, state.contact_id, research, self.schedule)
+        record_done(c.store, c.summary, c.clock, state.contact_id, research, self.schedule)
         return research
 
     def _lookup(self, state: ContactState) -> Research | None:

@@ -24,7 +24,7 @@ from connector.logs import get_logger
 from connector.mapping import PropertyValue, held_back, map_company_values, value_hash
 from connector.saber.models import Signal
 from connector.sync.changes import ChangeSet, compute_changes
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 from connector.sync.subscriptions import SubscriptionRead, read_subscriptions
 
 log = get_logger("sync")

@@ -18,7 +18,7 @@ from connector.state import ContactState
 from connector.state.signal_asks import SignalAskState
 from connector.sync.changes import ChangeSet
 from connector.sync.collect import Collector
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob
 from connector.sync.launch import Launcher
 from connector.sync.polling import Schedule

@@ -25,6 +25,7 @@ import structlog
 
 from connector.errors import ApiOutage, RecordFailure
 from connector.hubspot import Contact, HubSpotAdapter
+from connector.hubspot.limits import MAX_BATCH, MERGED_IDS
 from connector.mapping import InputsResult, Mapping, build_inputs, held_back, map_values, value_hash
 from connector.mapping.inputs import echoed_inputs
 from connector.saber import SaberClient
@@ -33,11 +34,10 @@ from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.changes import ChangeSet, compute_changes
 from connector.sync.collect import Round, pending_rounds
 from connector.sync.companies import CompanyStage, CompanyWriter
-from connector.sync.config import Cycle, EngineConfig, utcnow
+from connector.sync.context import Cycle, EngineConfig, utcnow
 from connector.sync.credits import CreditBudget
 from connector.sync.effects import DryRunEffects, Effects, LiveEffects
 from connector.sync.jobs import WriteJob, stored_research
-from connector.sync.launch import MERGED_IDS
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
@@ -47,7 +47,6 @@ from connector.sync.pull import Puller, chunks
 from connector.sync.signals import Resolution, signal_kind
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
-from connector.sync.writer import BATCH_SIZE
 
 __all__ = ["EngineConfig", "SyncEngine"]
 
@@ -360,10 +359,10 @@ class SyncEngine:
         """Read and write finished results 100 at a time: when full, when forced, or when overdue."""
         while self._finished and (
             force
-            or len(self._finished) >= BATCH_SIZE
+            or len(self._finished) >= MAX_BATCH
             or time.monotonic() - (self._finished_since or 0.0) >= self.cycle.config.write_delay
         ):
-            batch, self._finished = self._finished[:BATCH_SIZE], self._finished[BATCH_SIZE:]
+            batch, self._finished = self._finished[:MAX_BATCH], self._finished[MAX_BATCH:]
             self._finished_since = time.monotonic() if self._finished else None
             self._write_finished(batch)
 

@@ -7,21 +7,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.hubspot.limits import MERGED_IDS
 from connector.logs import get_logger
 from connector.mapping.model import INPUT_FIELDS
 from connector.saber import InsufficientCredits, SaberValidationError
 from connector.saber.models import Research, ResearchStarted
 from connector.saber.research import start_contact_research
 from connector.state import UNWRITTEN
-from connector.sync.collect import record_done
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob, stored_research
 from connector.sync.polling import Schedule
+from connector.sync.results import record_done
 
 log = get_logger("sync")
-
-MERGED_IDS = "hs_merged_object_ids"  # HubSpot's list of the ids merged into a contact
-
 
 class Launcher:
     """One contact at a time, from any thread: look for an orphan, reserve credits, POST, record.
@@ -293,7 +291,7 @@ class Launcher:
         c.summary.save("research_adopted", c.config.research_cost)  # Saber had it: not paid again
         if not research.is_done:
             return LaunchOutcome("adopted", job.contact_id)
-        record_done(c, job.contact_id, research, self.schedule)
+        record_done(c.store, c.summary, c.clock, job.contact_id, research, self.schedule)
         write = WriteJob(
             job.contact_id,
             job.contact.properties,

@@ -11,10 +11,10 @@ from typing import Any
 
 from connector.errors import ConfigError
 from connector.hubspot import Contact, HubSpotError, SearchFilter
+from connector.hubspot.limits import MAX_BATCH
 from connector.logs import get_logger
 from connector.mapping import FilterSpec
-from connector.sync.config import UNWRITABLE, Cycle
-from connector.sync.writer import BATCH_SIZE
+from connector.sync.context import UNWRITABLE, Cycle
 
 log = get_logger("sync")
 
@@ -44,7 +44,7 @@ def describe_filter(f: FilterSpec) -> str:
     return f"{f.property} {f.operator} {operand}".strip()
 
 
-def chunks(items: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
+def chunks(items: Iterable[Any], size: int = MAX_BATCH) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

@@ -18,7 +18,7 @@ from connector.logs import get_logger
 from connector.saber import SaberNotFound
 from connector.saber.models import Signal
 from connector.state.signal_asks import AnswerRecord, SignalAskState
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 from connector.sync.polling import Schedule
 from connector.sync.signal_lists import SaberLists
 from connector.sync.signals import signal_kind

@@ -15,7 +15,7 @@ from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
 from connector.saber.models import Signal
 from connector.state.signal_asks import AskSpec
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 
 log = get_logger("sync")
 

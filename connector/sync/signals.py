@@ -38,7 +38,7 @@ from connector.saber import InsufficientCredits
 from connector.saber.models import Signal, SignalBatch
 from connector.saber.signals import SignalQuestion, SignalRequest
 from connector.state.signal_asks import AnswerRecord, AskSpec
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 from connector.sync.jobs import WriteJob
 from connector.sync.polling import Schedule
 from connector.sync.signal_lists import SaberLists, folded

@@ -17,7 +17,7 @@ from connector.logs import get_logger
 from connector.mapping import PropertyValue, map_subscription_values
 from connector.saber import SaberNotFound
 from connector.saber.models import Signal
-from connector.sync.config import Cycle
+from connector.sync.context import Cycle
 
 log = get_logger("sync")
 

@@ -6,11 +6,10 @@ import time
 from collections.abc import Mapping
 
 from connector.hubspot import HubSpotAdapter
+from connector.hubspot.limits import MAX_BATCH
 from connector.mapping import value_hash
 from connector.state import StateStore
 from connector.sync.summary import RunSummary
-
-BATCH_SIZE = 100  # HubSpot's batch update limit
 
 
 class BatchWriter:
@@ -45,7 +44,7 @@ class BatchWriter:
             self._unsettled[contact_id] = pending
         else:
             self._unsettled.pop(contact_id, None)
-        if len(self._pending) >= BATCH_SIZE:
+        if len(self._pending) >= MAX_BATCH:
             self.flush()
 
     def flush_older_than(self, seconds: float) -> None:
