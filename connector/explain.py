@@ -19,6 +19,7 @@ from connector.state import ContactState, StateStore
 from connector.sync.changes import compute_changes
 from connector.sync.jobs import stored_research
 from connector.sync.pull import describe_filter, search_filter
+from connector.sync.unmatched import Unmatched
 
 # What each write decision means, for a person.
 DECISIONS = {
@@ -213,7 +214,8 @@ def render_explain(report: dict[str, Any]) -> str:
         waiting = " (its answers wait to land there)" if state.get("company_pending") else ""
         lines.append(f"company: HubSpot company {state['company_id']} takes its company answers{waiting}")
     elif state.get("company_unmatched"):
-        lines.append(f"company: none matched: {state['company_unmatched']}")
+        why = Unmatched.parse(state["company_unmatched"])
+        lines.append(f"company: none matched: {why}")
     research = report["research"]
     if research is None:
         lines.append(f"research: {state['research_status']}")

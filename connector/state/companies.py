@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from connector.state.tables import CHUNK, clip, companies, contacts
+from connector.sync.unmatched import Unmatched
 
 
 @dataclass(frozen=True)
@@ -132,12 +133,12 @@ class CompanyRecords:
             return list(conn.execute(query).scalars())
 
     def company_unmatched_counts(self) -> dict[str, int]:
-        """Contacts with no matched company, by reason code (the text before the first colon)."""
+        """Contacts with no matched company, by reason code (`Unmatched`, stored as `code: detail`)."""
         counts: dict[str, int] = {}
         with self._read() as conn:
             query = select(contacts.c.company_unmatched).where(contacts.c.company_unmatched.is_not(None))
             for (reason,) in conn.execute(query):
-                code = str(reason).split(":", 1)[0]
+                code = Unmatched.parse(str(reason)).code
                 counts[code] = counts.get(code, 0) + 1
         return counts
 

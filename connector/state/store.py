@@ -519,8 +519,12 @@ class StateStore(CompanyRecords, SignalAskRecords, Timings):
         code: str,
         message: str,
         property: str | None = None,
+        *,
+        of_contact: bool = True,
     ) -> None:
-        """Log a record-level error for `status`; with a contact, it becomes its `last_error` too."""
+        """Log a record-level error for `status`; with a contact, it becomes its `last_error` too.
+
+        `of_contact=False`: `contact_id` is another subject's key (`company:123`), kept as is."""
         now = self._clock()
         message = clip(message) or ""
         with self._write() as conn:
@@ -534,7 +538,7 @@ class StateStore(CompanyRecords, SignalAskRecords, Timings):
                     at=now,
                 )
             )
-            if contact_id is not None:
+            if contact_id is not None and of_contact:
                 self._ensure_contact(conn, contact_id, now)
                 last = f"{code}: {message}" if not property else f"{code} ({property}): {message}"
                 self._update_contact(conn, contact_id, last_error=clip(last), updated_at=now)

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
 from connector.saber.models import Research
 from connector.state import ContactState, StateStore
 from connector.state.signal_asks import SignalAskState
 from connector.sync.context import Cycle
+from connector.sync.failures import Failure, contact_failure, error_code
 from connector.sync.polling import Schedule
 from connector.sync.results import record_done
 
@@ -31,7 +32,7 @@ class Collector:
     """Looks pending research up: by external ID first, by the stored research id as a fallback."""
 
     def __init__(
-        self, cycle: Cycle, schedule: Schedule, fail: Callable[[RecordFailure], None] | None = None
+        self, cycle: Cycle, schedule: Schedule, fail: Callable[[Failure], None] | None = None
     ) -> None:
         self.cycle = cycle
         self.schedule = schedule
@@ -56,9 +57,8 @@ class Collector:
         if research.status == "completed" and not research.has_findings:
             # Saber said done but sent nothing to write (or garbage in its place): say so.
             self.fail(
-                RecordFailure(
+                contact_failure(
                     state.contact_id,
-                    None,
                     "RESULT_MISSING",
                     f"research {research.id} is completed but its answer holds no result object;"
                     " only the research's own fields are written",
@@ -85,8 +85,8 @@ class Collector:
         except (SkippableError, RetriableApiError) as exc:
             log.warning("research lookup failed", contact_id=state.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer about this contact: on its record
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
-                self.fail(RecordFailure(state.contact_id, None, code, f"research lookup: {exc}"))
+                code = error_code(exc, "LOOKUP_FAILED")
+                self.fail(contact_failure(state.contact_id, code, f"research lookup: {exc}"))
             return None
 
 
@@ -148,5 +148,6 @@ def _soonest(store: StateStore, contact_ids: Sequence[str] | None) -> datetime |
     """When the next look of anything pending is due (None: nothing is pending)."""
     research = store.pending(contact_ids=contact_ids, limit=1)
     signals = store.signal_asks_due(due_before=None, contact_ids=contact_ids, limit=1)
-    times = [x.next_check_at or datetime.min.replace(tzinfo=UTC) for x in (*research, *signals)]
+    never = datetime.min.replace(tzinfo=UTC)
+    times = [x.next_check_at or never for x in research] + [a.next_check_at or never for a in signals]
     return min(times) if times else None

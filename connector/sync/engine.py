@@ -18,12 +18,12 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 import structlog
 
-from connector.errors import ApiOutage, RecordFailure
+from connector.errors import ApiOutage
 from connector.hubspot import Contact, HubSpotAdapter
 from connector.hubspot.limits import MAX_BATCH, MERGED_IDS
 from connector.mapping import InputsResult, Mapping, build_inputs, held_back, map_values, value_hash
@@ -31,22 +31,29 @@ from connector.mapping.inputs import echoed_inputs
 from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
-from connector.sync.changes import ChangeSet, compute_changes
-from connector.sync.collect import Round, pending_rounds
-from connector.sync.companies import CompanyStage, CompanyWriter
+from connector.sync.changes import compute_changes
+from connector.sync.collect import Collector, Round, pending_rounds
+from connector.sync.companies import CompanyStage
+from connector.sync.company_writes import CompanySender
 from connector.sync.context import Cycle, EngineConfig, utcnow
 from connector.sync.credits import CreditBudget
-from connector.sync.effects import DryRunEffects, Effects, LiveEffects
-from connector.sync.jobs import WriteJob, stored_research
+from connector.sync.effects import Effects, Stages, effects_for, failure_log
+from connector.sync.failures import contact_failure
+from connector.sync.jobs import Computed, WriteJob, stored_research
+from connector.sync.launch import Launcher
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
-from connector.sync.polling import KINDS, SAMPLE, Schedule
+from connector.sync.polling import KINDS, Schedule
 from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
-from connector.sync.signals import Resolution, signal_kind
+from connector.sync.rescheduling import reschedule, sample_pending
+from connector.sync.resolution import Resolution
+from connector.sync.signal_collect import SignalCollector
+from connector.sync.signals import SignalStage
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
+from connector.sync.writer import BatchWriter
 
 __all__ = ["EngineConfig", "SyncEngine"]
 
@@ -76,9 +83,9 @@ class SyncEngine:
         cap = mapping.select.max_new_per_run
         if options.max_new is not None:
             cap = options.max_new if cap is None else min(cap, options.max_new)
-        self.summary = RunSummary(
-            started_at=clock(),
-            dry_run=options.dry_run,
+        self.summary = RunSummary.of(
+            clock(),
+            options,
             research_cost=config.research_cost,
             signal_cost=config.signal_cost,
             signals_per_research=len(mapping.used_signals()),
@@ -103,10 +110,18 @@ class SyncEngine:
         self.schedule = Schedule(
             config.poll_min_seconds, config.poll_max_seconds, early_looks=config.webhook_url is None
         )
-        self.effects: Effects = (
-            DryRunEffects(self.cycle)
-            if options.dry_run
-            else LiveEffects(self.cycle, self.puller, self.schedule, self._map)
+        self.failures = failure_log(options, self.summary, store)  # the run's one sink of failures
+        self.effects: Effects = effects_for(
+            options,
+            store=store,
+            summary=self.summary,
+            mapping=mapping,
+            budget=self.budget,
+            failures=self.failures,
+            stages=self._stages(),
+        )
+        self.companies = CompanyStage(
+            mapping, hubspot, saber, store, self.summary, self.effects, contact_ids=options.contact_ids
         )
         self.progress = progress or Progress(enabled=False)
         self._sleep = sleep or self.stop.sleep  # a stop cuts a --wait pause short
@@ -118,8 +133,21 @@ class SyncEngine:
         self._sampled = False  # pending work of earlier runs sampled, to learn its kind's times
         self._final = False  # the wait is over: what is held back is written with what is known
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
-        self.companies = CompanyStage(self.cycle, CompanyWriter(self.cycle, self.effects.fail))
         self.summary.companies_mapped = mapping.companies is not None
+
+    def _stages(self) -> Stages:
+        """The live stages, each given what it uses; a live run's effects delegate to them."""
+        c, fail = self.cycle, self.failures.fail
+        signals = SignalStage(c, self.schedule, fail, self._map)
+        return Stages(
+            puller=self.puller,
+            launcher=Launcher(c, self.schedule, fail),
+            collector=Collector(c, self.schedule, fail),
+            signals=signals,
+            signal_collector=SignalCollector(c, self.schedule, signals.lists, fail),
+            writer=BatchWriter(c.hubspot, c.store, self.summary, fail),
+            companies=CompanySender(c.hubspot, c.store, self.summary, fail),
+        )
 
     # ------------------------------------------------------------------ the cycle
     def run(self) -> RunSummary:
@@ -263,52 +291,15 @@ class SyncEngine:
         self._drain(force=False)
 
     def _sample_pending(self) -> None:
-        """Work left by earlier runs while its kind's times are unknown waits the fallback: a few
-        of it are looked at now, to learn from, so the rest need not wait that long."""
-        c = self.cycle
-        if c.options.dry_run or self._sampled:
-            return
-        self._sampled = True
-        now = c.clock()
-        soon = now + timedelta(seconds=c.config.poll_min_seconds)
-        if not self.schedule.known("research") and not self.schedule.sampling("research"):
-            waiting = sorted(
-                (launched, cid) for cid, launched, at in c.store.unlooked_research() if at and at > soon
-            )
-            c.store.reschedule_research({cid: now for _, cid in waiting[:SAMPLE]})
-            self.schedule.sampled("research", len(waiting[:SAMPLE]))
-        picks: dict[str, datetime] = {}
-        for kind in ("contact_signal", "company_signal"):
-            if self.schedule.known(kind) or self.schedule.sampling(kind):
-                continue
-            asks = [a for a in c.store.unlooked_signal_asks() if signal_kind(a.spec.scope) == kind]
-            waiting_asks = sorted(
-                (a for a in asks if a.next_check_at and a.next_check_at > soon), key=lambda a: a.asked_at
-            )
-            picks.update({a.key: now for a in waiting_asks[:SAMPLE]})
-            self.schedule.sampled(kind, len(waiting_asks[:SAMPLE]))
-        c.store.reschedule_signal_asks(picks)
+        """Once a run: a few of the work earlier runs left is looked at now, to learn its times from."""
+        if not self._sampled:
+            self._sampled = True
+            c = self.cycle
+            sample_pending(c.store, self.schedule, self.effects, c.clock(), c.config.poll_min_seconds)
 
     def _reschedule(self, kinds: set[str]) -> None:
-        """Work scheduled before its kind's times were known is looked at when that kind usually finishes."""
-        c = self.cycle
-        if not kinds or c.options.dry_run:
-            return
-        if "research" in kinds:
-            moves = {}
-            for cid, launched, current in c.store.unlooked_research():
-                at = self.schedule.rescheduled_first("research", launched)
-                if current is None or abs((at - current).total_seconds()) >= 1:
-                    moves[cid] = at
-            c.store.reschedule_research(moves)
-        signal_moves = {}
-        for ask in c.store.unlooked_signal_asks():
-            kind = signal_kind(ask.spec.scope)
-            if kind in kinds:
-                at = self.schedule.rescheduled_first(kind, ask.asked_at)
-                if ask.next_check_at is None or abs((at - ask.next_check_at).total_seconds()) >= 1:
-                    signal_moves[ask.key] = at
-        c.store.reschedule_signal_asks(signal_moves)
+        if kinds:
+            reschedule(self.cycle.store, self.schedule, self.effects, kinds)
 
     def _collect_batch(self, states: list[ContactState]) -> None:
         """Look these up; what finished waits in `_finished` for a full batch of reads and writes."""
@@ -338,7 +329,7 @@ class SyncEngine:
                 jobs.append(WriteJob.of(state, {}, inputs, research))
         if not jobs:
             return finished
-        resolved = self.effects.resolve_signals(jobs)
+        resolved = self.effects.ask_signals(jobs)
         self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
         now = {job.contact_id for job in self._park(jobs, resolved, write_pending=False)}
         held = {job.contact_id for job in jobs} - now
@@ -387,15 +378,18 @@ class SyncEngine:
         """Answer signals, compute each contact's changes, and hand them to the writer."""
         if not jobs:
             return
-        resolved = self.effects.resolve_signals(jobs)
+        resolved = self.effects.ask_signals(jobs)
         self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
         jobs = self._park(jobs, resolved)
         computed = self._map(lambda job: self._changes(job, resolved[job.contact_id]), jobs)
-        self.companies.mark_pending([job.contact_id for job in jobs])  # until their company has them
-        for job, changes in zip(jobs, computed, strict=True):
+        self.companies.add([x.note for x in computed if x.note is not None])  # pending until they land
+        for job, result in zip(jobs, computed, strict=True):
+            changes = result.changes
+            for prop in result.held_back:
+                self.summary.held_back(prop)
             for err in changes.errors:
                 self.effects.fail(
-                    RecordFailure(changes.contact_id, err.property, "CONVERSION_ERROR", err.error or "")
+                    contact_failure(changes.contact_id, "CONVERSION_ERROR", err.error or "", err.property)
                 )
             for kept in changes.of("kept_edit"):
                 self.summary.kept_edit(kept.property)
@@ -430,15 +424,16 @@ class SyncEngine:
                 now.append(job)
         return now
 
-    def _changes(self, job: WriteJob, resolution: Resolution) -> ChangeSet:
+    def _changes(self, job: WriteJob, resolution: Resolution) -> Computed:
+        """What one job's answers come to (computed only: the caller counts, notes and writes)."""
         c = self.cycle
         answers = resolution.answers
         values = map_values(c.mapping, job.research, answers)
-        for prop in held_back(values):
-            self.summary.held_back(prop)
+        note = None
         if job.research.status == "completed" and job.inputs.inputs is not None:
-            self.companies.note(job.contact_id, job.inputs.inputs.get("companyDomain"), answers)
-        return compute_changes(c.mapping, job.contact_id, values, job.properties, job.written)
+            note = self.companies.note(job.contact_id, job.inputs.inputs.get("companyDomain"), answers)
+        changes = compute_changes(c.mapping, job.contact_id, values, job.properties, job.written)
+        return Computed(changes, tuple(held_back(values)), note)
 
     # ------------------------------------------------------------------ plumbing
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -484,8 +479,8 @@ class SyncEngine:
             n for status, n in self.cycle.store.count_signal_asks().items() if status != "failed"
         )
         saber = self.cycle.saber
-        if not s.dry_run and (s.research.get("launched") or not saber.external_ids.sent):
-            self.cycle.store.set_cursor(RESEARCH_MODE, saber.external_ids.mode)  # for `status`, `check`
+        if s.research.get("launched") or not saber.external_ids.sent:
+            self.effects.set_cursor(RESEARCH_MODE, saber.external_ids.mode)  # for `status`, `check`
         self.effects.finish_run(error)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.progress.close()

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RetriableApiError, SkippableError
 from connector.hubspot.limits import MERGED_IDS
 from connector.logs import get_logger
 from connector.mapping.model import INPUT_FIELDS
@@ -15,6 +15,7 @@ from connector.saber.models import Research, ResearchStarted
 from connector.saber.research import start_contact_research
 from connector.state import UNWRITTEN
 from connector.sync.context import Cycle
+from connector.sync.failures import Failure, contact_failure, error_code
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob, stored_research
 from connector.sync.polling import Schedule
 from connector.sync.results import record_done
@@ -29,7 +30,7 @@ class Launcher:
     POST's idempotency key is derived from the contact, its inputs and what it replaces.
     """
 
-    def __init__(self, cycle: Cycle, schedule: Schedule, fail: Callable[[RecordFailure], None]) -> None:
+    def __init__(self, cycle: Cycle, schedule: Schedule, fail: Callable[[Failure], None]) -> None:
         self.cycle = cycle
         self.schedule = schedule
         self.fail = fail
@@ -101,7 +102,7 @@ class Launcher:
             return LaunchOutcome("rejected", cid)
         if failed is not None:
             # Saber kept failing after retries: try again next run (the cursor moves on).
-            self.fail(RecordFailure(cid, None, getattr(failed, "code", None) or "SABER_ERROR", str(failed)))
+            self.fail(contact_failure(cid, error_code(failed, "SABER_ERROR"), str(failed)))
             c.store.record_deferred(cid, "launch_failed")
             return LaunchOutcome("failed", cid)
         if started is None:  # 402: out of credits
@@ -225,8 +226,8 @@ class Launcher:
         except (SkippableError, RetriableApiError) as exc:
             log.warning("lookup by external id failed", contact_id=job.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer: on the contact's record
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
-                self.fail(RecordFailure(job.contact_id, None, code, f"look-up by external id: {exc}"))
+                code = error_code(exc, "LOOKUP_FAILED")
+                self.fail(contact_failure(job.contact_id, code, f"look-up by external id: {exc}"))
             return None  # the launch's Idempotency-Key still keeps a retry from paying twice
         if found is None or found.status == "failed":
             return None
@@ -325,4 +326,4 @@ class Launcher:
             error=message,
         )
         c.summary.skip("rejected_by_saber", job.contact_id, message)
-        self.fail(RecordFailure(job.contact_id, None, "REJECTED", message))
+        self.fail(contact_failure(job.contact_id, "REJECTED", message))

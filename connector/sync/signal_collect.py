@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
 from connector.saber import SaberNotFound
 from connector.saber.models import Signal
 from connector.state.signal_asks import AnswerRecord, SignalAskState
 from connector.sync.context import Cycle
+from connector.sync.failures import Failure, Subject, error_code
 from connector.sync.polling import Schedule
+from connector.sync.resolution import signal_kind
 from connector.sync.signal_lists import SaberLists
-from connector.sync.signals import signal_kind
 
 log = get_logger("sync")
 
@@ -34,7 +35,7 @@ class SignalCollector:
         cycle: Cycle,
         schedule: Schedule,
         lists: SaberLists,
-        fail: Callable[[RecordFailure], None],
+        fail: Callable[[Failure], None],
     ) -> None:
         self.cycle = cycle
         self.schedule = schedule
@@ -57,8 +58,8 @@ class SignalCollector:
         except (SkippableError, RetriableApiError) as exc:
             log.warning("signal look-up failed", signal_id=signal_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer: said, and looked at again later
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
-                self.fail(RecordFailure(f"signal {signal_id}", None, code, f"signal look-up: {exc}"))
+                code = error_code(exc, "LOOKUP_FAILED")
+                self.fail(Failure(Subject("signal", signal_id), code, f"signal look-up: {exc}"))
             c.store.record_signal_polled(ask.key, next_check_at=self._after(ask, now))
             return False
         return self._seen(ask, signal, now)

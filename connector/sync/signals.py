@@ -2,7 +2,7 @@
 
 Saber's signals take tens of seconds, so they are asked asynchronously and collected like
 research (`connector.sync.signal_collect`). For each question and target a batch of write
-jobs needs (`SignalStage.resolve`), in order:
+jobs needs (`SignalStage.ask`), in order:
 
 1. the answer this contact already holds for these inputs, or the shared answer kept for
    the target (one per company domain or profile URL, for every contact, run and replica);
@@ -21,16 +21,15 @@ not be paid); once nothing it waits on is in flight it is written again.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
 from connector.mapping import SignalAsk, signals_to_ask
 from connector.mapping.inputs import is_free_mail
@@ -39,49 +38,15 @@ from connector.saber.models import Signal, SignalBatch
 from connector.saber.signals import SignalQuestion, SignalRequest
 from connector.state.signal_asks import AnswerRecord, AskSpec
 from connector.sync.context import Cycle
+from connector.sync.failures import Failure, contact_failure, error_code
 from connector.sync.jobs import WriteJob
 from connector.sync.polling import Schedule
+from connector.sync.resolution import Resolution, answer_key, signal_kind
 from connector.sync.signal_lists import SaberLists, folded
 
 log = get_logger("sync")
 
-# Why a written result stays pending work.
-SIGNAL_UNANSWERED = "SIGNAL_UNANSWERED"  # a mapped signal failed or could not be paid: a later run asks
-SIGNAL_PENDING = "SIGNAL_PENDING"  # a mapped signal is in flight at Saber: written again once it is in
 MAX_RESEND_PAUSE = 5.0  # seconds, at most, between a lost answer's look in the lists and the resend
-
-
-def answer_key(item: SignalAsk, verification_mode: str | None = None) -> str:
-    """The shared answer's key: scope, target, the question (case and spacing folded), answer type.
-
-    A lenient answer is not a strict one: `lenient` is part of its key (strict keeps the old key).
-    """
-    parts = [item.scope, item.target.casefold(), folded(item.question), item.answer_type]
-    if verification_mode == "lenient":
-        parts.append("lenient")
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def signal_kind(scope: str) -> str:
-    """The timing kind of a signal of this scope (`connector.sync.polling.KINDS`)."""
-    return f"{scope}_signal"
-
-
-@dataclass
-class Resolution:
-    """What one contact's signals came to in this cycle."""
-
-    answers: dict[str, Signal] = field(default_factory=dict)  # mapping key -> answer
-    waiting: list[str] = field(default_factory=list)  # mapping keys in flight at Saber
-    unanswered: list[str] = field(default_factory=list)  # mapping keys not answered (failed, unpaid)
-    wait_keys: set[str] = field(default_factory=set)  # answer keys waited on (`signal_waits`)
-
-    @property
-    def pending(self) -> str | None:
-        """Why the contact's result is not done yet, or None."""
-        if self.unanswered:
-            return SIGNAL_UNANSWERED
-        return SIGNAL_PENDING if self.waiting else None
 
 
 @dataclass
@@ -101,8 +66,13 @@ class _Need:
 
     @property
     def request(self) -> SignalRequest:
-        scope = "company" if self.spec.scope == "company" else "contact"
+        scope: Literal["contact", "company"] = "company" if self.spec.scope == "company" else "contact"
         return SignalRequest(scope, self.spec.target, self.question)
+
+
+def _in_turn(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """`fn` over `items`, one after the other (the default of `RunAll`)."""
+    return [fn(x) for x in items]
 
 
 Batch = tuple[list[SignalQuestion], list[str], list[_Need]]  # questions, domains, the asks it makes
@@ -116,8 +86,8 @@ class SignalStage:
         self,
         cycle: Cycle,
         schedule: Schedule,
-        fail: Callable[[RecordFailure], None],
-        run_all: RunAll = lambda fn, items: [fn(item) for item in items],
+        fail: Callable[[Failure], None],
+        run_all: RunAll = _in_turn,
     ) -> None:
         self.cycle = cycle
         self.schedule = schedule
@@ -136,8 +106,8 @@ class SignalStage:
         return answered_at is not None and self.cycle.clock() - answered_at < timedelta(days=days)
 
     # ------------------------------------------------------------------ the batch
-    def resolve(self, jobs: Sequence[WriteJob]) -> dict[str, Resolution]:
-        """Each job's answers, what it waits on and what could not be answered; asks what must be asked."""
+    def ask(self, jobs: Sequence[WriteJob]) -> dict[str, Resolution]:
+        """Each job's answers, what it waits on and what is unanswered; pays for what must be asked."""
         out = {job.contact_id: Resolution() for job in jobs}
         needs: dict[str, _Need] = {}
         for job in jobs:
@@ -351,7 +321,9 @@ class SignalStage:
         cost = c.config.signal_cost
         c.summary.count("signal_batches")
         by_item = {(folded(n.spec.target), folded(n.spec.question)): n for n in members}
-        by_template = {(folded(n.spec.target), n.spec.template_id): n for n in members if n.spec.template_id}
+        by_template: dict[tuple[str, str | None], _Need] = {
+            (folded(n.spec.target), n.spec.template_id): n for n in members if n.spec.template_id
+        }
         seen: set[str] = set()
         for item in answer.results:
             need = by_item.get((folded(item.domain), folded(item.question))) or by_template.get(
@@ -445,18 +417,18 @@ class SignalStage:
         """A paid create answered with something unreadable, or failing past every attempt: said
         against each contact waiting on it (the ask itself is looked for in the lists)."""
         if isinstance(exc, SkippableError) or last:
-            code = getattr(exc, "code", None) or "SIGNAL_FAILED"
+            code = error_code(exc, "SIGNAL_FAILED")
             for need in needs:
                 for job, item in need.users:
-                    self.fail(RecordFailure(job.contact_id, None, code, f"signal {item.key}: {exc}"))
+                    self.fail(contact_failure(job.contact_id, code, f"signal {item.key}: {exc}"))
 
     def _refused(self, needs: list[_Need], exc: BaseException, code: str | None = None) -> None:
         """Saber refused the ask or kept failing it (nothing made): recorded per contact; a later run asks."""
-        code = code or getattr(exc, "code", None) or "SIGNAL_FAILED"
+        code = code or error_code(exc, "SIGNAL_FAILED")
         for need in needs:
             self.cycle.store.release_signal_ask(need.spec.key)
             for job, item in need.users:
-                self.fail(RecordFailure(job.contact_id, None, code, f"signal {item.key}: {exc}"))
+                self.fail(contact_failure(job.contact_id, code, f"signal {item.key}: {exc}"))
 
     # ------------------------------------------------------------------ outcomes per contact
     def _answered(self, need: _Need, signal: Signal, out: dict[str, Resolution]) -> None:
