@@ -14,13 +14,17 @@ from datetime import UTC, datetime, timedelta
 
 from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
+from connector.mapping import Mapping
+from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import ContactState, StateStore
 from connector.state.signal_asks import SignalAskState
-from connector.sync.context import Cycle
+from connector.sync.context import EngineConfig
 from connector.sync.failures import Failure, contact_failure, error_code
+from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
 from connector.sync.results import record_done
+from connector.sync.summary import RunSummary
 
 log = get_logger("sync")
 
@@ -32,27 +36,42 @@ class Collector:
     """Looks pending research up: by external ID first, by the stored research id as a fallback."""
 
     def __init__(
-        self, cycle: Cycle, schedule: Schedule, fail: Callable[[Failure], None] | None = None
+        self,
+        *,
+        mapping: Mapping,
+        saber: SaberClient,
+        saber_health: OutageBreaker,
+        store: StateStore,
+        summary: RunSummary,
+        config: EngineConfig,
+        clock: Callable[[], datetime],
+        schedule: Schedule,
+        fail: Callable[[Failure], None] | None = None,
     ) -> None:
-        self.cycle = cycle
+        self.mapping = mapping
+        self.saber = saber
+        self.saber_health = saber_health
+        self.store = store
+        self.summary = summary
+        self.config = config
+        self.clock = clock
         self.schedule = schedule
         self.fail = fail or (lambda failure: None)
 
     def poll(self, state: ContactState) -> Research | None:
         """The finished research (recorded), or None while it is still running (next look scheduled)."""
-        c = self.cycle
         research = self._lookup(state)
-        now = c.clock()
+        now = self.clock()
         if research is None or not research.is_done:
             launched = state.launched_at or now
-            if research is None or now - launched < c.config.research_timeout:
+            if research is None or now - launched < self.config.research_timeout:
                 later = self.schedule.after("research", launched, now)
-                c.store.record_poll(state.contact_id, next_check_at=later)
+                self.store.record_poll(state.contact_id, next_check_at=later)
                 return None
             research = Research.failure(
                 state.research_id or "",
                 "RESEARCH_TIMEOUT",
-                f"still processing after {c.config.research_timeout}",
+                f"still processing after {self.config.research_timeout}",
             )
         if research.status == "completed" and not research.has_findings:
             # Saber said done but sent nothing to write (or garbage in its place): say so.
@@ -64,11 +83,11 @@ class Collector:
                     " only the research's own fields are written",
                 )
             )
-        record_done(c.store, c.summary, c.clock, state.contact_id, research, self.schedule)
+        record_done(self.store, self.summary, self.clock, state.contact_id, research, self.schedule)
         return research
 
     def _lookup(self, state: ContactState) -> Research | None:
-        saber, source = self.cycle.saber, self.cycle.mapping.external_source
+        saber, source = self.saber, self.mapping.external_source
 
         def find() -> Research | None:
             if state.research_id and not saber.external_ids.sent:  # launched without them: by id
@@ -81,7 +100,7 @@ class Collector:
             return found
 
         try:
-            return self.cycle.saber_health.call("find_research", find)
+            return self.saber_health.call("find_research", find)
         except (SkippableError, RetriableApiError) as exc:
             log.warning("research lookup failed", contact_id=state.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer about this contact: on its record

@@ -13,7 +13,6 @@ live, into the errors table that `status` reads.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -23,19 +22,13 @@ from connector.saber.models import Research, Signal
 from connector.state import ContactState, StateStore
 from connector.state.signal_asks import SignalAskState
 from connector.sync.changes import ChangeSet
-from connector.sync.collect import Collector
-from connector.sync.company_writes import CompanySender
 from connector.sync.credits import CreditBudget
 from connector.sync.failures import Failure
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob
-from connector.sync.launch import Launcher
 from connector.sync.options import SyncOptions
-from connector.sync.pull import Puller
 from connector.sync.resolution import Resolution
-from connector.sync.signal_collect import SignalCollector
-from connector.sync.signals import SignalStage
+from connector.sync.stages import Stages
 from connector.sync.summary import PlannedChange, RunSummary
-from connector.sync.writer import BatchWriter
 
 CompanyMatches = Mapping[str, tuple[str | None, str | None]]  # contact -> (company id, why unmatched)
 
@@ -96,19 +89,6 @@ class FailureLog:
                 property=failure.prop,
                 of_contact=failure.subject.kind == "contact",
             )
-
-
-@dataclass(frozen=True)
-class Stages:
-    """The live stages a live run's effects delegate to (composed by the engine)."""
-
-    puller: Puller
-    launcher: Launcher
-    collector: Collector
-    signals: SignalStage
-    signal_collector: SignalCollector
-    writer: BatchWriter
-    companies: CompanySender
 
 
 def failure_log(options: SyncOptions, summary: RunSummary, store: StateStore) -> FailureLog:

@@ -32,15 +32,13 @@ from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.changes import compute_changes
-from connector.sync.collect import Collector, Round, pending_rounds
+from connector.sync.collect import Round, pending_rounds
 from connector.sync.companies import CompanyStage
-from connector.sync.company_writes import CompanySender
 from connector.sync.context import Cycle, EngineConfig, utcnow
 from connector.sync.credits import CreditBudget
-from connector.sync.effects import Effects, Stages, effects_for, failure_log
+from connector.sync.effects import Effects, effects_for, failure_log
 from connector.sync.failures import contact_failure
 from connector.sync.jobs import Computed, WriteJob, stored_research
-from connector.sync.launch import Launcher
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
@@ -49,11 +47,9 @@ from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
 from connector.sync.rescheduling import reschedule, sample_pending
 from connector.sync.resolution import Resolution
-from connector.sync.signal_collect import SignalCollector
-from connector.sync.signals import SignalStage
+from connector.sync.stages import live_stages
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
-from connector.sync.writer import BatchWriter
 
 __all__ = ["EngineConfig", "SyncEngine"]
 
@@ -118,7 +114,7 @@ class SyncEngine:
             mapping=mapping,
             budget=self.budget,
             failures=self.failures,
-            stages=self._stages(),
+            stages=live_stages(self.cycle, self.puller, self.schedule, self.failures.fail, self._map),
         )
         self.companies = CompanyStage(
             mapping, hubspot, saber, store, self.summary, self.effects, contact_ids=options.contact_ids
@@ -134,20 +130,6 @@ class SyncEngine:
         self._final = False  # the wait is over: what is held back is written with what is known
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
         self.summary.companies_mapped = mapping.companies is not None
-
-    def _stages(self) -> Stages:
-        """The live stages, each given what it uses; a live run's effects delegate to them."""
-        c, fail = self.cycle, self.failures.fail
-        signals = SignalStage(c, self.schedule, fail, self._map)
-        return Stages(
-            puller=self.puller,
-            launcher=Launcher(c, self.schedule, fail),
-            collector=Collector(c, self.schedule, fail),
-            signals=signals,
-            signal_collector=SignalCollector(c, self.schedule, signals.lists, fail),
-            writer=BatchWriter(c.hubspot, c.store, self.summary, fail),
-            companies=CompanySender(c.hubspot, c.store, self.summary, fail),
-        )
 
     # ------------------------------------------------------------------ the cycle
     def run(self) -> RunSummary:

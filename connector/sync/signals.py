@@ -31,18 +31,23 @@ from typing import Any, Literal
 
 from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
-from connector.mapping import SignalAsk, signals_to_ask
+from connector.mapping import Mapping, SignalAsk, signals_to_ask
 from connector.mapping.inputs import is_free_mail
-from connector.saber import InsufficientCredits
+from connector.saber import InsufficientCredits, SaberClient
 from connector.saber.models import Signal, SignalBatch
 from connector.saber.signals import SignalQuestion, SignalRequest
+from connector.state import StateStore
 from connector.state.signal_asks import AnswerRecord, AskSpec
-from connector.sync.context import Cycle
+from connector.sync.context import EngineConfig
+from connector.sync.credits import CreditBudget
 from connector.sync.failures import Failure, contact_failure, error_code
 from connector.sync.jobs import WriteJob
+from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
 from connector.sync.resolution import Resolution, answer_key, signal_kind
 from connector.sync.signal_lists import SaberLists, folded
+from connector.sync.stopping import StopRequest
+from connector.sync.summary import RunSummary
 
 log = get_logger("sync")
 
@@ -84,26 +89,43 @@ class SignalStage:
 
     def __init__(
         self,
-        cycle: Cycle,
+        *,
+        mapping: Mapping,
+        saber: SaberClient,
+        saber_health: OutageBreaker,
+        store: StateStore,
+        summary: RunSummary,
+        budget: CreditBudget,
+        config: EngineConfig,
+        clock: Callable[[], datetime],
+        stop: StopRequest,
         schedule: Schedule,
         fail: Callable[[Failure], None],
         run_all: RunAll = _in_turn,
     ) -> None:
-        self.cycle = cycle
+        self.mapping = mapping
+        self.saber = saber
+        self.saber_health = saber_health
+        self.store = store
+        self.summary = summary
+        self.budget = budget
+        self.config = config
+        self.clock = clock
+        self.stop = stop
         self.schedule = schedule
         self.fail = fail
         self.run_all = run_all  # the cycle's pool: reads and creates for many targets at once
-        self.lists = SaberLists(cycle, self.fresh)
+        self.lists = SaberLists(saber, saber_health, config, clock, self.fresh)
         self._rng = random.Random()
         self._lock = threading.Lock()
         self._counted: set[tuple[str, str]] = set()  # (contact, ask) whose saving this run counted
 
     def fresh(self, answered_at: datetime | None) -> bool:
         """Whether an answer of that time is young enough (the mapping's refresh window)."""
-        days = self.cycle.mapping.select.refresh_after_days
+        days = self.mapping.select.refresh_after_days
         if days is None:
             return True
-        return answered_at is not None and self.cycle.clock() - answered_at < timedelta(days=days)
+        return answered_at is not None and self.clock() - answered_at < timedelta(days=days)
 
     # ------------------------------------------------------------------ the batch
     def ask(self, jobs: Sequence[WriteJob]) -> dict[str, Resolution]:
@@ -120,10 +142,10 @@ class SignalStage:
                 ):
                     out[job.contact_id].answers[item.key] = Signal.model_validate(stored["signal"])
                     continue
-                mode = self.cycle.mapping.signals[item.key].verification_mode
+                mode = self.mapping.signals[item.key].verification_mode
                 key = answer_key(item, mode)
                 if key not in needs:
-                    webhook = self.cycle.config.webhook_url
+                    webhook = self.config.webhook_url
                     if item.template_id is not None:  # the template fixes the question and type
                         question = SignalQuestion(
                             template_id=item.template_id, verification_mode=mode, webhook_url=webhook
@@ -138,7 +160,7 @@ class SignalStage:
                     needs[key] = _Need(spec, question)
                 needs[key].users.append((job, item))
         if needs:
-            waited = self.cycle.store.signal_waits_of([job.contact_id for job in jobs])
+            waited = self.store.signal_waits_of([job.contact_id for job in jobs])
             for need in needs.values():
                 need.waited = {cid for cid, keys in waited.items() if need.spec.key in keys}
             self._serve(list(needs.values()), out)
@@ -148,7 +170,7 @@ class SignalStage:
         """The job's signals its research result does not answer and that can be asked."""
         if job.research.status != "completed" or job.inputs.inputs is None:
             return []
-        asks, unaskable = signals_to_ask(self.cycle.mapping, job.research, job.inputs.inputs)
+        asks, unaskable = signals_to_ask(self.mapping, job.research, job.inputs.inputs)
         for key, why in unaskable.items():
             log.debug("signal not asked", contact_id=job.contact_id, signal=key, reason=why)
         # A free-mail domain is no company: never asked, and nothing waits on it.
@@ -156,25 +178,24 @@ class SignalStage:
 
     def _serve(self, needs: list[_Need], out: dict[str, Resolution]) -> None:
         """Kept answers, asks in flight, then claims: looked up in Saber's lists, then paid for."""
-        c = self.cycle
         unkept = []
-        kept = c.store.signal_answers_of([n.spec.key for n in needs])
+        kept = self.store.signal_answers_of([n.spec.key for n in needs])
         for need in needs:
             found = kept.get(need.spec.key)
             if found is not None and self.fresh(found[1]):
                 self._answered(need, Signal.model_validate(found[0]), out)
             else:
                 unkept.append(need)
-        rows = c.store.signal_asks_for([n.spec.key for n in unkept])
-        started = c.summary.started_at
+        rows = self.store.signal_asks_for([n.spec.key for n in unkept])
+        started = self.summary.started_at
         claimed: list[_Need] = []
         for need in unkept:
             row = rows.get(need.spec.key)
             if row is not None and row.status == "failed" and row.updated_at >= started:
                 self._unanswered(need, out)  # failed during this run: a later run asks again
-            elif c.stop.requested:
+            elif self.stop.requested:
                 self._unanswered(need, out)  # Ctrl-C / SIGTERM: pay for nothing new
-            elif c.store.claim_signal_ask(need.spec, failed_before=started):
+            elif self.store.claim_signal_ask(need.spec, failed_before=started):
                 claimed.append(need)
             else:
                 self._waiting(need, out)  # another worker, run or replica is asking it
@@ -186,7 +207,7 @@ class SignalStage:
         finally:
             for need in claimed:  # claims never acted on are given back (a stop, an outage)
                 if need.spec.key not in sent:
-                    c.store.release_signal_ask(need.spec.key)
+                    self.store.release_signal_ask(need.spec.key)
 
     def _look_first(self, claimed: list[_Need], out: dict[str, Resolution], sent: set[str]) -> list[_Need]:
         """Saber's lists, one page per target: a young completed answer is kept, one in flight adopted."""
@@ -197,7 +218,7 @@ class SignalStage:
                 if found is None:
                     unpaid.append(need)
                     continue
-                self.cycle.summary.save("saber_lists", self.cycle.config.signal_cost)
+                self.summary.save("saber_lists", self.config.signal_cost)
                 need.first_counted = True
                 sent.add(need.spec.key)
                 self._took(need, found, out, source="saber_list")
@@ -207,11 +228,11 @@ class SignalStage:
     def _pay(self, unpaid: list[_Need], out: dict[str, Resolution], sent: set[str]) -> None:
         """Ask what nothing could answer: contact questions one by one, company ones in batches."""
         self.run_all(
-            lambda need: None if self.cycle.stop.requested else self._ask_one(need, out, sent),
+            lambda need: None if self.stop.requested else self._ask_one(need, out, sent),
             [n for n in unpaid if n.spec.scope != "company"],
         )
         for batch in self._batches([n for n in unpaid if n.spec.scope == "company"]):
-            if self.cycle.stop.requested:
+            if self.stop.requested:
                 break
             self._ask_batch(batch, out, sent)
         for need in unpaid:
@@ -220,26 +241,25 @@ class SignalStage:
 
     def _ask_one(self, need: _Need, out: dict[str, Resolution], sent: set[str]) -> None:
         """One create; a lost answer is looked for in the lists before the same ask is sent again."""
-        c = self.cycle
-        cost = c.config.signal_cost
-        if not c.budget.reserve(cost):
+        cost = self.config.signal_cost
+        if not self.budget.reserve(cost):
             return
-        for attempt in range(1, c.saber.policy.max_attempts + 1):
+        for attempt in range(1, self.saber.policy.max_attempts + 1):
             try:
-                signal = c.saber_health.call(
-                    f"create_{need.spec.scope}_signal", lambda: c.saber.create_signal(need.request)
+                signal = self.saber_health.call(
+                    f"create_{need.spec.scope}_signal", lambda: self.saber.create_signal(need.request)
                 )
             except InsufficientCredits:
-                c.budget.mark_exhausted()
-                c.budget.refund(cost)
+                self.budget.mark_exhausted()
+                self.budget.refund(cost)
                 return
             except (SkippableError, RetriableApiError) as exc:
                 if not getattr(exc, "maybe_applied", False):
-                    c.budget.refund(cost)
+                    self.budget.refund(cost)
                     self._refused([need], exc)
                     return
                 sent.add(need.spec.key)  # it may have been made: never released, looked for
-                last = attempt == c.saber.policy.max_attempts
+                last = attempt == self.saber.policy.max_attempts
                 self._garbled([need], exc, last=last)
                 if not self._lost([need], out, last=last):
                     return
@@ -258,7 +278,7 @@ class SignalStage:
         groups: dict[tuple[SignalQuestion, ...], list[str]] = defaultdict(list)
         for domain, wanted in by_domain.items():
             groups[tuple(sorted({n.question for n in wanted}, key=repr))].append(domain)
-        size = max(1, self.cycle.config.signal_batch_size)
+        size = max(1, self.config.signal_batch_size)
         batches: list[Batch] = []
         for questions, domains in groups.items():
             per_batch = max(1, size // len(questions))
@@ -269,13 +289,12 @@ class SignalStage:
 
     def _ask_batch(self, batch: Batch, out: dict[str, Resolution], sent: set[str]) -> None:
         """One batch POST; the budget reserves the whole batch first (whole domains, as many as it allows)."""
-        c = self.cycle
         questions, domains, members = batch
-        cost = c.config.signal_cost
-        reserved = c.budget.reserve_many(len(members), cost)
+        cost = self.config.signal_cost
+        reserved = self.budget.reserve_many(len(members), cost)
         if reserved < len(members):
             keep = reserved // len(questions)
-            c.budget.refund(cost * (reserved - keep * len(questions)))
+            self.budget.refund(cost * (reserved - keep * len(questions)))
             kept = set(domains[:keep])
             batch = (questions, domains[:keep], [n for n in members if n.spec.target in kept])
         if batch[1]:
@@ -283,27 +302,26 @@ class SignalStage:
 
     def _send_batch(self, batch: Batch, out: dict[str, Resolution], sent: set[str], *, attempt: int) -> None:
         """Send a reserved batch; after a lost answer, what is not in the lists is sent again (as batches)."""
-        c = self.cycle
         questions, domains, members = batch
-        cost = c.config.signal_cost
+        cost = self.config.signal_cost
         try:
-            answer = c.saber_health.call(
+            answer = self.saber_health.call(
                 "create_company_signal_batch",
-                lambda: c.saber.create_company_signal_batch(
-                    questions, domains, wait_seconds=c.config.signal_batch_wait
+                lambda: self.saber.create_company_signal_batch(
+                    questions, domains, wait_seconds=self.config.signal_batch_wait
                 ),
             )
         except InsufficientCredits:
-            c.budget.mark_exhausted()
-            c.budget.refund(cost * len(members))
+            self.budget.mark_exhausted()
+            self.budget.refund(cost * len(members))
             return
         except (SkippableError, RetriableApiError) as exc:
             if not getattr(exc, "maybe_applied", False):
-                c.budget.refund(cost * len(members))
+                self.budget.refund(cost * len(members))
                 self._refused(members, exc)
                 return
             sent.update(n.spec.key for n in members)
-            last = attempt >= c.saber.policy.max_attempts
+            last = attempt >= self.saber.policy.max_attempts
             self._garbled(members, exc, last=last)
             missing = self._lost(members, out, last=last)
             if missing:
@@ -317,9 +335,8 @@ class SignalStage:
         self, answer: SignalBatch, members: list[_Need], out: dict[str, Resolution], sent: set[str]
     ) -> None:
         """Each signal a batch made, by domain and question: its id is stored to be collected."""
-        c = self.cycle
-        cost = c.config.signal_cost
-        c.summary.count("signal_batches")
+        cost = self.config.signal_cost
+        self.summary.count("signal_batches")
         by_item = {(folded(n.spec.target), folded(n.spec.question)): n for n in members}
         by_template: dict[tuple[str, str | None], _Need] = {
             (folded(n.spec.target), n.spec.template_id): n for n in members if n.spec.template_id
@@ -337,7 +354,7 @@ class SignalStage:
                 self._paid(need)
                 self._took(need, Signal.model_validate({"id": item.id, "status": "processing"}), out, "asked")
             else:  # rejected: nothing made, nothing charged
-                c.budget.refund(cost)
+                self.budget.refund(cost)
                 self._refused([need], RuntimeError(item.error or "rejected by Saber"), code="SIGNAL_REJECTED")
         missing = [n for n in members if n.spec.key not in seen]
         if missing:  # an asynchronous batch names no signal: they are found in the lists
@@ -346,14 +363,12 @@ class SignalStage:
 
     def _pause(self, attempt: int) -> None:
         """The wait before an ask whose answer was lost (and that is not in the lists) is sent again."""
-        c = self.cycle
-        c.stop.sleep(min(MAX_RESEND_PAUSE, c.saber.policy.backoff(attempt, self._rng)))
+        self.stop.sleep(min(MAX_RESEND_PAUSE, self.saber.policy.backoff(attempt, self._rng)))
 
     def _paid(self, need: _Need) -> None:
-        c = self.cycle
         need.first_counted = True
-        c.summary.count("signals_asked")
-        c.summary.spend(f"{need.spec.scope}_signals", c.config.signal_cost)
+        self.summary.count("signals_asked")
+        self.summary.spend(f"{need.spec.scope}_signals", self.config.signal_cost)
 
     def _lost(
         self, needs: list[_Need], out: dict[str, Resolution], *, last: bool, quiet: bool = False
@@ -363,11 +378,10 @@ class SignalStage:
         Returns the asks not there, to be sent again; on the `last` try they stay `asking`
         instead, to be looked for again later (never paid again before that).
         """
-        c = self.cycle
         if not quiet:
             log.warning("signal answer lost; looking for it before paying again", asks=len(needs))
-        now = c.clock()
-        asked = c.store.signal_asks_for([n.spec.key for n in needs])
+        now = self.clock()
+        asked = self.store.signal_asks_for([n.spec.key for n in needs])
         missing: list[_Need] = []
         for group, listed in self._read_lists(needs):
             for need in group:
@@ -377,8 +391,8 @@ class SignalStage:
                     self._paid(need)
                     self._took(need, found, out, source="asked")
                 elif last:
-                    look = now + timedelta(seconds=c.config.lost_look_seconds)
-                    c.store.record_signal_ask_lost(need.spec.key, next_check_at=look)
+                    look = now + timedelta(seconds=self.config.lost_look_seconds)
+                    self.store.record_signal_ask_lost(need.spec.key, next_check_at=look)
                     self._waiting(need, out)
                 else:
                     missing.append(need)
@@ -392,23 +406,22 @@ class SignalStage:
 
     def _took(self, need: _Need, signal: Signal, out: dict[str, Resolution], source: str) -> None:
         """What Saber holds for a claimed ask: an answer kept, a failure recorded, or an id to collect."""
-        c = self.cycle
         status = (signal.status or "").lower()
         if status == "completed" or (source == "saber_list" and signal.answered):
-            c.store.settle_signal_ask(
-                AnswerRecord(need.spec.key, need.spec, source, signal.raw, signal.completed_at or c.clock())
-            )
+            answered_at = signal.completed_at or self.clock()
+            record = AnswerRecord(need.spec.key, need.spec, source, signal.raw, answered_at)
+            self.store.settle_signal_ask(record)
             if source == "asked":
                 self.schedule.note(signal_kind(need.spec.scope), signal.processing_seconds)
             self._answered(need, signal, out)
         elif signal.failed:
             error = None if signal.error is None else str(signal.error)
-            c.store.record_signal_failed(need.spec.key, error_code=signal.error_code, error=error)
-            c.summary.count("signals_failed")
+            self.store.record_signal_failed(need.spec.key, error_code=signal.error_code, error=error)
+            self.summary.count("signals_failed")
             self._unanswered(need, out)
         elif signal.id:
-            first = first_look(c, self.schedule, need.spec.scope, signal.created_at or c.clock())
-            c.store.record_signal_asked(need.spec.key, signal.id, next_check_at=first)
+            first = first_look(self.config, self.schedule, need.spec.scope, signal.created_at or self.clock())
+            self.store.record_signal_asked(need.spec.key, signal.id, next_check_at=first)
             self._waiting(need, out)
         else:  # no id to collect it by: looked for in the lists
             self._lost([need], out, last=True)
@@ -426,17 +439,16 @@ class SignalStage:
         """Saber refused the ask or kept failing it (nothing made): recorded per contact; a later run asks."""
         code = code or error_code(exc, "SIGNAL_FAILED")
         for need in needs:
-            self.cycle.store.release_signal_ask(need.spec.key)
+            self.store.release_signal_ask(need.spec.key)
             for job, item in need.users:
                 self.fail(contact_failure(job.contact_id, code, f"signal {item.key}: {exc}"))
 
     # ------------------------------------------------------------------ outcomes per contact
     def _answered(self, need: _Need, signal: Signal, out: dict[str, Resolution]) -> None:
-        c = self.cycle
         self._count_reuse(need)
         for job, item in need.users:
             out[job.contact_id].answers[item.key] = signal
-            c.store.record_signal(
+            self.store.record_signal(
                 job.contact_id,
                 item.key,
                 {"signal": signal.raw, "target": item.target},
@@ -451,12 +463,11 @@ class SignalStage:
 
     def _count_reuse(self, need: _Need) -> None:
         """Every contact the answer serves without a payment of its own (once per contact and ask)."""
-        c = self.cycle
         with self._lock:
             for job, item in need.served():
                 if (job.contact_id, need.spec.key) not in self._counted:
                     self._counted.add((job.contact_id, need.spec.key))
-                    c.summary.save(f"{item.scope}_answers_reused", c.config.signal_cost)
+                    self.summary.save(f"{item.scope}_answers_reused", self.config.signal_cost)
             self._counted |= {(job.contact_id, need.spec.key) for job, _ in need.users}
         need.waited |= {job.contact_id for job, _ in need.users}  # counted: never again
 
@@ -465,9 +476,8 @@ class SignalStage:
             out[job.contact_id].unanswered.append(item.key)
 
 
-def first_look(cycle: Cycle, schedule: Schedule, scope: str, asked_at: datetime) -> datetime:
+def first_look(config: EngineConfig, schedule: Schedule, scope: str, asked_at: datetime) -> datetime:
     """When a signal asked at `asked_at` is first looked up (with webhooks: the late safety poll)."""
-    config = cycle.config
     if config.webhook_url is not None:
         return asked_at + timedelta(seconds=max(config.poll_min_seconds, config.webhook_poll_seconds))
     return schedule.first(signal_kind(scope), asked_at)
