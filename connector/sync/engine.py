@@ -102,7 +102,8 @@ class SyncEngine:
             properties=tuple(sorted({*mapping.hubspot_properties(), MERGED_IDS})),
             stop=self.stop,
         )
-        self.puller = Puller(self.cycle)
+        c = self.cycle
+        self.puller = Puller(c.hubspot, store, mapping, options, config, self.summary, c.properties)
         self.schedule = Schedule(
             config.poll_min_seconds, config.poll_max_seconds, early_looks=config.webhook_url is None
         )
