@@ -26,19 +26,18 @@ import structlog
 from connector.errors import ApiOutage
 from connector.hubspot import Contact, HubSpotAdapter
 from connector.hubspot.limits import MAX_BATCH, MERGED_IDS
-from connector.mapping import InputsResult, Mapping, build_inputs, held_back, map_values, value_hash
+from connector.mapping import InputsResult, Mapping, build_inputs
 from connector.mapping.inputs import echoed_inputs
 from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
-from connector.sync.changes import compute_changes
 from connector.sync.collect import Round, pending_rounds
 from connector.sync.companies import CompanyStage
 from connector.sync.context import Cycle, EngineConfig, utcnow
 from connector.sync.credits import CreditBudget
 from connector.sync.effects import Effects, effects_for, failure_log
-from connector.sync.failures import contact_failure
-from connector.sync.jobs import Computed, WriteJob, stored_research
+from connector.sync.jobs import WriteJob, stored_research
+from connector.sync.landing import Landing
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
@@ -46,7 +45,6 @@ from connector.sync.polling import KINDS, Schedule
 from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
 from connector.sync.rescheduling import reschedule, sample_pending
-from connector.sync.resolution import Resolution
 from connector.sync.stages import live_stages
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
@@ -120,15 +118,16 @@ class SyncEngine:
         self.companies = CompanyStage(
             mapping, hubspot, saber, store, self.summary, self.effects, contact_ids=options.contact_ids
         )
+        may_wait = self.effects.waits and options.wait_seconds > 0
+        self.landing = Landing(
+            mapping, self.summary, self.effects, self.companies, self.stop, self._map, may_wait=may_wait
+        )
         self.progress = progress or Progress(enabled=False)
         self._sleep = sleep or self.stop.sleep  # a stop cuts a --wait pause short
         self._finished: list[tuple[ContactState, Research]] = []  # collected, waiting for a full batch
         self._finished_since: float | None = None  # monotonic time the oldest of them finished
         self._rewritten: dict[str, int] = {}  # contact -> times written again this run (answers came in)
-        # Results held back (--wait) until the signals they need are in, and since when they waited.
-        self._parked: dict[str, float] = {}
         self._sampled = False  # pending work of earlier runs sampled, to learn its kind's times
-        self._final = False  # the wait is over: what is held back is written with what is known
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
         self.summary.companies_mapped = mapping.companies is not None
 
@@ -186,7 +185,7 @@ class SyncEngine:
             put_off = [j for j in launches if not j.contact.properties.get(MERGED_IDS)]  # merges adopt free
             launches = [j for j in launches if j.contact.properties.get(MERGED_IDS)]
         outcomes = [*self.effects.defer_all(put_off), *self._map(self.effects.launch, launches)]
-        self._write([*plan.writes, *(o.write for o in outcomes if o.write is not None)])
+        self.landing.write([*plan.writes, *(o.write for o in outcomes if o.write is not None)])
         self.progress.update(self.summary)
 
     def _collect(self) -> None:
@@ -208,8 +207,8 @@ class SyncEngine:
         )
         for due in rounds:
             self._collect_round(due)
-        self._final = True
-        self._rewrite(sorted(self._parked), force=True)  # still waiting: written with what is known
+        self.landing.final = True
+        self._rewrite(sorted(self.landing.parked), force=True)  # still waiting: written with what is known
         self._drain(force=True)
 
     def _collect_due(self) -> None:
@@ -263,10 +262,11 @@ class SyncEngine:
         self.effects.set_waits(nothing)
         if finished:
             # A result held back has waited for its batch already: it does not wait a second time.
+            parked = self.landing.parked
             since = min(
                 [
                     time.monotonic(),
-                    *(self._parked[s.contact_id] for s, _ in finished if s.contact_id in self._parked),
+                    *(parked[s.contact_id] for s, _ in finished if s.contact_id in parked),
                 ]
             )
             self._finished_since = since if not self._finished else min(self._finished_since or since, since)
@@ -312,9 +312,8 @@ class SyncEngine:
                 jobs.append(WriteJob.of(state, {}, inputs, research))
         if not jobs:
             return finished
-        resolved = self.effects.ask_signals(jobs)
-        self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
-        now = {job.contact_id for job in self._park(jobs, resolved, write_pending=False)}
+        resolved = self.landing.ask(jobs)
+        now = {job.contact_id for job in self.landing.park(jobs, resolved, write_pending=False)}
         held = {job.contact_id for job in jobs} - now
         return [(state, research) for state, research in finished if state.contact_id not in held]
 
@@ -354,69 +353,8 @@ class SyncEngine:
                 continue
             inputs = build_inputs(c.mapping, contact.properties)
             jobs.append(WriteJob.of(state, contact.properties, inputs, research, write_pending=UNWRITTEN))
-        self._write(jobs)
+        self.landing.write(jobs)
         self.progress.update(self.summary)
-
-    def _write(self, jobs: Sequence[WriteJob]) -> None:
-        """Answer signals, compute each contact's changes, and hand them to the writer."""
-        if not jobs:
-            return
-        resolved = self.effects.ask_signals(jobs)
-        self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
-        jobs = self._park(jobs, resolved)
-        computed = self._map(lambda job: self._changes(job, resolved[job.contact_id]), jobs)
-        self.companies.add([x.note for x in computed if x.note is not None])  # pending until they land
-        for job, result in zip(jobs, computed, strict=True):
-            changes = result.changes
-            for prop in result.held_back:
-                self.summary.held_back(prop)
-            for err in changes.errors:
-                self.effects.fail(
-                    contact_failure(changes.contact_id, "CONVERSION_ERROR", err.error or "", err.property)
-                )
-            for kept in changes.of("kept_edit"):
-                self.summary.kept_edit(kept.property)
-            # Values HubSpot holds already but whose hash is not kept (a lost state database, a
-            # value typed as Saber gives it): adopted, so later refreshes still update them.
-            held = {p: value_hash(v) for p, v in changes.held.items() if job.written.get(p) != value_hash(v)}
-            if held:
-                self.effects.adopt_written(job.contact_id, held)
-            # A signal not in yet (in flight, failed, unpaid): what is known lands, the result stays pending.
-            pending = resolved[job.contact_id].pending
-            if changes.updates:
-                self.effects.write(changes, pending=pending)
-            elif job.write_pending or pending:
-                self.effects.settle(job.contact_id, pending)  # HubSpot holds every value already
-
-    def _park(
-        self, jobs: Sequence[WriteJob], resolved: dict[str, Resolution], *, write_pending: bool = True
-    ) -> list[WriteJob]:
-        """With --wait, hold back results whose signals are in flight: they land once, answers and all
-        (one HubSpot write, not two). Returns the jobs to write now."""
-        c = self.cycle
-        may_park = self.effects.waits and c.options.wait_seconds > 0 and not self._final
-        now: list[WriteJob] = []
-        for job in jobs:
-            r = resolved[job.contact_id]
-            if may_park and not self.stop.requested and r.waiting and not r.unanswered:
-                self._parked.setdefault(job.contact_id, time.monotonic())
-                if write_pending and not job.write_pending:  # pending until it lands, whatever happens
-                    self.effects.settle(job.contact_id, r.pending)
-            else:
-                self._parked.pop(job.contact_id, None)
-                now.append(job)
-        return now
-
-    def _changes(self, job: WriteJob, resolution: Resolution) -> Computed:
-        """What one job's answers come to (computed only: the caller counts, notes and writes)."""
-        c = self.cycle
-        answers = resolution.answers
-        values = map_values(c.mapping, job.research, answers)
-        note = None
-        if job.research.status == "completed" and job.inputs.inputs is not None:
-            note = self.companies.note(job.contact_id, job.inputs.inputs.get("companyDomain"), answers)
-        changes = compute_changes(c.mapping, job.contact_id, values, job.properties, job.written)
-        return Computed(changes, tuple(held_back(values)), note)
 
     # ------------------------------------------------------------------ plumbing
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
