@@ -281,8 +281,9 @@ class CompanyWriter:
             else:
                 landed.add(w.company_id)
         by_id = {w.company_id: w for w in writes}
-        domains = {cid: by_id[cid].domain or current[cid].domain for cid in changesets}
-        return landed | self.effects.write_companies(changesets, domains)
+        domains = {cid: by_id[cid].domain for cid in changesets}
+        held = {cid: current[cid].domain for cid in changesets}
+        return landed | self.effects.write_companies(changesets, domains, held)
 
 
 def _by_domain(domain: str | None, holders: Sequence[Company]) -> Match:

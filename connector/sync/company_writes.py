@@ -31,8 +31,17 @@ class CompanySender:
         self.summary = summary
         self.fail = fail
 
-    def send(self, changesets: Mapping[str, ChangeSet], domains: Mapping[str, str | None]) -> set[str]:
-        """Send the changes; the ids whose values all landed (the others stay pending, failures said)."""
+    def send(
+        self,
+        changesets: Mapping[str, ChangeSet],
+        domains: Mapping[str, str | None],
+        held: Mapping[str, str | None],
+    ) -> set[str]:
+        """Send the changes; the ids whose values all landed (the others stay pending, failures said).
+
+        `domains`: the domain each company's answers were asked for; `held`: the domain HubSpot
+        holds for it, kept with what was written when the answers name none.
+        """
         if not changesets:
             return set()
         try:
@@ -54,7 +63,7 @@ class CompanySender:
             values = {p: v for p, v in changes.updates.items() if None not in failed and p not in failed}
             if values:
                 self.store.record_company_written(
-                    cid, domains[cid], {p: value_hash(v) for p, v in values.items()}
+                    cid, domains[cid] or held[cid], {p: value_hash(v) for p, v in values.items()}
                 )
                 self.summary.count("companies_written")
                 self.summary.count("company_properties_written", len(values))

@@ -65,7 +65,10 @@ class Effects(Protocol):
     def record_company_matches(self, matches: CompanyMatches, *, settled: bool) -> None: ...
     def put_off_company(self, failure: Failure, domain: str | None) -> None: ...
     def write_companies(
-        self, changesets: Mapping[str, ChangeSet], domains: Mapping[str, str | None]
+        self,
+        changesets: Mapping[str, ChangeSet],
+        domains: Mapping[str, str | None],
+        held: Mapping[str, str | None],
     ) -> set[str]: ...
 
 
@@ -210,9 +213,12 @@ class LiveEffects:
         self.store.set_company_pending(failure.subject.id, domain, failure.code, failure.message)
 
     def write_companies(
-        self, changesets: Mapping[str, ChangeSet], domains: Mapping[str, str | None]
+        self,
+        changesets: Mapping[str, ChangeSet],
+        domains: Mapping[str, str | None],
+        held: Mapping[str, str | None],
     ) -> set[str]:
-        return self.stages.companies.send(changesets, domains)
+        return self.stages.companies.send(changesets, domains, held)
 
 
 class DryRunEffects:
@@ -327,7 +333,10 @@ class DryRunEffects:
         self.fail(failure)
 
     def write_companies(
-        self, changesets: Mapping[str, ChangeSet], domains: Mapping[str, str | None]
+        self,
+        changesets: Mapping[str, ChangeSet],
+        domains: Mapping[str, str | None],
+        held: Mapping[str, str | None],
     ) -> set[str]:
         """Each company's changes in the plan, as the dry run's contacts show theirs."""
         for company_id, changes in changesets.items():
