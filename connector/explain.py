@@ -16,10 +16,10 @@ from connector.mapping import Mapping, build_inputs, map_values, signals_to_ask,
 from connector.mapping.values import signal_of
 from connector.saber.models import Signal
 from connector.state import ContactState, StateStore
+from connector.state.unmatched import Unmatched
 from connector.sync.changes import compute_changes
 from connector.sync.jobs import stored_research
 from connector.sync.pull import describe_filter, search_filter
-from connector.sync.unmatched import Unmatched
 
 # What each write decision means, for a person.
 DECISIONS = {

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from connector.state.tables import CHUNK, clip, companies, contacts
-from connector.sync.unmatched import Unmatched
+from connector.state.unmatched import Unmatched
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,7 @@ from connector.mapping import Mapping, PropertyValue, held_back, map_company_val
 from connector.saber import SaberClient
 from connector.saber.models import Signal
 from connector.state import StateStore
-from connector.sync.changes import ChangeSet, compute_changes
-from connector.sync.effects import Effects
-from connector.sync.failures import Failure, Subject
-from connector.sync.jobs import CompanyNote
-from connector.sync.subscriptions import SubscriptionRead, read_subscriptions
-from connector.sync.summary import RunSummary
-from connector.sync.unmatched import (
+from connector.state.unmatched import (
     AMBIGUOUS_DOMAIN,
     ASSOCIATION_FAILED,
     NO_ASSOCIATION,
@@ -40,6 +34,12 @@ from connector.sync.unmatched import (
     SEVERAL_COMPANIES,
     Unmatched,
 )
+from connector.sync.changes import ChangeSet, compute_changes
+from connector.sync.effects import Effects
+from connector.sync.failures import Failure, Subject
+from connector.sync.jobs import CompanyNote
+from connector.sync.subscriptions import SubscriptionRead, read_subscriptions
+from connector.sync.summary import RunSummary
 
 log = get_logger("sync")
 

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
@@ -35,7 +33,7 @@ from connector.mapping import Mapping, SignalAsk, signals_to_ask
 from connector.mapping.inputs import is_free_mail
 from connector.saber import InsufficientCredits, SaberClient
 from connector.saber.models import Signal, SignalBatch
-from connector.saber.signals import SignalQuestion, SignalRequest
+from connector.saber.signals import SignalQuestion
 from connector.state import StateStore
 from connector.state.signal_asks import AnswerRecord, AskSpec
 from connector.sync.context import EngineConfig
@@ -46,6 +44,7 @@ from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
 from connector.sync.resolution import Resolution, answer_key, signal_kind
 from connector.sync.signal_lists import SaberLists, folded
+from connector.sync.signal_needs import Batch, Need, batches, by_target
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
 
@@ -54,33 +53,11 @@ log = get_logger("sync")
 MAX_RESEND_PAUSE = 5.0  # seconds, at most, between a lost answer's look in the lists and the resend
 
 
-@dataclass
-class _Need:
-    """One ask the batch needs, and the contacts (with their mapping keys) it answers."""
-
-    spec: AskSpec
-    question: SignalQuestion
-    users: list[tuple[WriteJob, SignalAsk]] = field(default_factory=list)
-    waited: set[str] = field(default_factory=set)  # contacts that already waited on it (counted then)
-    first_counted: bool = False  # its first user's answer is counted otherwise (paid, or found free)
-
-    def served(self) -> list[tuple[WriteJob, SignalAsk]]:
-        """The users whose answer comes without paying and is not counted yet: credits saved."""
-        users = self.users[1:] if self.first_counted else self.users
-        return [(job, item) for job, item in users if job.contact_id not in self.waited]
-
-    @property
-    def request(self) -> SignalRequest:
-        scope: Literal["contact", "company"] = "company" if self.spec.scope == "company" else "contact"
-        return SignalRequest(scope, self.spec.target, self.question)
-
-
 def _in_turn(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """`fn` over `items`, one after the other (the default of `RunAll`)."""
     return [fn(x) for x in items]
 
 
-Batch = tuple[list[SignalQuestion], list[str], list[_Need]]  # questions, domains, the asks it makes
 RunAll = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]  # fn over items, on a pool
 
 
@@ -131,7 +108,7 @@ class SignalStage:
     def ask(self, jobs: Sequence[WriteJob]) -> dict[str, Resolution]:
         """Each job's answers, what it waits on and what is unanswered; pays for what must be asked."""
         out = {job.contact_id: Resolution() for job in jobs}
-        needs: dict[str, _Need] = {}
+        needs: dict[str, Need] = {}
         for job in jobs:
             for item in self._asks(job):
                 stored = job.signals.get(item.key)
@@ -157,7 +134,7 @@ class SignalStage:
                     spec = AskSpec(
                         key, item.scope, item.target, item.question, item.answer_type, item.template_id, mode
                     )
-                    needs[key] = _Need(spec, question)
+                    needs[key] = Need(spec, question)
                 needs[key].users.append((job, item))
         if needs:
             waited = self.store.signal_waits_of([job.contact_id for job in jobs])
@@ -176,7 +153,7 @@ class SignalStage:
         # A free-mail domain is no company: never asked, and nothing waits on it.
         return [a for a in asks if not (a.scope == "company" and is_free_mail(a.target))]
 
-    def _serve(self, needs: list[_Need], out: dict[str, Resolution]) -> None:
+    def _serve(self, needs: list[Need], out: dict[str, Resolution]) -> None:
         """Kept answers, asks in flight, then claims: looked up in Saber's lists, then paid for."""
         unkept = []
         kept = self.store.signal_answers_of([n.spec.key for n in needs])
@@ -188,7 +165,7 @@ class SignalStage:
                 unkept.append(need)
         rows = self.store.signal_asks_for([n.spec.key for n in unkept])
         started = self.summary.started_at
-        claimed: list[_Need] = []
+        claimed: list[Need] = []
         for need in unkept:
             row = rows.get(need.spec.key)
             if row is not None and row.status == "failed" and row.updated_at >= started:
@@ -209,9 +186,9 @@ class SignalStage:
                 if need.spec.key not in sent:
                     self.store.release_signal_ask(need.spec.key)
 
-    def _look_first(self, claimed: list[_Need], out: dict[str, Resolution], sent: set[str]) -> list[_Need]:
+    def _look_first(self, claimed: list[Need], out: dict[str, Resolution], sent: set[str]) -> list[Need]:
         """Saber's lists, one page per target: a young completed answer is kept, one in flight adopted."""
-        unpaid: list[_Need] = []
+        unpaid: list[Need] = []
         for group, listed in self._read_lists(claimed):
             for need in group:
                 found = self.lists.match(listed, need.spec, since=None)
@@ -225,13 +202,13 @@ class SignalStage:
         return unpaid
 
     # ------------------------------------------------------------------ paying
-    def _pay(self, unpaid: list[_Need], out: dict[str, Resolution], sent: set[str]) -> None:
+    def _pay(self, unpaid: list[Need], out: dict[str, Resolution], sent: set[str]) -> None:
         """Ask what nothing could answer: contact questions one by one, company ones in batches."""
         self.run_all(
             lambda need: None if self.stop.requested else self._ask_one(need, out, sent),
             [n for n in unpaid if n.spec.scope != "company"],
         )
-        for batch in self._batches([n for n in unpaid if n.spec.scope == "company"]):
+        for batch in batches([n for n in unpaid if n.spec.scope == "company"], self.config.signal_batch_size):
             if self.stop.requested:
                 break
             self._ask_batch(batch, out, sent)
@@ -239,7 +216,7 @@ class SignalStage:
             if need.spec.key not in sent:
                 self._unanswered(need, out)
 
-    def _ask_one(self, need: _Need, out: dict[str, Resolution], sent: set[str]) -> None:
+    def _ask_one(self, need: Need, out: dict[str, Resolution], sent: set[str]) -> None:
         """One create; a lost answer is looked for in the lists before the same ask is sent again."""
         cost = self.config.signal_cost
         if not self.budget.reserve(cost):
@@ -269,23 +246,6 @@ class SignalStage:
             self._paid(need)
             self._took(need, signal, out, source="asked")
             return
-
-    def _batches(self, needs: list[_Need]) -> list[Batch]:
-        """Company asks grouped by the questions their domain needs, split to at most the batch size."""
-        by_domain: dict[str, list[_Need]] = defaultdict(list)
-        for need in needs:
-            by_domain[need.spec.target].append(need)
-        groups: dict[tuple[SignalQuestion, ...], list[str]] = defaultdict(list)
-        for domain, wanted in by_domain.items():
-            groups[tuple(sorted({n.question for n in wanted}, key=repr))].append(domain)
-        size = max(1, self.config.signal_batch_size)
-        batches: list[Batch] = []
-        for questions, domains in groups.items():
-            per_batch = max(1, size // len(questions))
-            for start in range(0, len(domains), per_batch):
-                chunk = domains[start : start + per_batch]
-                batches.append((list(questions), chunk, [n for d in chunk for n in by_domain[d]]))
-        return batches
 
     def _ask_batch(self, batch: Batch, out: dict[str, Resolution], sent: set[str]) -> None:
         """One batch POST; the budget reserves the whole batch first (whole domains, as many as it allows)."""
@@ -326,19 +286,19 @@ class SignalStage:
             missing = self._lost(members, out, last=last)
             if missing:
                 self._pause(attempt)
-                for again in self._batches(missing):
+                for again in batches(missing, self.config.signal_batch_size):
                     self._send_batch(again, out, sent, attempt=attempt + 1)
             return
         self._batch_answered(answer, members, out, sent)
 
     def _batch_answered(
-        self, answer: SignalBatch, members: list[_Need], out: dict[str, Resolution], sent: set[str]
+        self, answer: SignalBatch, members: list[Need], out: dict[str, Resolution], sent: set[str]
     ) -> None:
         """Each signal a batch made, by domain and question: its id is stored to be collected."""
         cost = self.config.signal_cost
         self.summary.count("signal_batches")
         by_item = {(folded(n.spec.target), folded(n.spec.question)): n for n in members}
-        by_template: dict[tuple[str, str | None], _Need] = {
+        by_template: dict[tuple[str, str | None], Need] = {
             (folded(n.spec.target), n.spec.template_id): n for n in members if n.spec.template_id
         }
         seen: set[str] = set()
@@ -365,14 +325,14 @@ class SignalStage:
         """The wait before an ask whose answer was lost (and that is not in the lists) is sent again."""
         self.stop.sleep(min(MAX_RESEND_PAUSE, self.saber.policy.backoff(attempt, self._rng)))
 
-    def _paid(self, need: _Need) -> None:
+    def _paid(self, need: Need) -> None:
         need.first_counted = True
         self.summary.count("signals_asked")
         self.summary.spend(f"{need.spec.scope}_signals", self.config.signal_cost)
 
     def _lost(
-        self, needs: list[_Need], out: dict[str, Resolution], *, last: bool, quiet: bool = False
-    ) -> list[_Need]:
+        self, needs: list[Need], out: dict[str, Resolution], *, last: bool, quiet: bool = False
+    ) -> list[Need]:
         """Creates whose answers were lost, looked for in the lists: what was made is taken over.
 
         Returns the asks not there, to be sent again; on the `last` try they stay `asking`
@@ -382,7 +342,7 @@ class SignalStage:
             log.warning("signal answer lost; looking for it before paying again", asks=len(needs))
         now = self.clock()
         asked = self.store.signal_asks_for([n.spec.key for n in needs])
-        missing: list[_Need] = []
+        missing: list[Need] = []
         for group, listed in self._read_lists(needs):
             for need in group:
                 row = asked.get(need.spec.key)
@@ -398,13 +358,13 @@ class SignalStage:
                     missing.append(need)
         return missing
 
-    def _read_lists(self, needs: Sequence[_Need]) -> list[tuple[list[_Need], list[Signal]]]:
+    def _read_lists(self, needs: Sequence[Need]) -> list[tuple[list[Need], list[Signal]]]:
         """Each target's newest signals (one free read per target, on the pool), with the asks it serves."""
-        groups = list(_by_target(needs).values())
+        groups = list(by_target(needs).values())
         pages = self.run_all(lambda group: self.lists.read(group[0].spec.scope, group[0].spec.target), groups)
         return list(zip(groups, pages, strict=True))
 
-    def _took(self, need: _Need, signal: Signal, out: dict[str, Resolution], source: str) -> None:
+    def _took(self, need: Need, signal: Signal, out: dict[str, Resolution], source: str) -> None:
         """What Saber holds for a claimed ask: an answer kept, a failure recorded, or an id to collect."""
         status = (signal.status or "").lower()
         if status == "completed" or (source == "saber_list" and signal.answered):
@@ -426,7 +386,7 @@ class SignalStage:
         else:  # no id to collect it by: looked for in the lists
             self._lost([need], out, last=True)
 
-    def _garbled(self, needs: list[_Need], exc: BaseException, *, last: bool) -> None:
+    def _garbled(self, needs: list[Need], exc: BaseException, *, last: bool) -> None:
         """A paid create answered with something unreadable, or failing past every attempt: said
         against each contact waiting on it (the ask itself is looked for in the lists)."""
         if isinstance(exc, SkippableError) or last:
@@ -435,7 +395,7 @@ class SignalStage:
                 for job, item in need.users:
                     self.fail(contact_failure(job.contact_id, code, f"signal {item.key}: {exc}"))
 
-    def _refused(self, needs: list[_Need], exc: BaseException, code: str | None = None) -> None:
+    def _refused(self, needs: list[Need], exc: BaseException, code: str | None = None) -> None:
         """Saber refused the ask or kept failing it (nothing made): recorded per contact; a later run asks."""
         code = code or error_code(exc, "SIGNAL_FAILED")
         for need in needs:
@@ -444,7 +404,7 @@ class SignalStage:
                 self.fail(contact_failure(job.contact_id, code, f"signal {item.key}: {exc}"))
 
     # ------------------------------------------------------------------ outcomes per contact
-    def _answered(self, need: _Need, signal: Signal, out: dict[str, Resolution]) -> None:
+    def _answered(self, need: Need, signal: Signal, out: dict[str, Resolution]) -> None:
         self._count_reuse(need)
         for job, item in need.users:
             out[job.contact_id].answers[item.key] = signal
@@ -455,13 +415,13 @@ class SignalStage:
                 job.inputs.fingerprint or "",
             )
 
-    def _waiting(self, need: _Need, out: dict[str, Resolution]) -> None:
+    def _waiting(self, need: Need, out: dict[str, Resolution]) -> None:
         self._count_reuse(need)
         for job, item in need.users:
             out[job.contact_id].waiting.append(item.key)
             out[job.contact_id].wait_keys.add(need.spec.key)
 
-    def _count_reuse(self, need: _Need) -> None:
+    def _count_reuse(self, need: Need) -> None:
         """Every contact the answer serves without a payment of its own (once per contact and ask)."""
         with self._lock:
             for job, item in need.served():
@@ -471,7 +431,7 @@ class SignalStage:
             self._counted |= {(job.contact_id, need.spec.key) for job, _ in need.users}
         need.waited |= {job.contact_id for job, _ in need.users}  # counted: never again
 
-    def _unanswered(self, need: _Need, out: dict[str, Resolution]) -> None:
+    def _unanswered(self, need: Need, out: dict[str, Resolution]) -> None:
         for job, item in need.users:
             out[job.contact_id].unanswered.append(item.key)
 
@@ -481,10 +441,3 @@ def first_look(config: EngineConfig, schedule: Schedule, scope: str, asked_at: d
     if config.webhook_url is not None:
         return asked_at + timedelta(seconds=max(config.poll_min_seconds, config.webhook_poll_seconds))
     return schedule.first(signal_kind(scope), asked_at)
-
-
-def _by_target(needs: Sequence[_Need]) -> dict[tuple[str, str], list[_Need]]:
-    grouped: dict[tuple[str, str], list[_Need]] = defaultdict(list)
-    for need in needs:
-        grouped[(need.spec.scope, need.spec.target)].append(need)
-    return grouped
