@@ -65,9 +65,9 @@ def explain_report(
     }
     inputs = build_inputs(mapping, contact.properties)
     answers = {
-        key: Signal.model_validate(stored["signal"])
-        for key, stored in state.signals.items()
-        if stored.get("fingerprint") == inputs.fingerprint
+        key: Signal.model_validate(stored.signal)
+        for key, stored in state.stored_signals().items()
+        if stored.fingerprint == inputs.fingerprint
     }
     report["signals"] = _signals(mapping, research, answers, inputs.inputs or {})
     values = map_values(mapping, research, answers)

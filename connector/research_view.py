@@ -43,7 +43,7 @@ def research_view(
         note = f"Saber could not be asked ({exc}); the stored copy is shown"
     if raw is None and state is not None and state.result:
         raw, source = dict(state.result), "state database (last completed result)"
-    signals = {key: stored.get("signal") for key, stored in (state.signals if state else {}).items()}
+    signals = {key: stored.signal for key, stored in (state.stored_signals() if state else {}).items()}
     paths: dict[str, Any] = {}
     if raw is not None:
         research = Research.model_validate(raw)

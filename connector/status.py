@@ -25,7 +25,7 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,
                 "outcome": r.outcome,
-                "counts": r.counts,
+                "counts": r.counts.raw,
                 "error": r.error,
             }
             for r in store.last_runs(runs)
@@ -40,7 +40,7 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
 def _last_skips(store: StateStore) -> dict[str, int]:
     """Skip reasons of the latest finished run, most common first."""
     for run in store.last_runs(5):
-        skipped = (run.counts or {}).get("skipped")
+        skipped = run.counts.skipped
         if run.outcome != "running" and skipped is not None:
             return dict(sorted(skipped.items(), key=lambda item: (-item[1], item[0])))
     return {}
@@ -49,15 +49,13 @@ def _last_skips(store: StateStore) -> dict[str, int]:
 def _last_economy(store: StateStore) -> dict[str, Any]:
     """Credits the latest finished run spent by kind and saved by reason, and its calls per service."""
     for run in store.last_runs(5):
-        counts = run.counts or {}
-        if run.outcome != "running" and "credits_used" in counts:
+        counts = run.counts
+        if run.outcome != "running" and counts.credits_used is not None:
             return {
-                "credits_used": counts.get("credits_used", 0),
-                "credits_by_kind": counts.get("credits_by_kind", {}),
-                "credits_saved": counts.get("credits_saved", {}),
-                "api_calls": {
-                    svc: sum(calls.values()) for svc, calls in (counts.get("api_calls") or {}).items()
-                },
+                "credits_used": counts.credits_used,
+                "credits_by_kind": counts.credits_by_kind,
+                "credits_saved": counts.credits_saved,
+                "api_calls": {svc: sum(calls.values()) for svc, calls in counts.api_calls.items()},
             }
     return {}
 
@@ -67,9 +65,9 @@ def _last_companies(store: StateStore) -> dict[str, Any]:
     unmatched = store.company_unmatched_counts()
     waiting = len(store.companies_pending())  # a write HubSpot refused or failed: retried next cycle
     for run in store.last_runs(5):
-        counts = run.counts or {}
-        if run.outcome != "running" and "companies" in counts:
-            return {**counts["companies"], "unmatched_contacts": unmatched, "waiting": waiting}
+        companies = run.counts.companies
+        if run.outcome != "running" and companies is not None:
+            return {**companies, "unmatched_contacts": unmatched, "waiting": waiting}
     return {"unmatched_contacts": unmatched, "waiting": waiting} if unmatched or waiting else {}
 
 

@@ -58,7 +58,7 @@ ISSUE_COMPANIES = """companies:
         saber_funding_news:    {from: answer}
         saber_funding_news_at: {from: completedAt, type: datetime}
 """
-# The mapping example of the README with the company-scope signal defined, and the block above.
+# The mapping example of mappings/README.md with the company-scope signal defined, and the block above.
 EXAMPLE = BASE.replace(SIGNALS_LINE, SIGNALS_LINE + HIRING) + "\n" + ISSUE_COMPANIES
 UUID = "a12b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
 
@@ -566,9 +566,9 @@ def test_explain_describes_the_company_part() -> None:
 
 
 def test_readme_documents_the_example_as_it_loads() -> None:
-    """The README's Companies section shows the issue's block verbatim, so the documented example loads."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Companies", 1)[1].split("### Confidence thresholds", 1)[0]
+    """The mapping reference's Companies section shows the issue's block verbatim, so the documented example loads."""
+    readme = (ROOT / "mappings" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Companies\n", 1)[1].split("\n## Confidence thresholds\n", 1)[0]
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert ISSUE_COMPANIES in block
     documented = YAML(typ="safe").load(block)
@@ -576,7 +576,7 @@ def test_readme_documents_the_example_as_it_loads() -> None:
     assert parse_mapping(
         BASE.replace(SIGNALS_LINE, SIGNALS_LINE + HIRING) + "\n" + block.split("\n\n", 1)[1]
     ).companies
-    assert "min_confidence" in readme.split("### Confidence thresholds", 1)[1].split("### Errors", 1)[0]
+    assert "min_confidence" in readme.split("\n## Confidence thresholds\n", 1)[1].split("\n## Errors\n", 1)[0]
 
 
 def test_company_property_definitions_for_setup() -> None:

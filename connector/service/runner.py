@@ -32,6 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
+from connector.clock import utcnow
 from connector.errors import ApiUnavailableError, ConfigError, ConnectorError
 from connector.hubspot import HubSpotError
 from connector.logs import get_logger, register_secret
@@ -56,10 +57,6 @@ SECRET_NAME = "webhook.secret"  # in the state database, shared by every replica
 MISFIRE_GRACE = 3600  # seconds a cycle may start late (a busy or suspended host) and still run
 BUSY = "busy"  # a cycle could not start: another one holds the lock
 WEBHOOK_RETRY = 1.0  # seconds before webhook contacts are tried again when a cycle holds the lock
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Service:

@@ -1,20 +1,22 @@
-"""The state of HubSpot companies the connector writes, as a mixin of `StateStore`.
+"""The state of HubSpot companies the connector writes, and each contact's company match.
 
-Kept apart from the contact methods so that each file holds one kind of record; it uses
-the store's own transactions (`_read`, `_write`, `_insert`, `_clock`).
+Kept apart from the contact repositories so that each file holds one kind of record: the
+hashes of what landed on each company, what waits to land, and which company (or why none)
+each contact's company-scope answers go to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 
-from connector.state.tables import CHUNK, clip, companies, contacts
+from connector.state.database import Database
+from connector.state.sql import chunked, clip, json_object, record_from_row, unique
+from connector.state.tables import companies, contacts
 from connector.state.unmatched import Unmatched
 
 
@@ -30,28 +32,25 @@ class CompanyState:
     last_error: str | None
 
 
-class CompanyRecords:
-    """Company rows and each contact's company match; mixed into `StateStore`."""
+class Companies:
+    """Company rows and each contact's company match."""
 
-    _clock: Callable[[], datetime]
-    _read: Callable[[], AbstractContextManager[Connection]]
-    _write: Callable[[], AbstractContextManager[Connection]]
-    _insert: Callable[[Any], Any]
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def get_companies(self, company_ids: Sequence[str]) -> dict[str, CompanyState]:
         """States by HubSpot company id for those the connector has seen."""
-        ids = list(dict.fromkeys(company_ids))
         found: dict[str, CompanyState] = {}
-        with self._read() as conn:
-            for start in range(0, len(ids), CHUNK):
-                query = select(companies).where(companies.c.company_id.in_(ids[start : start + CHUNK]))
+        with self._db.read() as conn:
+            for chunk in chunked(unique(company_ids)):
+                query = select(companies).where(companies.c.company_id.in_(chunk))
                 for row in conn.execute(query):
                     found[row.company_id] = _company_state(row)
         return found
 
     def companies_pending(self) -> list[CompanyState]:
         """Companies whose values wait to land (a failed write), oldest first: the next cycle retries."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             query = (
                 select(companies)
                 .where(companies.c.write_pending.is_not(None))
@@ -61,8 +60,8 @@ class CompanyRecords:
 
     def record_company_written(self, company_id: str, domain: str | None, written: Mapping[str, str]) -> None:
         """Merge property -> value hash of what landed on the company; nothing waits any more."""
-        now = self._clock()
-        with self._write() as conn:
+        now = self._db.clock()
+        with self._db.write() as conn:
             row = self._locked_company(conn, company_id, domain, now)
             merged = {**(row.written or {}), **dict(written)}
             conn.execute(
@@ -75,8 +74,8 @@ class CompanyRecords:
         self, company_id: str, domain: str | None, reason: str | None, error: str | None = None
     ) -> None:
         """Why the company's values have not landed (a code and message), or None once nothing waits."""
-        now = self._clock()
-        with self._write() as conn:
+        now = self._db.clock()
+        with self._db.write() as conn:
             self._locked_company(conn, company_id, domain, now)
             conn.execute(
                 update(companies)
@@ -94,8 +93,8 @@ class CompanyRecords:
         """
         if not matches:
             return
-        now = self._clock()
-        with self._write() as conn:
+        now = self._db.clock()
+        with self._db.write() as conn:
             for contact_id, (company_id, unmatched) in matches.items():
                 conn.execute(
                     update(contacts)
@@ -110,20 +109,20 @@ class CompanyRecords:
 
     def mark_company_pending(self, contact_ids: Sequence[str], reason: str = "unwritten") -> None:
         """These contacts' company answers wait to land (`record_company_matches` clears it)."""
-        ids, now = list(dict.fromkeys(contact_ids)), self._clock()
+        ids, now = unique(contact_ids), self._db.clock()
         if not ids:
             return
-        with self._write() as conn:
-            for start in range(0, len(ids), CHUNK):
+        with self._db.write() as conn:
+            for chunk in chunked(ids):
                 conn.execute(
                     update(contacts)
-                    .where(contacts.c.contact_id.in_(ids[start : start + CHUNK]))
+                    .where(contacts.c.contact_id.in_(chunk))
                     .values(company_pending=reason, updated_at=now)
                 )
 
     def company_pending_contacts(self, limit: int = 10_000) -> list[str]:
         """Contacts whose company answers have not landed yet (an earlier cycle stopped or failed)."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             query = (
                 select(contacts.c.contact_id)
                 .where(contacts.c.company_pending.is_not(None), contacts.c.merged_into.is_(None))
@@ -135,15 +134,18 @@ class CompanyRecords:
     def company_unmatched_counts(self) -> dict[str, int]:
         """Contacts with no matched company, by reason code (`Unmatched`, stored as `code: detail`)."""
         counts: dict[str, int] = {}
-        with self._read() as conn:
+        with self._db.read() as conn:
             query = select(contacts.c.company_unmatched).where(contacts.c.company_unmatched.is_not(None))
             for (reason,) in conn.execute(query):
                 code = Unmatched.parse(str(reason)).code
                 counts[code] = counts.get(code, 0) + 1
         return counts
 
-    def _locked_company(self, conn: Connection, company_id: str, domain: str | None, now: datetime) -> Any:
-        stmt = self._insert(companies).values(
+    def _locked_company(
+        self, conn: Connection, company_id: str, domain: str | None, now: datetime
+    ) -> Row[Any]:
+        """The company's row, created if missing (its domain noted) and locked for this transaction."""
+        stmt = self._db.insert(companies).values(
             company_id=company_id, domain=domain, written={}, updated_at=now
         )
         conn.execute(stmt.on_conflict_do_nothing(index_elements=[companies.c.company_id]))
@@ -153,15 +155,8 @@ class CompanyRecords:
         return conn.execute(query).one()
 
 
-def _company_state(row: Any) -> CompanyState:
-    return CompanyState(
-        company_id=row.company_id,
-        domain=row.domain,
-        written=dict(row.written or {}),
-        written_at=row.written_at,
-        write_pending=row.write_pending,
-        last_error=row.last_error,
-    )
+def _company_state(row: Row[Any]) -> CompanyState:
+    return record_from_row(CompanyState, row, {"written": json_object})
 
 
-__all__ = ["CompanyRecords", "CompanyState"]
+__all__ = ["Companies", "CompanyState"]

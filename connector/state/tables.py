@@ -5,27 +5,21 @@ The migrations in `migrations/versions` create exactly this schema (a test compa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Connection,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
-    Row,
     String,
     Table,
     Text,
-    bindparam,
-    select,
     text,
-    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -36,34 +30,6 @@ UNWRITTEN = "unwritten"  # write_pending of a result recorded but not yet sent t
 DEFERRALS = ("launch_cap", "no_credits", "launch_failed")  # why a launch waits for a later run
 CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 MAX_TEXT = 4000  # error texts are truncated to this many characters
-
-
-def rows_in(conn: Connection, table: Table, column: str, keys: Iterable[str]) -> Iterator[Row[Any]]:
-    """The rows of `table` whose `column` is one of `keys`, in IN queries of at most `CHUNK` keys."""
-    ids = list(dict.fromkeys(keys))
-    for start in range(0, len(ids), CHUNK):
-        yield from conn.execute(select(table).where(table.c[column].in_(ids[start : start + CHUNK])))
-
-
-def set_each(conn: Connection, table: Table, key: str, column: str, values: Mapping[str, Any]) -> None:
-    """Set `column` of each row (by its `key`) to its own value, `CHUNK` rows a statement."""
-    stmt = update(table).where(table.c[key] == bindparam("k")).values({column: bindparam("v")})
-    rows = [{"k": k, "v": v} for k, v in values.items()]
-    for start in range(0, len(rows), CHUNK):
-        conn.execute(stmt, rows[start : start + CHUNK])
-
-
-def clip(value: str | None) -> str | None:
-    """A text cut to `MAX_TEXT` characters for the database (None stays None)."""
-    if value is None or len(value) <= MAX_TEXT:
-        return value
-    return value[: MAX_TEXT - 1] + "…"
-
-
-def check_aware(value: datetime | None) -> None:
-    """Refuse a naive datetime up front, with a plain ValueError."""
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise ValueError(f"naive datetime {value.isoformat()} given to the state store; use an aware UTC one")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -282,12 +248,17 @@ class TimingRow(Base):
     __table_args__ = (Index("ix_timings_kind_id", "kind", "id"),)
 
 
-contacts = ContactRow.__table__
-companies = CompanyRow.__table__
-signal_answers = SignalAnswerRow.__table__
-signal_asks = SignalAskRow.__table__
-signal_waits = SignalWaitRow.__table__
-timings = TimingRow.__table__
-cursors = CursorRow.__table__
-runs = RunRow.__table__
-errors = ErrorRow.__table__
+def _table(model: type[Base]) -> Table:
+    """The model's `Table` (typed as such: `Model.__table__` is only a `FromClause` to mypy)."""
+    return Base.metadata.tables[model.__tablename__]
+
+
+contacts = _table(ContactRow)
+companies = _table(CompanyRow)
+signal_answers = _table(SignalAnswerRow)
+signal_asks = _table(SignalAskRow)
+signal_waits = _table(SignalWaitRow)
+timings = _table(TimingRow)
+cursors = _table(CursorRow)
+runs = _table(RunRow)
+errors = _table(ErrorRow)

@@ -1,4 +1,4 @@
-"""How long research and signals take at Saber here, as a mixin of `StateStore`.
+"""How long research and signals take at Saber here.
 
 Saber publishes no processing times, so the connector learns them: each completion's
 duration (as Saber timed it, from its own timestamps) is kept per kind, the recent ones are
@@ -8,33 +8,29 @@ this portal's research (or signals) usually finish (`connector.sync.polling`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import delete, insert, select
 
+from connector.state.database import Database
 from connector.state.tables import timings
 
 KEEP = 1000  # durations kept per kind; older ones are pruned as new ones arrive
 
 
 class Timings:
-    """Recent durations per kind (`research`, `contact_signal`, `company_signal`); mixed into `StateStore`."""
+    """Recent durations per kind (`research`, `contact_signal`, `company_signal`)."""
 
-    _clock: Callable[[], datetime]
-    _read: Callable[[], AbstractContextManager[Connection]]
-    _write: Callable[[], AbstractContextManager[Connection]]
-    _insert: Callable[[Any], Any]
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def record_timings(self, kind: str, seconds: Sequence[float]) -> None:
         """Keep these durations (seconds, not negative) of `kind`; the oldest beyond `KEEP` go."""
         kept = [float(s) for s in seconds if s >= 0]
         if not kept:
             return
-        now = self._clock()
-        with self._write() as conn:
+        now = self._db.clock()
+        with self._db.write() as conn:
             conn.execute(insert(timings), [{"kind": kind, "seconds": s, "at": now} for s in kept])
             cutoff = (
                 select(timings.c.id)
@@ -49,5 +45,5 @@ class Timings:
     def recent_timings(self, kind: str, n: int = 200) -> list[float]:
         """The `n` most recent durations of `kind`, newest first."""
         query = select(timings.c.seconds).where(timings.c.kind == kind).order_by(timings.c.id.desc()).limit(n)
-        with self._read() as conn:
+        with self._db.read() as conn:
             return [float(s) for s in conn.execute(query).scalars()]

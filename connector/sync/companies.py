@@ -156,10 +156,10 @@ class CompanyStage:
         for cid, state in self.store.get_many(earlier).items():
             answers: dict[str, Signal] = {}
             domain: str | None = None
-            for key, stored in state.signals.items():
-                if key in self._keys and isinstance(stored, dict) and isinstance(stored.get("signal"), dict):
-                    answers[key] = Signal.model_validate(stored["signal"])
-                    domain = domain or stored.get("target")
+            for key, stored in state.stored_signals().items():
+                if key in self._keys:
+                    answers[key] = Signal.model_validate(stored.signal)
+                    domain = domain or stored.target
             notes[cid] = CompanyNote(cid, domain, answers)
         return [notes[cid] for cid in sorted(notes, key=lambda i: (len(i), i))]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from connector.hubspot import HubSpotAdapter
 from connector.mapping import Mapping
@@ -45,10 +45,6 @@ class EngineConfig:
 
 # Write failures no later run can mend: the contact is gone from HubSpot.
 UNWRITABLE = frozenset({"OBJECT_NOT_FOUND"})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Protocol
 from connector.mapping import Mapping as MappingSpec
 from connector.mapping import signals_to_ask
 from connector.saber.models import Research, Signal
-from connector.state import ContactState, StateStore
+from connector.state import ContactState, StateStore, StoredSignal
 from connector.state.signal_asks import SignalAskState
 from connector.sync.changes import ChangeSet
 from connector.sync.credits import CreditBudget
@@ -275,9 +275,9 @@ class DryRunEffects:
             if job.research.status != "completed" or job.inputs.inputs is None:
                 continue
             for item in signals_to_ask(self.mapping, job.research, job.inputs.inputs)[0]:
-                stored = job.signals.get(item.key)
-                if stored and stored.get("fingerprint") == job.inputs.fingerprint:
-                    out[job.contact_id].answers[item.key] = Signal.model_validate(stored["signal"])
+                stored = StoredSignal.decode(job.signals.get(item.key))
+                if stored and stored.fingerprint == job.inputs.fingerprint:
+                    out[job.contact_id].answers[item.key] = Signal.model_validate(stored.signal)
                 else:
                     self.summary.count("would_ask")  # paid, were the run real
                     out[job.contact_id].unanswered.append(item.key)

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import structlog
 
+from connector.clock import utcnow
 from connector.errors import ApiOutage
 from connector.hubspot import Contact, HubSpotAdapter
 from connector.hubspot.limits import MAX_BATCH, MERGED_IDS
@@ -33,7 +34,7 @@ from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
 from connector.sync.collect import Round, pending_rounds
 from connector.sync.companies import CompanyStage
-from connector.sync.context import Cycle, EngineConfig, utcnow
+from connector.sync.context import Cycle, EngineConfig
 from connector.sync.credits import CreditBudget
 from connector.sync.effects import Effects, effects_for, failure_log
 from connector.sync.jobs import WriteJob, stored_research

@@ -34,7 +34,7 @@ from connector.mapping.inputs import is_free_mail
 from connector.saber import InsufficientCredits, SaberClient
 from connector.saber.models import Signal, SignalBatch
 from connector.saber.signals import SignalQuestion
-from connector.state import StateStore
+from connector.state import StateStore, StoredSignal
 from connector.state.signal_asks import AnswerRecord, AskSpec
 from connector.sync.context import EngineConfig
 from connector.sync.credits import CreditBudget
@@ -111,13 +111,9 @@ class SignalStage:
         needs: dict[str, Need] = {}
         for job in jobs:
             for item in self._asks(job):
-                stored = job.signals.get(item.key)
-                if (
-                    stored
-                    and stored.get("fingerprint") == job.inputs.fingerprint
-                    and stored.get("target") == item.target
-                ):
-                    out[job.contact_id].answers[item.key] = Signal.model_validate(stored["signal"])
+                stored = StoredSignal.decode(job.signals.get(item.key))
+                if stored and stored.fingerprint == job.inputs.fingerprint and stored.target == item.target:
+                    out[job.contact_id].answers[item.key] = Signal.model_validate(stored.signal)
                     continue
                 mode = self.mapping.signals[item.key].verification_mode
                 key = answer_key(item, mode)

@@ -3,6 +3,7 @@
     python tests/bench/run.py            # the full run (about 15 minutes on 2 cores)
     python tests/bench/run.py --quick    # the CI smoke test (well under 2 minutes)
     python tests/bench/run.py --only economy --only scale
+    python tests/bench/run.py --write-readme   # and write the figures into tests/bench/README.md
 
 It drives the real connector, `saber-connector sync` in a subprocess (its own process, as
 cron runs it, so that its memory and CPU time are its own), against the sandbox's fake
@@ -59,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+README = Path(__file__).with_name("README.md")  # where --write-readme writes the figures
 if str(ROOT) not in sys.path:  # run as a script: make `connector` and `tests` importable
     sys.path.insert(0, str(ROOT))
 
@@ -72,6 +74,7 @@ from connector.sandbox.saber import SaberSandbox  # noqa: E402
 from connector.sandbox.seed import COMPANIES, seed_contacts  # noqa: E402
 from connector.sandbox.server import Knobs, RecordedRequest  # noqa: E402
 from connector.settings import Settings  # noqa: E402
+from tests.docs_markers import figures_block, write_between  # noqa: E402
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for  # noqa: E402
 
 # ----------------------------------------------------------------------------- figure names
@@ -1071,6 +1074,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", choices=list(SECTIONS), help="run only this part (repeatable)"
     )
+    parser.add_argument(
+        "--write-readme",
+        nargs="?",
+        const=README,
+        type=Path,
+        metavar="PATH",
+        help=f"also write the printed figures between the markers of PATH (default {README.relative_to(ROOT)})",
+    )
     args = parser.parse_args(argv)
     configure_logging("WARNING", "console")
     wanted = list(dict.fromkeys(args.only or SECTIONS))
@@ -1087,9 +1098,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             crashed = True
         say(f"{name} took {time.monotonic() - started:.0f}s")
         sections.append(section)
-    print(render(sections), flush=True)
-    print(f"\n{'quick' if args.quick else 'full'} run, {time.monotonic() - _T0:.0f} s, on {machine()}")
+    table = render(sections)
+    print(table, flush=True)
+    ran = f"{'quick' if args.quick else 'full'} run, {time.monotonic() - _T0:.0f} s, on {machine()}"
+    print(f"\n{ran}")
+    if args.write_readme and not crashed:  # a crashed part never replaces figures a whole run wrote
+        options = [*(["--quick"] if args.quick else []), *(f"--only {n}" for n in args.only or ())]
+        write_readme(args.write_readme, f"{table}\n\n{ran}", " ".join(["tests/bench/run.py", *options]))
     return 1 if crashed else 0
+
+
+def write_readme(readme: Path, output: str, command: str) -> None:
+    """The printed figures, between the figures markers of `readme` (the bench's README by default)."""
+    write_between(readme, figures_block(command, output))
+    say(f"figures written to {readme}")
 
 
 if __name__ == "__main__":
