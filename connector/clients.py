@@ -11,7 +11,7 @@ from connector.saber import SaberClient
 from connector.settings import Settings
 from connector.state import StateStore, parse_url
 from connector.state.db import state_secret
-from connector.sync.config import EngineConfig
+from connector.sync.context import EngineConfig
 
 
 def policy_from(settings: Settings) -> CallPolicy:

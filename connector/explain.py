@@ -16,6 +16,7 @@ from connector.mapping import Mapping, build_inputs, map_values, signals_to_ask,
 from connector.mapping.values import signal_of
 from connector.saber.models import Signal
 from connector.state import ContactState, StateStore
+from connector.state.unmatched import Unmatched
 from connector.sync.changes import compute_changes
 from connector.sync.jobs import stored_research
 from connector.sync.pull import describe_filter, search_filter
@@ -213,7 +214,8 @@ def render_explain(report: dict[str, Any]) -> str:
         waiting = " (its answers wait to land there)" if state.get("company_pending") else ""
         lines.append(f"company: HubSpot company {state['company_id']} takes its company answers{waiting}")
     elif state.get("company_unmatched"):
-        lines.append(f"company: none matched: {state['company_unmatched']}")
+        why = Unmatched.parse(state["company_unmatched"])
+        lines.append(f"company: none matched: {why}")
     research = report["research"]
     if research is None:
         lines.append(f"research: {state['research_status']}")

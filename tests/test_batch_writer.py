@@ -10,11 +10,13 @@ import pytest
 
 from connector.errors import RecordFailure
 from connector.hubspot import HubSpotAdapter
+from connector.hubspot.limits import MAX_BATCH as BATCH_SIZE
 from connector.mapping import value_hash
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.state import StateStore
+from connector.sync.effects import FailureLog
 from connector.sync.summary import RunSummary
-from connector.sync.writer import BATCH_SIZE, BatchWriter
+from connector.sync.writer import BatchWriter
 from tests.hubspot_fixtures import running, statuses
 
 UPDATE = "contacts_batch_update"
@@ -43,7 +45,9 @@ def summary() -> RunSummary:
 
 @pytest.fixture
 def writer(adapter: HubSpotAdapter, store: StateStore, summary: RunSummary) -> BatchWriter:
-    return BatchWriter(adapter, store, summary, store.start_run())
+    failures = FailureLog(summary, store)
+    failures.run_id = store.start_run()
+    return BatchWriter(adapter, store, summary, failures.fail)
 
 
 def hashes(changes: dict[str, str]) -> dict[str, str]:

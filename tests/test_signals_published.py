@@ -23,7 +23,7 @@ from connector.sandbox.server import Fault, RecordedRequest
 from connector.settings import Settings
 from connector.state import StateStore
 from connector.status import render_status, status_report
-from connector.sync.signals import SIGNAL_PENDING, SIGNAL_UNANSWERED
+from connector.sync.resolution import SIGNAL_PENDING, SIGNAL_UNANSWERED
 from tests.support import start_cli
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for, sync, write_mapping
 

@@ -330,3 +330,55 @@ def test_associations_failing_past_retries_leave_the_companies_pending_for_the_n
     box.hubspot.clear_faults()
     second = sync(settings)
     assert second.companies_written > 0 and _written_companies(box)
+
+
+def _errors_by_subject(settings: Settings) -> dict[str, set[str]]:
+    """The errors table `status` reads: codes by subject (a contact id, `company:<id>`, `subscription:<key>`)."""
+    store = store_from(settings)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT contact_id, code FROM errors").all()
+        out: dict[str, set[str]] = {}
+        for subject, code in rows:
+            out.setdefault(str(subject), set()).add(str(code))
+        return out
+    finally:
+        store.close()
+
+
+def _status_codes(settings: Settings) -> set[str]:
+    store = store_from(settings)
+    try:
+        return {e["code"] for e in status_report(store, errors=50)["common_errors"]}
+    finally:
+        store.close()
+
+
+def test_company_and_subscription_failures_reach_the_errors_status_reads(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A failed company match and an unknown subscription are in the summary AND the errors table `status`
+    reads, under their own subject, not a contact's (issue 17: one sink of failures)."""
+    settings = settings_for(
+        box,
+        tmp_path,
+        write_mapping(tmp_path, mapping_text(subscriptions=True)),
+        connector_concurrency=8,
+        http_max_attempts=2,
+    )
+    prepare(settings)
+    box.hubspot.fail_next(50, status=503, endpoint="associations_batch_read")
+    first = sync(settings, wait_seconds=20)  # no company matched: the subscriptions wait too
+    assert "COMPANY_MATCH_FAILED" in {f.code for f in first.failures}
+    box.hubspot.clear_faults()
+    second = sync(settings)
+    assert "SUBSCRIPTION_NOT_FOUND" in {f.code for f in second.failures}
+    errors = _errors_by_subject(settings)
+    assert "SUBSCRIPTION_NOT_FOUND" in errors.get("subscription:funding_news", set())
+    assert "COMPANY_MATCH_FAILED" in errors.get("company:*", set())
+    assert {"COMPANY_MATCH_FAILED", "SUBSCRIPTION_NOT_FOUND"} <= _status_codes(settings)
+    store = store_from(settings)
+    try:  # a subject that is no contact makes no contact record
+        assert store.get("subscription:funding_news") is None and store.get("company:*") is None
+    finally:
+        store.close()

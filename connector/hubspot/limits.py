@@ -18,6 +18,7 @@ OPERATORS: tuple[str, ...] = get_args(SearchOperator)
 
 MAX_BATCH = 100  # inputs per batch read/update
 MAX_IN_VALUES = 100  # values of one IN / NOT_IN search filter
+MERGED_IDS = "hs_merged_object_ids"  # the ids merged into a contact (set on the survivor of a merge)
 MAX_LIST_PAGE = 100  # `limit` of the list (GET) endpoint
 MAX_SEARCH_PAGE = 200  # `limit` of the search endpoint
 MAX_SEARCH_RESULTS = 10_000  # a search cannot page past this many results (`after` + `limit`)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, select, update
 from connector.state.database import Database
 from connector.state.sql import chunked, clip, json_object, record_from_row, unique
 from connector.state.tables import companies, contacts
+from connector.state.unmatched import Unmatched
 
 
 @dataclass(frozen=True)
@@ -131,12 +132,12 @@ class Companies:
             return list(conn.execute(query).scalars())
 
     def company_unmatched_counts(self) -> dict[str, int]:
-        """Contacts with no matched company, by reason code (the text before the first colon)."""
+        """Contacts with no matched company, by reason code (`Unmatched`, stored as `code: detail`)."""
         counts: dict[str, int] = {}
         with self._db.read() as conn:
             query = select(contacts.c.company_unmatched).where(contacts.c.company_unmatched.is_not(None))
             for (reason,) in conn.execute(query):
-                code = str(reason).split(":", 1)[0]
+                code = Unmatched.parse(str(reason)).code
                 counts[code] = counts.get(code, 0) + 1
         return counts
 

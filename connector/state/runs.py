@@ -120,8 +120,12 @@ class RunHistory:
         code: str,
         message: str,
         property: str | None = None,
+        *,
+        of_contact: bool = True,
     ) -> None:
-        """Log a record-level error for `status`; with a contact, it becomes its `last_error` too."""
+        """Log a record-level error for `status`; with a contact, it becomes its `last_error` too.
+
+        `of_contact=False`: `contact_id` is another subject's key (`company:123`), kept as is."""
         now = self._db.clock()
         message = clip(message) or ""
         with self._db.write() as conn:
@@ -135,7 +139,7 @@ class RunHistory:
                     at=now,
                 )
             )
-            if contact_id is not None:
+            if contact_id is not None and of_contact:
                 ensure_contact(self._db, conn, contact_id, now)
                 last = f"{code}: {message}" if not property else f"{code} ({property}): {message}"
                 update_contact(conn, contact_id, last_error=clip(last), updated_at=now)

@@ -43,6 +43,11 @@ class ChangeSet:
         }
 
     @property
+    def shown(self) -> dict[str, dict[str, str | None]]:
+        """What is to be written, from what (the dry run's plan shows it)."""
+        return {c.property: {"from": c.current, "to": c.value} for c in self.changes if c.decision == "write"}
+
+    @property
     def errors(self) -> tuple[PropertyChange, ...]:
         return tuple(c for c in self.changes if c.decision == "error")
 

@@ -12,13 +12,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
+from connector.mapping import Mapping
+from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import ContactState, StateStore
 from connector.state.signal_asks import SignalAskState
-from connector.sync.config import Cycle
+from connector.sync.context import EngineConfig
+from connector.sync.failures import Failure, contact_failure, error_code
+from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
+from connector.sync.results import record_done
+from connector.sync.summary import RunSummary
 
 log = get_logger("sync")
 
@@ -26,66 +32,62 @@ MAX_PAUSE = 5.0  # seconds one wait between rounds lasts at most, so Ctrl-C and 
 LAST_LOOK_LEAD = 3.0  # with --wait: the last look at everything pending, this long before the wait ends
 
 
-def record_done(cycle: Cycle, contact_id: str, research: Research, schedule: Schedule | None = None) -> None:
-    """Store a finished research (completed or failed) and count it; its duration teaches `schedule`."""
-    cycle.store.record_result(
-        contact_id,
-        research_id=research.id,
-        status=research.status,
-        result=research.raw if research.status == "completed" else None,
-        completed_at=research.completed_at or cycle.clock(),
-        error_code=research.error_code,
-        error=None if research.error is None else str(research.error),
-    )
-    cycle.summary.research_event(research.status)
-    if schedule is not None:
-        schedule.note("research", research.processing_seconds)
-    if research.status == "failed":
-        log.debug("research failed", contact_id=contact_id, error_code=research.error_code)
-
-
 class Collector:
     """Looks pending research up: by external ID first, by the stored research id as a fallback."""
 
     def __init__(
-        self, cycle: Cycle, schedule: Schedule, fail: Callable[[RecordFailure], None] | None = None
+        self,
+        *,
+        mapping: Mapping,
+        saber: SaberClient,
+        saber_health: OutageBreaker,
+        store: StateStore,
+        summary: RunSummary,
+        config: EngineConfig,
+        clock: Callable[[], datetime],
+        schedule: Schedule,
+        fail: Callable[[Failure], None] | None = None,
     ) -> None:
-        self.cycle = cycle
+        self.mapping = mapping
+        self.saber = saber
+        self.saber_health = saber_health
+        self.store = store
+        self.summary = summary
+        self.config = config
+        self.clock = clock
         self.schedule = schedule
         self.fail = fail or (lambda failure: None)
 
     def poll(self, state: ContactState) -> Research | None:
         """The finished research (recorded), or None while it is still running (next look scheduled)."""
-        c = self.cycle
         research = self._lookup(state)
-        now = c.clock()
+        now = self.clock()
         if research is None or not research.is_done:
             launched = state.launched_at or now
-            if research is None or now - launched < c.config.research_timeout:
+            if research is None or now - launched < self.config.research_timeout:
                 later = self.schedule.after("research", launched, now)
-                c.store.record_poll(state.contact_id, next_check_at=later)
+                self.store.record_poll(state.contact_id, next_check_at=later)
                 return None
             research = Research.failure(
                 state.research_id or "",
                 "RESEARCH_TIMEOUT",
-                f"still processing after {c.config.research_timeout}",
+                f"still processing after {self.config.research_timeout}",
             )
         if research.status == "completed" and not research.has_findings:
             # Saber said done but sent nothing to write (or garbage in its place): say so.
             self.fail(
-                RecordFailure(
+                contact_failure(
                     state.contact_id,
-                    None,
                     "RESULT_MISSING",
                     f"research {research.id} is completed but its answer holds no result object;"
                     " only the research's own fields are written",
                 )
             )
-        record_done(c, state.contact_id, research, self.schedule)
+        record_done(self.store, self.summary, self.clock, state.contact_id, research, self.schedule)
         return research
 
     def _lookup(self, state: ContactState) -> Research | None:
-        saber, source = self.cycle.saber, self.cycle.mapping.external_source
+        saber, source = self.saber, self.mapping.external_source
 
         def find() -> Research | None:
             if state.research_id and not saber.external_ids.sent:  # launched without them: by id
@@ -98,12 +100,12 @@ class Collector:
             return found
 
         try:
-            return self.cycle.saber_health.call("find_research", find)
+            return self.saber_health.call("find_research", find)
         except (SkippableError, RetriableApiError) as exc:
             log.warning("research lookup failed", contact_id=state.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer about this contact: on its record
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
-                self.fail(RecordFailure(state.contact_id, None, code, f"research lookup: {exc}"))
+                code = error_code(exc, "LOOKUP_FAILED")
+                self.fail(contact_failure(state.contact_id, code, f"research lookup: {exc}"))
             return None
 
 
@@ -165,5 +167,6 @@ def _soonest(store: StateStore, contact_ids: Sequence[str] | None) -> datetime |
     """When the next look of anything pending is due (None: nothing is pending)."""
     research = store.pending(contact_ids=contact_ids, limit=1)
     signals = store.signal_asks_due(due_before=None, contact_ids=contact_ids, limit=1)
-    times = [x.next_check_at or datetime.min.replace(tzinfo=UTC) for x in (*research, *signals)]
+    never = datetime.min.replace(tzinfo=UTC)
+    times = [x.next_check_at or never for x in research] + [a.next_check_at or never for a in signals]
     return min(times) if times else None

@@ -18,37 +18,37 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 import structlog
 
 from connector.clock import utcnow
-from connector.errors import ApiOutage, RecordFailure
+from connector.errors import ApiOutage
 from connector.hubspot import Contact, HubSpotAdapter
-from connector.mapping import InputsResult, Mapping, build_inputs, held_back, map_values, value_hash
+from connector.hubspot.limits import MAX_BATCH, MERGED_IDS
+from connector.mapping import InputsResult, Mapping, build_inputs
 from connector.mapping.inputs import echoed_inputs
 from connector.saber import SaberClient
 from connector.saber.models import Research
 from connector.state import UNWRITTEN, ContactState, StateStore
-from connector.sync.changes import ChangeSet, compute_changes
 from connector.sync.collect import Round, pending_rounds
-from connector.sync.companies import CompanyStage, CompanyWriter
-from connector.sync.config import Cycle, EngineConfig
+from connector.sync.companies import CompanyStage
+from connector.sync.context import Cycle, EngineConfig
 from connector.sync.credits import CreditBudget
-from connector.sync.effects import DryRunEffects, Effects, LiveEffects
+from connector.sync.effects import Effects, effects_for, failure_log
 from connector.sync.jobs import WriteJob, stored_research
-from connector.sync.launch import MERGED_IDS
+from connector.sync.landing import Landing
 from connector.sync.options import SyncOptions
 from connector.sync.outage import OutageBreaker
 from connector.sync.plan import plan_contacts
-from connector.sync.polling import KINDS, SAMPLE, Schedule
+from connector.sync.polling import KINDS, Schedule
 from connector.sync.progress import Progress
 from connector.sync.pull import Puller, chunks
-from connector.sync.signals import Resolution, signal_kind
+from connector.sync.rescheduling import reschedule, sample_pending
+from connector.sync.stages import live_stages
 from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
-from connector.sync.writer import BATCH_SIZE
 
 __all__ = ["EngineConfig", "SyncEngine"]
 
@@ -78,9 +78,9 @@ class SyncEngine:
         cap = mapping.select.max_new_per_run
         if options.max_new is not None:
             cap = options.max_new if cap is None else min(cap, options.max_new)
-        self.summary = RunSummary(
-            started_at=clock(),
-            dry_run=options.dry_run,
+        self.summary = RunSummary.of(
+            clock(),
+            options,
             research_cost=config.research_cost,
             signal_cost=config.signal_cost,
             signals_per_research=len(mapping.used_signals()),
@@ -101,26 +101,35 @@ class SyncEngine:
             properties=tuple(sorted({*mapping.hubspot_properties(), MERGED_IDS})),
             stop=self.stop,
         )
-        self.puller = Puller(self.cycle)
+        c = self.cycle
+        self.puller = Puller(c.hubspot, store, mapping, options, config, self.summary, c.properties)
         self.schedule = Schedule(
             config.poll_min_seconds, config.poll_max_seconds, early_looks=config.webhook_url is None
         )
-        self.effects: Effects = (
-            DryRunEffects(self.cycle)
-            if options.dry_run
-            else LiveEffects(self.cycle, self.puller, self.schedule, self._map)
+        self.failures = failure_log(options, self.summary, store)  # the run's one sink of failures
+        self.effects: Effects = effects_for(
+            options,
+            store=store,
+            summary=self.summary,
+            mapping=mapping,
+            budget=self.budget,
+            failures=self.failures,
+            stages=live_stages(self.cycle, self.puller, self.schedule, self.failures.fail, self._map),
+        )
+        self.companies = CompanyStage(
+            mapping, hubspot, saber, store, self.summary, self.effects, contact_ids=options.contact_ids
+        )
+        may_wait = self.effects.waits and options.wait_seconds > 0
+        self.landing = Landing(
+            mapping, self.summary, self.effects, self.companies, self.stop, self._map, may_wait=may_wait
         )
         self.progress = progress or Progress(enabled=False)
         self._sleep = sleep or self.stop.sleep  # a stop cuts a --wait pause short
         self._finished: list[tuple[ContactState, Research]] = []  # collected, waiting for a full batch
         self._finished_since: float | None = None  # monotonic time the oldest of them finished
         self._rewritten: dict[str, int] = {}  # contact -> times written again this run (answers came in)
-        # Results held back (--wait) until the signals they need are in, and since when they waited.
-        self._parked: dict[str, float] = {}
         self._sampled = False  # pending work of earlier runs sampled, to learn its kind's times
-        self._final = False  # the wait is over: what is held back is written with what is known
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="sync")
-        self.companies = CompanyStage(self.cycle, CompanyWriter(self.cycle, self.effects.fail))
         self.summary.companies_mapped = mapping.companies is not None
 
     # ------------------------------------------------------------------ the cycle
@@ -177,7 +186,7 @@ class SyncEngine:
             put_off = [j for j in launches if not j.contact.properties.get(MERGED_IDS)]  # merges adopt free
             launches = [j for j in launches if j.contact.properties.get(MERGED_IDS)]
         outcomes = [*self.effects.defer_all(put_off), *self._map(self.effects.launch, launches)]
-        self._write([*plan.writes, *(o.write for o in outcomes if o.write is not None)])
+        self.landing.write([*plan.writes, *(o.write for o in outcomes if o.write is not None)])
         self.progress.update(self.summary)
 
     def _collect(self) -> None:
@@ -199,8 +208,8 @@ class SyncEngine:
         )
         for due in rounds:
             self._collect_round(due)
-        self._final = True
-        self._rewrite(sorted(self._parked), force=True)  # still waiting: written with what is known
+        self.landing.final = True
+        self._rewrite(sorted(self.landing.parked), force=True)  # still waiting: written with what is known
         self._drain(force=True)
 
     def _collect_due(self) -> None:
@@ -254,10 +263,11 @@ class SyncEngine:
         self.effects.set_waits(nothing)
         if finished:
             # A result held back has waited for its batch already: it does not wait a second time.
+            parked = self.landing.parked
             since = min(
                 [
                     time.monotonic(),
-                    *(self._parked[s.contact_id] for s, _ in finished if s.contact_id in self._parked),
+                    *(parked[s.contact_id] for s, _ in finished if s.contact_id in parked),
                 ]
             )
             self._finished_since = since if not self._finished else min(self._finished_since or since, since)
@@ -265,52 +275,15 @@ class SyncEngine:
         self._drain(force=False)
 
     def _sample_pending(self) -> None:
-        """Work left by earlier runs while its kind's times are unknown waits the fallback: a few
-        of it are looked at now, to learn from, so the rest need not wait that long."""
-        c = self.cycle
-        if c.options.dry_run or self._sampled:
-            return
-        self._sampled = True
-        now = c.clock()
-        soon = now + timedelta(seconds=c.config.poll_min_seconds)
-        if not self.schedule.known("research") and not self.schedule.sampling("research"):
-            waiting = sorted(
-                (launched, cid) for cid, launched, at in c.store.unlooked_research() if at and at > soon
-            )
-            c.store.reschedule_research({cid: now for _, cid in waiting[:SAMPLE]})
-            self.schedule.sampled("research", len(waiting[:SAMPLE]))
-        picks: dict[str, datetime] = {}
-        for kind in ("contact_signal", "company_signal"):
-            if self.schedule.known(kind) or self.schedule.sampling(kind):
-                continue
-            asks = [a for a in c.store.unlooked_signal_asks() if signal_kind(a.spec.scope) == kind]
-            waiting_asks = sorted(
-                (a for a in asks if a.next_check_at and a.next_check_at > soon), key=lambda a: a.asked_at
-            )
-            picks.update({a.key: now for a in waiting_asks[:SAMPLE]})
-            self.schedule.sampled(kind, len(waiting_asks[:SAMPLE]))
-        c.store.reschedule_signal_asks(picks)
+        """Once a run: a few of the work earlier runs left is looked at now, to learn its times from."""
+        if not self._sampled:
+            self._sampled = True
+            c = self.cycle
+            sample_pending(c.store, self.schedule, self.effects, c.clock(), c.config.poll_min_seconds)
 
     def _reschedule(self, kinds: set[str]) -> None:
-        """Work scheduled before its kind's times were known is looked at when that kind usually finishes."""
-        c = self.cycle
-        if not kinds or c.options.dry_run:
-            return
-        if "research" in kinds:
-            moves = {}
-            for cid, launched, current in c.store.unlooked_research():
-                at = self.schedule.rescheduled_first("research", launched)
-                if current is None or abs((at - current).total_seconds()) >= 1:
-                    moves[cid] = at
-            c.store.reschedule_research(moves)
-        signal_moves = {}
-        for ask in c.store.unlooked_signal_asks():
-            kind = signal_kind(ask.spec.scope)
-            if kind in kinds:
-                at = self.schedule.rescheduled_first(kind, ask.asked_at)
-                if ask.next_check_at is None or abs((at - ask.next_check_at).total_seconds()) >= 1:
-                    signal_moves[ask.key] = at
-        c.store.reschedule_signal_asks(signal_moves)
+        if kinds:
+            reschedule(self.cycle.store, self.schedule, self.effects, kinds)
 
     def _collect_batch(self, states: list[ContactState]) -> None:
         """Look these up; what finished waits in `_finished` for a full batch of reads and writes."""
@@ -340,9 +313,8 @@ class SyncEngine:
                 jobs.append(WriteJob.of(state, {}, inputs, research))
         if not jobs:
             return finished
-        resolved = self.effects.resolve_signals(jobs)
-        self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
-        now = {job.contact_id for job in self._park(jobs, resolved, write_pending=False)}
+        resolved = self.landing.ask(jobs)
+        now = {job.contact_id for job in self.landing.park(jobs, resolved, write_pending=False)}
         held = {job.contact_id for job in jobs} - now
         return [(state, research) for state, research in finished if state.contact_id not in held]
 
@@ -361,10 +333,10 @@ class SyncEngine:
         """Read and write finished results 100 at a time: when full, when forced, or when overdue."""
         while self._finished and (
             force
-            or len(self._finished) >= BATCH_SIZE
+            or len(self._finished) >= MAX_BATCH
             or time.monotonic() - (self._finished_since or 0.0) >= self.cycle.config.write_delay
         ):
-            batch, self._finished = self._finished[:BATCH_SIZE], self._finished[BATCH_SIZE:]
+            batch, self._finished = self._finished[:MAX_BATCH], self._finished[MAX_BATCH:]
             self._finished_since = time.monotonic() if self._finished else None
             self._write_finished(batch)
 
@@ -382,65 +354,8 @@ class SyncEngine:
                 continue
             inputs = build_inputs(c.mapping, contact.properties)
             jobs.append(WriteJob.of(state, contact.properties, inputs, research, write_pending=UNWRITTEN))
-        self._write(jobs)
+        self.landing.write(jobs)
         self.progress.update(self.summary)
-
-    def _write(self, jobs: Sequence[WriteJob]) -> None:
-        """Answer signals, compute each contact's changes, and hand them to the writer."""
-        if not jobs:
-            return
-        resolved = self.effects.resolve_signals(jobs)
-        self.effects.set_waits({job.contact_id: resolved[job.contact_id].wait_keys for job in jobs})
-        jobs = self._park(jobs, resolved)
-        computed = self._map(lambda job: self._changes(job, resolved[job.contact_id]), jobs)
-        self.companies.mark_pending([job.contact_id for job in jobs])  # until their company has them
-        for job, changes in zip(jobs, computed, strict=True):
-            for err in changes.errors:
-                self.effects.fail(
-                    RecordFailure(changes.contact_id, err.property, "CONVERSION_ERROR", err.error or "")
-                )
-            for kept in changes.of("kept_edit"):
-                self.summary.kept_edit(kept.property)
-            # Values HubSpot holds already but whose hash is not kept (a lost state database, a
-            # value typed as Saber gives it): adopted, so later refreshes still update them.
-            held = {p: value_hash(v) for p, v in changes.held.items() if job.written.get(p) != value_hash(v)}
-            if held:
-                self.effects.adopt_written(job.contact_id, held)
-            # A signal not in yet (in flight, failed, unpaid): what is known lands, the result stays pending.
-            pending = resolved[job.contact_id].pending
-            if changes.updates:
-                self.effects.write(changes, pending=pending)
-            elif job.write_pending or pending:
-                self.effects.settle(job.contact_id, pending)  # HubSpot holds every value already
-
-    def _park(
-        self, jobs: Sequence[WriteJob], resolved: dict[str, Resolution], *, write_pending: bool = True
-    ) -> list[WriteJob]:
-        """With --wait, hold back results whose signals are in flight: they land once, answers and all
-        (one HubSpot write, not two). Returns the jobs to write now."""
-        c = self.cycle
-        may_park = self.effects.waits and c.options.wait_seconds > 0 and not self._final
-        now: list[WriteJob] = []
-        for job in jobs:
-            r = resolved[job.contact_id]
-            if may_park and not self.stop.requested and r.waiting and not r.unanswered:
-                self._parked.setdefault(job.contact_id, time.monotonic())
-                if write_pending and not job.write_pending:  # pending until it lands, whatever happens
-                    self.effects.settle(job.contact_id, r.pending)
-            else:
-                self._parked.pop(job.contact_id, None)
-                now.append(job)
-        return now
-
-    def _changes(self, job: WriteJob, resolution: Resolution) -> ChangeSet:
-        c = self.cycle
-        answers = resolution.answers
-        values = map_values(c.mapping, job.research, answers)
-        for prop in held_back(values):
-            self.summary.held_back(prop)
-        if job.research.status == "completed" and job.inputs.inputs is not None:
-            self.companies.note(job.contact_id, job.inputs.inputs.get("companyDomain"), answers)
-        return compute_changes(c.mapping, job.contact_id, values, job.properties, job.written)
 
     # ------------------------------------------------------------------ plumbing
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -486,8 +401,8 @@ class SyncEngine:
             n for status, n in self.cycle.store.count_signal_asks().items() if status != "failed"
         )
         saber = self.cycle.saber
-        if not s.dry_run and (s.research.get("launched") or not saber.external_ids.sent):
-            self.cycle.store.set_cursor(RESEARCH_MODE, saber.external_ids.mode)  # for `status`, `check`
+        if s.research.get("launched") or not saber.external_ids.sent:
+            self.effects.set_cursor(RESEARCH_MODE, saber.external_ids.mode)  # for `status`, `check`
         self.effects.finish_run(error)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.progress.close()

@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from connector.hubspot import Contact
 from connector.mapping import InputsResult
-from connector.saber.models import Research
+from connector.saber.models import Research, Signal
 from connector.state import ContactState
+from connector.sync.changes import ChangeSet
 from connector.sync.decide import Decision
 
 LaunchKind = Literal["launched", "adopted", "deferred", "rejected", "failed"]
@@ -63,6 +64,24 @@ class LaunchOutcome:
     kind: LaunchKind
     contact_id: str
     write: WriteJob | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyNote:
+    """One written contact's company answers, waiting to land on its company."""
+
+    contact_id: str
+    domain: str | None  # the company domain its answers were asked for
+    answers: dict[str, Signal]  # company-scope signal key -> answer
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """What one write job comes to: its changes, the answers held back, what its company gets."""
+
+    changes: ChangeSet
+    held_back: tuple[str, ...]  # properties whose answers are below their `min_confidence`
+    note: CompanyNote | None  # None: no company answers to carry (or research not completed)
 
 
 def stored_research(state: ContactState) -> Research | None:

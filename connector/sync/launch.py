@@ -6,22 +6,26 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RetriableApiError, SkippableError
+from connector.hubspot.limits import MERGED_IDS
 from connector.logs import get_logger
+from connector.mapping import Mapping
 from connector.mapping.model import INPUT_FIELDS
-from connector.saber import InsufficientCredits, SaberValidationError
+from connector.saber import InsufficientCredits, SaberClient, SaberValidationError
 from connector.saber.models import Research, ResearchStarted
 from connector.saber.research import start_contact_research
-from connector.state import UNWRITTEN
-from connector.sync.collect import record_done
-from connector.sync.config import Cycle
+from connector.state import UNWRITTEN, StateStore
+from connector.sync.context import EngineConfig
+from connector.sync.credits import CreditBudget
+from connector.sync.failures import Failure, contact_failure, error_code
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob, stored_research
+from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
+from connector.sync.results import record_done
+from connector.sync.stopping import StopRequest
+from connector.sync.summary import RunSummary
 
 log = get_logger("sync")
-
-MERGED_IDS = "hs_merged_object_ids"  # HubSpot's list of the ids merged into a contact
-
 
 class Launcher:
     """One contact at a time, from any thread: look for an orphan, reserve credits, POST, record.
@@ -31,8 +35,30 @@ class Launcher:
     POST's idempotency key is derived from the contact, its inputs and what it replaces.
     """
 
-    def __init__(self, cycle: Cycle, schedule: Schedule, fail: Callable[[RecordFailure], None]) -> None:
-        self.cycle = cycle
+    def __init__(
+        self,
+        *,
+        mapping: Mapping,
+        saber: SaberClient,
+        saber_health: OutageBreaker,
+        store: StateStore,
+        summary: RunSummary,
+        budget: CreditBudget,
+        config: EngineConfig,
+        clock: Callable[[], datetime],
+        stop: StopRequest,
+        schedule: Schedule,
+        fail: Callable[[Failure], None],
+    ) -> None:
+        self.mapping = mapping
+        self.saber = saber
+        self.saber_health = saber_health
+        self.store = store
+        self.summary = summary
+        self.budget = budget
+        self.config = config
+        self.clock = clock
+        self.stop = stop
         self.schedule = schedule
         self.fail = fail
         self._guard = threading.Lock()
@@ -48,10 +74,10 @@ class Launcher:
             return self._launch(job)
 
     def _launch(self, job: ContactJob) -> LaunchOutcome:
-        c, cid, inputs = self.cycle, job.contact_id, job.inputs
+        cid, inputs = job.contact_id, job.inputs
         assert inputs.inputs is not None and inputs.fingerprint is not None
-        if c.stop.requested:  # Ctrl-C / SIGTERM: start nothing new; the next run launches it
-            c.summary.skip("interrupted", cid)
+        if self.stop.requested:  # Ctrl-C / SIGTERM: start nothing new; the next run launches it
+            self.summary.skip("interrupted", cid)
             return LaunchOutcome("deferred", cid)
         if job.state is None:
             merged = self._merged_research(job)
@@ -60,64 +86,64 @@ class Launcher:
             twin = self._twin_research(job)
             if twin is not None:
                 return twin
-            if c.budget.cap_reached:  # nothing can launch: no look-up either (`--max-new 0` only plans)
+            if self.budget.cap_reached:  # nothing can launch: no look-up either (`--max-new 0` only plans)
                 return self._defer(job)
             existing = self._find_existing(job)
             if existing is not None:
                 return self._adopt(job, existing)
-        elif job.state.research_id is not None and not c.budget.cap_reached:
+        elif job.state.research_id is not None and not self.budget.cap_reached:
             orphan = self._unrecorded_replacement(job)
             if orphan is not None:
                 return self._adopt_replacement(job, orphan)
-        cost = c.config.research_cost
-        if not c.budget.reserve_launch(cost):
+        cost = self.config.research_cost
+        if not self.budget.reserve_launch(cost):
             return self._defer(job)
         started: ResearchStarted | None = None
         rejected: str | None = None
         failed: SkippableError | RetriableApiError | None = None
         try:
-            started = c.saber_health.call(
+            started = self.saber_health.call(
                 "create_research",
                 lambda: start_contact_research(
-                    c.saber,
+                    self.saber,
                     inputs.inputs or {},
                     contact_id=cid,
-                    external_source=c.mapping.external_source,
+                    external_source=self.mapping.external_source,
                     fingerprint=inputs.fingerprint or "",
                     replaces=job.state.research_id if job.state is not None else None,
-                    webhook_url=c.config.webhook_url,
+                    webhook_url=self.config.webhook_url,
                 ),
             )
         except InsufficientCredits:
-            c.budget.mark_exhausted()
+            self.budget.mark_exhausted()
         except SaberValidationError as exc:
             rejected = str(exc)
         except (SkippableError, RetriableApiError) as exc:
             failed = exc
         finally:
             if started is None:  # nothing was spent: give the reservation back (fatal errors too)
-                c.budget.refund(cost, launch=True)
+                self.budget.refund(cost, launch=True)
         if rejected is not None:
             # Saber rejected the inputs: record it against these inputs, never resend them.
             self._record_rejected(job, rejected)
             return LaunchOutcome("rejected", cid)
         if failed is not None:
             # Saber kept failing after retries: try again next run (the cursor moves on).
-            self.fail(RecordFailure(cid, None, getattr(failed, "code", None) or "SABER_ERROR", str(failed)))
-            c.store.record_deferred(cid, "launch_failed")
+            self.fail(contact_failure(cid, error_code(failed, "SABER_ERROR"), str(failed)))
+            self.store.record_deferred(cid, "launch_failed")
             return LaunchOutcome("failed", cid)
         if started is None:  # 402: out of credits
             return self._defer(job)
-        now = c.clock()
-        c.store.record_launch(
+        now = self.clock()
+        self.store.record_launch(
             cid,
             external_id=cid,
             fingerprint=inputs.fingerprint,
             research_id=started.id,
             next_check_at=self._first_look(now),
         )
-        c.summary.research_event("launched")
-        c.summary.spend("research", cost)
+        self.summary.research_event("launched")
+        self.summary.spend("research", cost)
         log.debug("research launched", contact_id=cid, research_id=started.id, reason=job.decision.reason)
         return LaunchOutcome("launched", cid)
 
@@ -128,22 +154,21 @@ class Launcher:
         `hs_merged_object_ids`; research the connector (or Saber, by external id) holds for
         one of them is taken over instead of paid again. Other inputs: research as any change.
         """
-        c = self.cycle
         old_ids = [
             i for i in (job.contact.properties.get(MERGED_IDS) or "").split(";") if i and i != job.contact_id
         ]
         if not old_ids:
             return None
-        states = c.store.get_many(old_ids)
+        states = self.store.get_many(old_ids)
         for old in old_ids:
             state = states.get(old)
             if state is None or state.merged_into is not None or state.fingerprint != job.inputs.fingerprint:
                 continue
             if state.research_status not in ("processing", "completed"):
                 continue
-            adopted = c.store.adopt_merged(job.contact_id, old)
-            c.summary.research_event("adopted")
-            c.summary.save("research_adopted", c.config.research_cost)
+            adopted = self.store.adopt_merged(job.contact_id, old)
+            self.summary.research_event("adopted")
+            self.summary.save("research_adopted", self.config.research_cost)
             log.info("research adopted from a merged contact", contact_id=job.contact_id, merged_id=old)
             research = stored_research(adopted)
             if adopted.research_status != "completed" or research is None:
@@ -161,14 +186,13 @@ class Launcher:
     def _twin_research(self, job: ContactJob) -> LaunchOutcome | None:
         """The research of another contact with exactly these inputs (the same person entered
         twice), shared instead of paid again; the link shows in the contact's external id."""
-        c = self.cycle
         assert job.inputs.fingerprint is not None
-        twin = c.store.same_inputs(job.inputs.fingerprint, other_than=job.contact_id)
+        twin = self.store.same_inputs(job.inputs.fingerprint, other_than=job.contact_id)
         if twin is None:
             return None
-        adopted = c.store.adopt_twin(job.contact_id, twin.contact_id)
-        c.summary.research_event("adopted")
-        c.summary.save("same_inputs", c.config.research_cost)
+        adopted = self.store.adopt_twin(job.contact_id, twin.contact_id)
+        self.summary.research_event("adopted")
+        self.summary.save("same_inputs", self.config.research_cost)
         log.info(
             "research shared with a contact of the same inputs",
             contact_id=job.contact_id,
@@ -182,7 +206,7 @@ class Launcher:
 
     def _first_look(self, now: datetime) -> datetime:
         """The first look-up: when research here is usually done; with webhooks, a late safety poll."""
-        config = self.cycle.config
+        config = self.config
         if config.webhook_url is not None:
             return now + timedelta(seconds=max(config.poll_min_seconds, config.webhook_poll_seconds))
         return self.schedule.first("research", now)
@@ -192,23 +216,23 @@ class Launcher:
         (both are redone, before any payment, by the run that launches them)."""
         reason = "launch_cap"
         for job in jobs:
-            self.cycle.summary.skip(reason, job.contact_id)
+            self.summary.skip(reason, job.contact_id)
         changed = [
             j.contact_id
             for j in jobs
             if j.state is None or j.state.deferred != reason or j.state.skip_reason is not None
         ]
         if changed:
-            self.cycle.store.record_deferred_many(changed, reason)
+            self.store.record_deferred_many(changed, reason)
         return [LaunchOutcome("deferred", j.contact_id) for j in jobs]
 
     def _defer(self, job: ContactJob) -> LaunchOutcome:
         """Put a launch off to a later run (cap reached or credits out), which picks it up again."""
-        budget, contact_id, state = self.cycle.budget, job.contact_id, job.state
+        budget, contact_id, state = self.budget, job.contact_id, job.state
         reason = "no_credits" if budget.exhausted and not budget.cap_reached else "launch_cap"
-        self.cycle.summary.skip(reason, contact_id)
+        self.summary.skip(reason, contact_id)
         if state is None or state.deferred != reason or state.skip_reason is not None:
-            self.cycle.store.record_deferred(contact_id, reason)  # already put off so: no write
+            self.store.record_deferred(contact_id, reason)  # already put off so: no write
         return LaunchOutcome("deferred", contact_id)
 
     def _find_existing(self, job: ContactJob, external_id: str | None = None) -> Research | None:
@@ -216,19 +240,18 @@ class Launcher:
 
         Not looked for once Saber refused external IDs: research launched since carries none.
         """
-        c = self.cycle
-        if not c.saber.external_ids.sent:
+        if not self.saber.external_ids.sent:
             return None
         wanted = external_id or job.contact_id
         try:
-            found = c.saber_health.call(
-                "find_research", lambda: c.saber.find_research(wanted, c.mapping.external_source)
+            found = self.saber_health.call(
+                "find_research", lambda: self.saber.find_research(wanted, self.mapping.external_source)
             )
         except (SkippableError, RetriableApiError) as exc:
             log.warning("lookup by external id failed", contact_id=job.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer: on the contact's record
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
-                self.fail(RecordFailure(job.contact_id, None, code, f"look-up by external id: {exc}"))
+                code = error_code(exc, "LOOKUP_FAILED")
+                self.fail(contact_failure(job.contact_id, code, f"look-up by external id: {exc}"))
             return None  # the launch's Idempotency-Key still keeps a retry from paying twice
         if found is None or found.status == "failed":
             return None
@@ -236,8 +259,9 @@ class Launcher:
         for field, value in job.inputs.inputs.items():
             if field in found.raw and found.raw[field] is not None and str(found.raw[field]) != value:
                 return None
-        days = c.mapping.select.refresh_after_days
-        if found.completed_at and days is not None and c.clock() - found.completed_at >= timedelta(days=days):
+        days = self.mapping.select.refresh_after_days
+        age = self.clock() - found.completed_at if found.completed_at else None
+        if age is not None and days is not None and age >= timedelta(days=days):
             return None
         return found
 
@@ -265,35 +289,33 @@ class Launcher:
         Not written from here: the collect stage writes it with the hashes of what the
         contact's earlier research wrote, so those values are still the connector's own.
         """
-        c = self.cycle
         assert job.inputs.fingerprint is not None
-        c.store.record_launch(
+        self.store.record_launch(
             job.contact_id,
             external_id=job.contact_id,
             fingerprint=job.inputs.fingerprint,
             research_id=research.id,
-            next_check_at=c.clock(),
+            next_check_at=self.clock(),
         )
-        c.summary.research_event("adopted")
-        c.summary.save("research_adopted", c.config.research_cost)  # Saber had it: not paid again
+        self.summary.research_event("adopted")
+        self.summary.save("research_adopted", self.config.research_cost)  # Saber had it: not paid again
         log.info("unrecorded research adopted", contact_id=job.contact_id, research_id=research.id)
         return LaunchOutcome("adopted", job.contact_id)
 
     def _adopt(self, job: ContactJob, research: Research, external_id: str | None = None) -> LaunchOutcome:
-        c = self.cycle
         assert job.inputs.fingerprint is not None
-        c.store.record_launch(
+        self.store.record_launch(
             job.contact_id,
             external_id=external_id or job.contact_id,
             fingerprint=job.inputs.fingerprint,
             research_id=research.id,
-            next_check_at=c.clock(),
+            next_check_at=self.clock(),
         )
-        c.summary.research_event("adopted")
-        c.summary.save("research_adopted", c.config.research_cost)  # Saber had it: not paid again
+        self.summary.research_event("adopted")
+        self.summary.save("research_adopted", self.config.research_cost)  # Saber had it: not paid again
         if not research.is_done:
             return LaunchOutcome("adopted", job.contact_id)
-        record_done(c, job.contact_id, research, self.schedule)
+        record_done(self.store, self.summary, self.clock, job.contact_id, research, self.schedule)
         write = WriteJob(
             job.contact_id,
             job.contact.properties,
@@ -306,10 +328,9 @@ class Launcher:
         return LaunchOutcome("adopted", job.contact_id, write)
 
     def _record_rejected(self, job: ContactJob, message: str) -> None:
-        c = self.cycle
         assert job.inputs.fingerprint is not None
-        now = c.clock()
-        c.store.record_launch(
+        now = self.clock()
+        self.store.record_launch(
             job.contact_id,
             external_id=job.contact_id,
             fingerprint=job.inputs.fingerprint,
@@ -317,7 +338,7 @@ class Launcher:
             status="failed",
             next_check_at=now,
         )
-        c.store.record_result(
+        self.store.record_result(
             job.contact_id,
             research_id="",
             status="failed",
@@ -326,5 +347,5 @@ class Launcher:
             error_code="REJECTED",
             error=message,
         )
-        c.summary.skip("rejected_by_saber", job.contact_id, message)
-        self.fail(RecordFailure(job.contact_id, None, "REJECTED", message))
+        self.summary.skip("rejected_by_saber", job.contact_id, message)
+        self.fail(contact_failure(job.contact_id, "REJECTED", message))

@@ -13,9 +13,11 @@ from itertools import islice
 
 from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
+from connector.saber import SaberClient
 from connector.saber.models import Signal
 from connector.state.signal_asks import AskSpec
-from connector.sync.config import Cycle
+from connector.sync.context import EngineConfig
+from connector.sync.outage import OutageBreaker
 
 log = get_logger("sync")
 
@@ -37,19 +39,28 @@ def same_type(found: str | None, wanted: str) -> bool:
 class SaberLists:
     """Reads one page of a target's signals and finds the one an ask is looking for."""
 
-    def __init__(self, cycle: Cycle, fresh: Callable[[datetime | None], bool]) -> None:
-        self.cycle = cycle
+    def __init__(
+        self,
+        saber: SaberClient,
+        saber_health: OutageBreaker,
+        config: EngineConfig,
+        clock: Callable[[], datetime],
+        fresh: Callable[[datetime | None], bool],
+    ) -> None:
+        self.saber = saber
+        self.saber_health = saber_health
+        self.config = config
+        self.clock = clock
         self.fresh = fresh  # whether an answer of that time is young enough to use
 
     def read(self, scope: str, target: str) -> list[Signal]:
         """The target's newest signals ([] when the list cannot be read: nothing is found then)."""
-        c = self.cycle
         if scope == "company":
-            listing = lambda: list(islice(c.saber.list_company_signals(domain=target), LOOK_AT))  # noqa: E731
+            listing = lambda: list(islice(self.saber.list_company_signals(domain=target), LOOK_AT))  # noqa: E731
         else:
-            listing = lambda: list(islice(c.saber.list_contact_signals(target), LOOK_AT))  # noqa: E731
+            listing = lambda: list(islice(self.saber.list_contact_signals(target), LOOK_AT))  # noqa: E731
         try:
-            return c.saber_health.call(f"list_{scope}_signals", listing)
+            return self.saber_health.call(f"list_{scope}_signals", listing)
         except (SkippableError, RetriableApiError) as exc:
             log.debug("signal list unavailable", scope=scope, error=str(exc))
             return []
@@ -61,9 +72,8 @@ class SaberLists:
         flight (made within the signal timeout). With `since` (an ask made then whose answer
         was lost): a signal made from then on, whatever its status, failed included.
         """
-        c = self.cycle
         wanted = folded(spec.question)
-        in_flight_since = c.clock() - c.config.signal_timeout
+        in_flight_since = self.clock() - self.config.signal_timeout
         for signal in listed:  # newest first
             same = folded(signal.question) == wanted and same_type(signal.answer_type, spec.answer_type)
             if not same and not (spec.template_id and signal.signal_template_id == spec.template_id):

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RetriableApiError, SkippableError
 from connector.logs import get_logger
-from connector.mapping import PropertyValue, map_subscription_values
-from connector.saber import SaberNotFound
+from connector.mapping import Mapping, PropertyValue, map_subscription_values
+from connector.saber import SaberClient, SaberNotFound
 from connector.saber.models import Signal
-from connector.sync.config import Cycle
+from connector.state import StateStore
+from connector.sync.failures import Failure, Subject, error_code
 
 log = get_logger("sync")
 
@@ -37,25 +38,30 @@ class SubscriptionRead:
     company_ids: list[str] = field(default_factory=list)  # the companies its values go to
 
 
-def read_subscriptions(cycle: Cycle) -> list[SubscriptionRead]:
-    """Read every mapped subscription's new executions; a failing subscription fails alone."""
-    reads = []
-    for key, spec in cycle.mapping.subscriptions().items():
-        read = _read_one(cycle, key, spec.id)
-        if read is not None:
+def read_subscriptions(
+    mapping: Mapping, saber: SaberClient, store: StateStore
+) -> tuple[list[SubscriptionRead], list[Failure]]:
+    """Read every mapped subscription's new executions; a failing subscription fails alone (said)."""
+    reads, failures = [], []
+    for key, spec in mapping.subscriptions().items():
+        read = _read_one(mapping, saber, store, key, spec.id)
+        if isinstance(read, Failure):
+            failures.append(read)
+        else:
             reads.append(read)
-    return reads
+    return reads, failures
 
 
-def _read_one(cycle: Cycle, key: str, subscription_id: str) -> SubscriptionRead | None:
-    c = cycle
+def _read_one(
+    mapping: Mapping, saber: SaberClient, store: StateStore, key: str, subscription_id: str
+) -> SubscriptionRead | Failure:
     name = f"{CURSOR_PREFIX}{subscription_id}"
-    since, seen_ids = _parse_cursor(c.store.get_cursor(name))
+    since, seen_ids = _parse_cursor(store.get_cursor(name))
     newest: dict[str, Signal] = {}
     newest_at, newest_ids = since, set(seen_ids)
     entries = 0
     try:
-        for entry in c.saber.subscription_logs(subscription_id, from_date=since, statuses=["completed"]):
+        for entry in saber.subscription_logs(subscription_id, from_date=since, statuses=["completed"]):
             at = entry.completed_at or entry.created_at
             if since is not None and (at is None or at < since or (at == since and entry.id in seen_ids)):
                 continue  # read by an earlier cycle (fromDate is inclusive)
@@ -70,13 +76,11 @@ def _read_one(cycle: Cycle, key: str, subscription_id: str) -> SubscriptionRead 
             if domain is not None and (domain not in newest or _later(entry, newest[domain])):
                 newest[domain] = entry
     except SaberNotFound:
-        _fail(c, key, subscription_id, "SUBSCRIPTION_NOT_FOUND", "Saber knows no subscription with this id")
-        return None
+        unknown = "Saber knows no subscription with this id"
+        return _failure(key, subscription_id, "SUBSCRIPTION_NOT_FOUND", unknown)
     except (RetriableApiError, SkippableError) as exc:
-        _fail(c, key, subscription_id, getattr(exc, "code", None) or "SUBSCRIPTION_READ_FAILED", str(exc))
-        return None
-    c.summary.count("subscription_entries_read", entries)
-    values = {d: map_subscription_values(c.mapping, key, e) for d, e in newest.items()}
+        return _failure(key, subscription_id, error_code(exc, "SUBSCRIPTION_READ_FAILED"), str(exc))
+    values = {d: map_subscription_values(mapping, key, e) for d, e in newest.items()}
     log.info("subscription read", subscription=key, entries=entries, companies=len(values))
     cursor = _format_cursor(newest_at, newest_ids) if newest_at is not None else None
     return SubscriptionRead(key, subscription_id, name, cursor, values, entries)
@@ -119,7 +123,7 @@ def _later(a: Signal, b: Signal) -> bool:
     return at(a) > at(b)
 
 
-def _fail(c: Cycle, key: str, subscription_id: str, code: str, message: str) -> None:
+def _failure(key: str, subscription_id: str, code: str, message: str) -> Failure:
     text = f"companies.subscriptions.{key} ({subscription_id}): {message}"
     log.warning("subscription not read", subscription=key, error=message)
-    c.summary.fail(RecordFailure(f"subscription:{key}", None, code, text))
+    return Failure(Subject("subscription", key), code, text)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from connector.errors import RecordFailure
+from connector.sync.options import SyncOptions
 
 # Exit codes are part of the CLI's contract; a run stopped by a signal exits 128 + its number.
 EXIT_OK = 0
@@ -79,6 +80,25 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @classmethod
+    def of(
+        cls,
+        started_at: datetime,
+        options: SyncOptions,
+        *,
+        research_cost: int,
+        signal_cost: int,
+        signals_per_research: int,
+    ) -> RunSummary:
+        """The summary a run of these options starts with (a dry run's says so)."""
+        return cls(
+            started_at=started_at,
+            dry_run=options.dry_run,
+            research_cost=research_cost,
+            signal_cost=signal_cost,
+            signals_per_research=signals_per_research,
+        )
+
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
@@ -122,14 +142,6 @@ class RunSummary:
         """An answer below its property's `min_confidence` was not written."""
         with self._lock:
             self.low_confidence[prop] += 1
-
-    def plan_company(self, company_id: str, changes: Any) -> None:
-        """Dry run: the values one company would get (`changes` is its ChangeSet)."""
-        shown = {
-            c.property: {"from": c.current, "to": c.value} for c in changes.changes if c.decision == "write"
-        }
-        if shown:
-            self.add_plan(PlannedChange(f"company {company_id}", "write", "", shown))
 
     def companies(self) -> dict[str, Any]:
         """The company figures: matched, written, unmatched by reason, subscription entries read."""

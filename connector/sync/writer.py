@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from connector.hubspot import HubSpotAdapter
+from connector.hubspot.limits import MAX_BATCH
 from connector.mapping import value_hash
 from connector.state import StateStore
+from connector.sync.failures import Failure, from_results
 from connector.sync.summary import RunSummary
-
-BATCH_SIZE = 100  # HubSpot's batch update limit
 
 
 class BatchWriter:
@@ -18,14 +18,17 @@ class BatchWriter:
 
     After each batch, the hash of every value that landed is stored, so the next run can
     tell the connector's own values from a person's edits; what failed is recorded per
-    contact and property, and the rest of the batch still counts as written.
+    contact and property (through `fail`, the run's one sink), and the rest of the batch
+    still counts as written.
     """
 
-    def __init__(self, hubspot: HubSpotAdapter, store: StateStore, summary: RunSummary, run_id: int | None):
+    def __init__(
+        self, hubspot: HubSpotAdapter, store: StateStore, summary: RunSummary, fail: Callable[[Failure], None]
+    ):
         self._hubspot = hubspot
         self._store = store
         self._summary = summary
-        self.run_id = run_id  # set once the run is recorded: errors are filed under it
+        self._fail = fail
         self._pending: dict[str, dict[str, str]] = {}
         self._since: float | None = None  # monotonic time the oldest queued change was added
         self._unsettled: dict[str, str] = {}  # contact -> why its result stays pending once written
@@ -45,7 +48,7 @@ class BatchWriter:
             self._unsettled[contact_id] = pending
         else:
             self._unsettled.pop(contact_id, None)
-        if len(self._pending) >= BATCH_SIZE:
+        if len(self._pending) >= MAX_BATCH:
             self.flush()
 
     def flush_older_than(self, seconds: float) -> None:
@@ -64,8 +67,8 @@ class BatchWriter:
         for f in result.failures:
             failed.setdefault(f.contact_id, set()).add(f.property)
             codes.setdefault(f.contact_id, f.code)
-            self._summary.fail(f)
-            self._store.record_error(self.run_id, f.contact_id, f.code, f.message, property=f.property)
+        for failure in from_results("contact", result.failures):
+            self._fail(failure)
         written = set(result.written)
         for contact_id, changes in batch.items():
             bad = failed.get(contact_id, set())

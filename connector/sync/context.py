@@ -1,4 +1,4 @@
-"""Tuning of a cycle and what every stage of one run shares."""
+"""The run context: the tuning of a cycle (`EngineConfig`) and what every stage of a run shares (`Cycle`)."""
 
 from __future__ import annotations
 
