@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, RecordFailure, SkippableError
 from connector.logs import get_logger
 from connector.saber.models import Research
 from connector.state import ContactState, StateStore
@@ -99,10 +99,10 @@ class Collector:
 
         try:
             return self.cycle.saber_health.call("find_research", find)
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             log.warning("research lookup failed", contact_id=state.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer about this contact: on its record
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
+                code = exc.code or "LOOKUP_FAILED"
                 self.fail(RecordFailure(state.contact_id, None, code, f"research lookup: {exc}"))
             return None
 

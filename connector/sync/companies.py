@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, RecordFailure
 from connector.hubspot.companies import Company
 from connector.logs import get_logger
 from connector.mapping import PropertyValue, held_back, map_company_values, value_hash
@@ -111,7 +111,7 @@ class CompanyStage:
             notes = [n for n in notes if n.contact_id in c.options.contact_ids]
         try:
             matches = self._match(notes)
-        except (RetriableApiError, SkippableError) as exc:  # HubSpot failed past its retries: next cycle
+        except RUN_GOES_ON as exc:  # HubSpot failed past its retries: next cycle
             log.warning("companies not matched", contacts=len(notes), error=str(exc))
             c.summary.fail(RecordFailure("companies", None, "COMPANY_MATCH_FAILED", str(exc)))
             return  # the contacts stay pending; their own properties have landed
@@ -197,7 +197,7 @@ class CompanyStage:
         domains = sorted({d for r in reads for d in r.values})
         try:
             found = c.hubspot.companies.search_by_domain(domains) if domains else {}
-        except (RetriableApiError, SkippableError) as exc:  # the cursors stay: read again next cycle
+        except RUN_GOES_ON as exc:  # the cursors stay: read again next cycle
             c.summary.fail(RecordFailure("subscriptions", None, "COMPANY_MATCH_FAILED", str(exc)))
             return []
         for read in reads:
@@ -228,7 +228,7 @@ class CompanyWriter:
         props = c.mapping.company_hubspot_properties()
         try:
             current = {x.id: x for x in c.hubspot.companies.read([w.company_id for w in writes], props)}
-        except (RetriableApiError, SkippableError) as exc:
+        except RUN_GOES_ON as exc:
             for w in writes:
                 self._pending(w, "READ_FAILED", str(exc))
             return set()
@@ -275,7 +275,7 @@ class CompanyWriter:
         by_id = {w.company_id: w for w in writes}
         try:
             result = c.hubspot.companies.update({cid: ch.updates for cid, ch in changesets.items()})
-        except (RetriableApiError, SkippableError) as exc:
+        except RUN_GOES_ON as exc:
             for cid in changesets:
                 self._pending(by_id[cid], "WRITE_FAILED", str(exc))
             return set()

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, RecordFailure, RetriableApiError, SkippableError
 from connector.logs import get_logger
 from connector.mapping.model import INPUT_FIELDS
 from connector.saber import InsufficientCredits, SaberValidationError
@@ -92,7 +92,7 @@ class Launcher:
             c.budget.mark_exhausted()
         except SaberValidationError as exc:
             rejected = str(exc)
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             failed = exc
         finally:
             if started is None:  # nothing was spent: give the reservation back (fatal errors too)
@@ -103,7 +103,7 @@ class Launcher:
             return LaunchOutcome("rejected", cid)
         if failed is not None:
             # Saber kept failing after retries: try again next run (the cursor moves on).
-            self.fail(RecordFailure(cid, None, getattr(failed, "code", None) or "SABER_ERROR", str(failed)))
+            self.fail(RecordFailure(cid, None, failed.code or "SABER_ERROR", str(failed)))
             c.store.record_deferred(cid, "launch_failed")
             return LaunchOutcome("failed", cid)
         if started is None:  # 402: out of credits
@@ -224,10 +224,10 @@ class Launcher:
             found = c.saber_health.call(
                 "find_research", lambda: c.saber.find_research(wanted, c.mapping.external_source)
             )
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             log.warning("lookup by external id failed", contact_id=job.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer: on the contact's record
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
+                code = exc.code or "LOOKUP_FAILED"
                 self.fail(RecordFailure(job.contact_id, None, code, f"look-up by external id: {exc}"))
             return None  # the launch's Idempotency-Key still keeps a retry from paying twice
         if found is None or found.status == "failed":

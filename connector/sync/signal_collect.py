@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, RecordFailure, SkippableError
 from connector.logs import get_logger
 from connector.saber import SaberNotFound
 from connector.saber.models import Signal
@@ -54,10 +54,10 @@ class SignalCollector:
             log.warning("signal not found at Saber; asked again when needed", signal_id=signal_id)
             c.store.drop_signal_ask(ask.key)
             return True
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             log.warning("signal look-up failed", signal_id=signal_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer: said, and looked at again later
-                code = getattr(exc, "code", None) or "LOOKUP_FAILED"
+                code = exc.code or "LOOKUP_FAILED"
                 self.fail(RecordFailure(f"signal {signal_id}", None, code, f"signal look-up: {exc}"))
             c.store.record_signal_polled(ask.key, next_check_at=self._after(ask, now))
             return False

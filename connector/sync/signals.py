@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, ConnectorError, RecordFailure, SkippableError
 from connector.logs import get_logger
 from connector.mapping import SignalAsk, signals_to_ask
 from connector.mapping.inputs import is_free_mail
@@ -263,7 +263,7 @@ class SignalStage:
                 c.budget.mark_exhausted()
                 c.budget.refund(cost)
                 return
-            except (SkippableError, RetriableApiError) as exc:
+            except RUN_GOES_ON as exc:
                 if not getattr(exc, "maybe_applied", False):
                     c.budget.refund(cost)
                     self._refused([need], exc)
@@ -327,7 +327,7 @@ class SignalStage:
             c.budget.mark_exhausted()
             c.budget.refund(cost * len(members))
             return
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             if not getattr(exc, "maybe_applied", False):
                 c.budget.refund(cost * len(members))
                 self._refused(members, exc)
@@ -366,7 +366,8 @@ class SignalStage:
                 self._took(need, Signal.model_validate({"id": item.id, "status": "processing"}), out, "asked")
             else:  # rejected: nothing made, nothing charged
                 c.budget.refund(cost)
-                self._refused([need], RuntimeError(item.error or "rejected by Saber"), code="SIGNAL_REJECTED")
+                rejected = SkippableError(item.error or "rejected by Saber")
+                self._refused([need], rejected, code="SIGNAL_REJECTED")
         missing = [n for n in members if n.spec.key not in seen]
         if missing:  # an asynchronous batch names no signal: they are found in the lists
             sent.update(n.spec.key for n in missing)
@@ -441,18 +442,18 @@ class SignalStage:
         else:  # no id to collect it by: looked for in the lists
             self._lost([need], out, last=True)
 
-    def _garbled(self, needs: list[_Need], exc: BaseException, *, last: bool) -> None:
+    def _garbled(self, needs: list[_Need], exc: ConnectorError, *, last: bool) -> None:
         """A paid create answered with something unreadable, or failing past every attempt: said
         against each contact waiting on it (the ask itself is looked for in the lists)."""
         if isinstance(exc, SkippableError) or last:
-            code = getattr(exc, "code", None) or "SIGNAL_FAILED"
+            code = exc.code or "SIGNAL_FAILED"
             for need in needs:
                 for job, item in need.users:
                     self.fail(RecordFailure(job.contact_id, None, code, f"signal {item.key}: {exc}"))
 
-    def _refused(self, needs: list[_Need], exc: BaseException, code: str | None = None) -> None:
+    def _refused(self, needs: list[_Need], exc: ConnectorError, code: str | None = None) -> None:
         """Saber refused the ask or kept failing it (nothing made): recorded per contact; a later run asks."""
-        code = code or getattr(exc, "code", None) or "SIGNAL_FAILED"
+        code = code or exc.code or "SIGNAL_FAILED"
         for need in needs:
             self.cycle.store.release_signal_ask(need.spec.key)
             for job, item in need.users:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connector.errors import RecordFailure, RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, RecordFailure
 from connector.logs import get_logger
 from connector.mapping import PropertyValue, map_subscription_values
 from connector.saber import SaberNotFound
@@ -72,8 +72,8 @@ def _read_one(cycle: Cycle, key: str, subscription_id: str) -> SubscriptionRead 
     except SaberNotFound:
         _fail(c, key, subscription_id, "SUBSCRIPTION_NOT_FOUND", "Saber knows no subscription with this id")
         return None
-    except (RetriableApiError, SkippableError) as exc:
-        _fail(c, key, subscription_id, getattr(exc, "code", None) or "SUBSCRIPTION_READ_FAILED", str(exc))
+    except RUN_GOES_ON as exc:
+        _fail(c, key, subscription_id, exc.code or "SUBSCRIPTION_READ_FAILED", str(exc))
         return None
     c.summary.count("subscription_entries_read", entries)
     values = {d: map_subscription_values(c.mapping, key, e) for d, e in newest.items()}
