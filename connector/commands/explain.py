@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from connector.clients import hubspot_from, store_from
 from connector.hubspot import Contact, HubSpotAdapter, SearchFilter
-from connector.mapping import Mapping, build_inputs, map_values, signals_to_ask, value_hash
+from connector.mapping import Mapping, build_inputs, load_mapping, map_values, signals_to_ask, value_hash
 from connector.mapping.values import signal_of
 from connector.saber.models import Signal
+from connector.settings import Settings
 from connector.state import ContactState, StateStore
 from connector.sync.changes import compute_changes
 from connector.sync.jobs import stored_research
@@ -234,3 +236,15 @@ def render_explain(report: dict[str, Any]) -> str:
         )
         lines.append(f"    {p['decision']}: {p['why']}")
     return "\n".join(lines)
+
+
+def explain_contact(settings: Settings, contact_id: str) -> dict[str, Any]:
+    """`explain_report` of one contact with the clients the settings name (closed here)."""
+    mapping = load_mapping(settings.connector_mapping)
+    hubspot = hubspot_from(settings)
+    store = store_from(settings)
+    try:
+        return explain_report(mapping, hubspot, store, contact_id)
+    finally:
+        hubspot.close()
+        store.close()

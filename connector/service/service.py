@@ -31,22 +31,21 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
+from connector.clients import hubspot_from, policy_from, saber_from, store_from
+from connector.commands.setup import setup_properties
 from connector.errors import API_LABELS, ApiName, ApiUnavailableError, ConfigError, ConnectorError
 from connector.logs import get_logger, register_secret
 from connector.mapping import load_mapping
-from connector.preflight import preflight
-from connector.properties import setup_properties
+from connector.portal import preflight
+from connector.service.health import CycleRecord, ServiceStatus
 from connector.service.http import ServiceHTTP
 from connector.service.metrics import Metrics
 from connector.service.schedule import parse_interval, parse_schedule
-from connector.service.status import CycleRecord, ServiceStatus
 from connector.settings import Settings
-from connector.sync.engine import SyncEngine
 from connector.sync.options import SyncOptions
 from connector.sync.stopping import StopRequest, stop_on_signals
 from connector.sync.summary import RunSummary
-from connector.sync.templates import resolve_templates
+from connector.sync.wiring import build_engine, engine_config_from
 
 log = get_logger("service")
 
@@ -208,11 +207,11 @@ class Service:
             try:
                 if prepare is not None:
                     prepare()
-                engine = SyncEngine(
-                    mapping=resolve_templates(self.mapping, self.saber),  # a template may change: read it
-                    hubspot=self.hubspot,
-                    saber=self.saber,
-                    store=self.store,
+                engine = build_engine(
+                    self.mapping,
+                    self.hubspot,
+                    self.saber,
+                    self.store,
                     options=options,
                     config=self.config,
                     stop=self.stop,

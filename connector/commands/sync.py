@@ -1,17 +1,16 @@
-"""Wires settings, mapping, clients and state into one sync run, and closes them after."""
+"""`saber-connector sync`: one cycle with everything built from settings, closed after."""
 
 from __future__ import annotations
 
-from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
+from connector.clients import hubspot_from, policy_from, saber_from, store_from
 from connector.mapping import load_mapping
-from connector.preflight import preflight
+from connector.portal import preflight
 from connector.settings import Settings
-from connector.sync.engine import SyncEngine
 from connector.sync.options import SyncOptions
 from connector.sync.progress import Progress
 from connector.sync.stopping import StopRequest, stop_on_signals
 from connector.sync.summary import RunSummary
-from connector.sync.templates import resolve_templates
+from connector.sync.wiring import build_engine, engine_config_from
 
 
 def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = True) -> RunSummary:
@@ -24,11 +23,11 @@ def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = 
     stop = StopRequest()
     try:
         preflight(mapping, hubspot)  # nothing is launched for results that could not be written
-        engine = SyncEngine(
-            mapping=resolve_templates(mapping, saber),  # a template's question, before anything is asked
-            hubspot=hubspot,
-            saber=saber,
-            store=store,
+        engine = build_engine(
+            mapping,
+            hubspot,
+            saber,
+            store,
             options=options,
             config=engine_config_from(settings),
             progress=Progress(enabled=show_progress),
