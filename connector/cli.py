@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -24,6 +24,7 @@ from connector.logs import configure_logging, scrub
 from connector.settings import LOG_LEVELS, Settings, load_settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])  # a command function, returned as it was given
 
 
 class _Quiet:
@@ -141,11 +142,11 @@ def _with_common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 class _App(typer.Typer):
     """A Typer app whose every command takes the common options and renders help without type noise."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[_Fn], _Fn]:
         kwargs.setdefault("cls", _Command)
         register = super().command(*args, **kwargs)
 
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def decorator(fn: _Fn) -> _Fn:
             register(_with_common_options(fn))
             return fn
 
