@@ -38,11 +38,8 @@ def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[
                 "connector_poll_min_seconds": 0.5,
             }
         )
-        hubspot = hubspot_from(demo_settings)
-        try:
+        with hubspot_from(demo_settings) as hubspot:
             echo(setup_properties(mapping, hubspot).render())
-        finally:
-            hubspot.close()
         before = {cid: box.hubspot.contact(cid) for cid in box.hubspot.contact_ids()}
         echo(f"\nsync --wait {wait:g} with {mapping.source_path} ...")
         summary = run_sync(demo_settings, SyncOptions(wait_seconds=wait), show_progress=True)

@@ -241,10 +241,5 @@ def render_explain(report: dict[str, Any]) -> str:
 def explain_contact(settings: Settings, contact_id: str) -> dict[str, Any]:
     """`explain_report` of one contact with the clients the settings name (closed here)."""
     mapping = load_mapping(settings.connector_mapping)
-    hubspot = hubspot_from(settings)
-    store = store_from(settings)
-    try:
+    with hubspot_from(settings) as hubspot, store_from(settings) as store:
         return explain_report(mapping, hubspot, store, contact_id)
-    finally:
-        hubspot.close()
-        store.close()

@@ -108,10 +108,5 @@ def render_research_view(view: dict[str, Any]) -> str:
 def read_research(settings: Settings, contact_id: str) -> dict[str, Any]:
     """`research_view` of one contact with the clients the settings name (closed here)."""
     mapping = load_mapping(settings.connector_mapping)
-    saber = saber_from(settings)
-    store = store_from(settings)
-    try:
+    with saber_from(settings) as saber, store_from(settings) as store:
         return research_view(store, saber, contact_id, mapping.external_source)
-    finally:
-        saber.close()
-        store.close()

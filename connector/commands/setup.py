@@ -250,11 +250,8 @@ def apply_plan(
 def run_setup(settings: Settings, *, dry_run: bool) -> SetupPlan | SetupReport:
     """`setup`: the plan applied, and what was done; with `dry_run`, the plan only."""
     mapping = load_mapping(settings.connector_mapping)
-    hubspot = hubspot_from(settings)
-    try:
+    with hubspot_from(settings) as hubspot:
         if dry_run:
             companies = hubspot.get_properties("companies") if mapping.company_specs() else None
             return plan_setup(mapping, hubspot.get_properties(), companies)
         return setup_properties(mapping, hubspot)
-    finally:
-        hubspot.close()

@@ -139,8 +139,5 @@ def render_status(report: dict[str, Any]) -> str:
 
 def read_status(settings: Settings) -> dict[str, Any]:
     """`status_report` of the state database the settings name (opened and closed here)."""
-    store = store_from(settings)
-    try:
+    with store_from(settings) as store:
         return status_report(store)
-    finally:
-        store.close()

@@ -17,11 +17,12 @@ def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = 
     """One cycle with everything built from settings; config is checked before any call."""
     mapping = load_mapping(settings.connector_mapping)
     policy = policy_from(settings)
-    hubspot = hubspot_from(settings, policy)
-    saber = saber_from(settings, policy)
-    store = store_from(settings)
     stop = StopRequest()
-    try:
+    with (
+        hubspot_from(settings, policy) as hubspot,
+        saber_from(settings, policy) as saber,
+        store_from(settings) as store,
+    ):
         preflight(mapping, hubspot)  # nothing is launched for results that could not be written
         engine = build_engine(
             mapping,
@@ -35,7 +36,3 @@ def run_sync(settings: Settings, options: SyncOptions, *, show_progress: bool = 
         )
         with stop_on_signals(stop):
             return engine.run()
-    finally:
-        saber.close()
-        hubspot.close()
-        store.close()
