@@ -10,12 +10,10 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -26,6 +24,7 @@ from connector.logs import configure_logging, scrub
 from connector.settings import LOG_LEVELS, Settings, load_settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])  # a command function, returned as it was given
 
 
 class _Quiet:
@@ -143,11 +142,11 @@ def _with_common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 class _App(typer.Typer):
     """A Typer app whose every command takes the common options and renders help without type noise."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[_Fn], _Fn]:
         kwargs.setdefault("cls", _Command)
         register = super().command(*args, **kwargs)
 
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def decorator(fn: _Fn) -> _Fn:
             register(_with_common_options(fn))
             return fn
 
@@ -213,7 +212,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
 ) -> None:
     """Write a starter mapping (DIR/mappings/default.yaml) and a .env.example naming every setting."""
-    from connector.init import init_project
+    from connector.commands.init import init_project
 
     typer.echo(init_project(directory, force=force).render())
 
@@ -252,8 +251,8 @@ def sync(
     ] = "text",
 ) -> None:
     """Run one full cycle and exit: 0 done, 1 record failures, 2 config error, 3 API refused."""
+    from connector.commands.sync import run_sync
     from connector.sync.options import SyncOptions
-    from connector.sync.runner import run_sync
 
     for cid in contact or ():
         if not cid.strip().isdigit():  # HubSpot contact ids are numbers; anything else is a typo
@@ -278,7 +277,7 @@ def sync(
 @app.command()
 def run() -> None:
     """Run as a service: syncs on CONNECTOR_SCHEDULE, collect cycles, health, metrics and webhooks."""
-    from connector.service.runner import Service
+    from connector.service.service import Service
 
     raise typer.Exit(Service(settings()).serve())
 
@@ -286,14 +285,9 @@ def run() -> None:
 @app.command()
 def status(output: OutputOption = "text") -> None:
     """Counts by research status, the last runs and the most common errors."""
-    from connector.clients import store_from
-    from connector.status import render_status, status_report
+    from connector.commands.status import read_status, render_status
 
-    store = store_from(settings())
-    try:
-        report = status_report(store)
-    finally:
-        store.close()
+    report = read_status(settings())
     typer.echo(json.dumps(report, indent=2, default=str) if output == "json" else render_status(report))
 
 
@@ -312,20 +306,10 @@ def research(
 ) -> None:
     """The raw JSON of a contact's latest research and signals as Saber returned them, and every
     path a mapping can read with its value (free reads only)."""
-    from connector.clients import saber_from, store_from
-    from connector.mapping import load_mapping
-    from connector.research_view import render_research_view, research_view
+    from connector.commands.research import read_research, render_research_view
 
     cid = _contact_id(contact_id)
-    s = settings()
-    mapping = load_mapping(s.connector_mapping)
-    saber = saber_from(s)
-    store = store_from(s)
-    try:
-        view = research_view(store, saber, cid, mapping.external_source)
-    finally:
-        saber.close()
-        store.close()
+    view = read_research(settings(), cid)
     typer.echo(json.dumps(view, indent=2, default=str) if output == "json" else render_research_view(view))
     raise typer.Exit(0 if view["research"] is not None else 1)
 
@@ -339,22 +323,12 @@ def explain(
     ] = False,
 ) -> None:
     """Everything the connector knows about one contact, and why each property did (not) change."""
-    from connector.clients import hubspot_from, store_from
-    from connector.explain import explain_report, render_explain
-    from connector.mapping import load_mapping
+    from connector.commands.explain import explain_contact, render_explain
 
     if raw:
         research(contact_id, output)
-    contact_id = _contact_id(contact_id)
-    s = settings()
-    mapping = load_mapping(s.connector_mapping)
-    hubspot = hubspot_from(s)
-    store = store_from(s)
-    try:
-        report = explain_report(mapping, hubspot, store, contact_id)
-    finally:
-        hubspot.close()
-        store.close()
+    cid = _contact_id(contact_id)
+    report = explain_contact(settings(), cid)
     typer.echo(json.dumps(report, indent=2, default=str) if output == "json" else render_explain(report))
     raise typer.Exit(0 if report["exists"] else 1)
 
@@ -367,35 +341,17 @@ def setup(
     ] = False,
 ) -> None:
     """Create the property group and every mapped property that HubSpot lacks (idempotent)."""
-    from connector.clients import hubspot_from
-    from connector.mapping import load_mapping
-    from connector.properties import setup_properties
+    from connector.commands.setup import run_setup
 
-    s = settings()
-    mapping = load_mapping(s.connector_mapping)
-    hubspot = hubspot_from(s)
-    if dry_run:
-        from connector.setup_plan import plan_setup
-
-        try:
-            companies = hubspot.get_properties("companies") if mapping.company_specs() else None
-            plan = plan_setup(mapping, hubspot.get_properties(), companies)
-        finally:
-            hubspot.close()
-        typer.echo(plan.render())
-        raise typer.Exit(plan.exit_code)
-    try:
-        report = setup_properties(mapping, hubspot)
-    finally:
-        hubspot.close()
-    typer.echo(report.render())
-    raise typer.Exit(2 if report.conflicts else 0)
+    result = run_setup(settings(), dry_run=dry_run)
+    typer.echo(result.render())
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()
 def check(output: OutputOption = "text") -> None:
     """Validate settings, mapping and state database, reach both APIs, check properties, print credits."""
-    from connector.checks import run_checks
+    from connector.commands.check import CheckReport, run_checks
 
     if output == "text":
         report = run_checks(settings())
@@ -404,26 +360,10 @@ def check(output: OutputOption = "text") -> None:
     try:
         report = run_checks(settings())
     except ConnectorError as exc:  # stopped before any API was asked: one problem, still JSON
-        message = scrub(str(exc))
-        print(f"saber-connector: {message}", file=sys.stderr)
-        typer.echo(json.dumps(_check_json([f"PROBLEM  {message}"], exc.exit_code), indent=2))
-        raise typer.Exit(exc.exit_code) from None
-    typer.echo(json.dumps(_check_json(report.lines, report.exit_code), indent=2))
+        report = CheckReport.stopped(exc)
+        print(f"saber-connector: {report.results[0][1]}", file=sys.stderr)
+    typer.echo(json.dumps(report.to_json(), indent=2))
     raise typer.Exit(report.exit_code)
-
-
-def _check_json(lines: list[str], exit_code: int) -> dict[str, Any]:
-    """`check`'s report lines ("ok       …", "PROBLEM  …") as {ok, exit_code, checks: [{status, text}]}."""
-    checks: list[dict[str, str]] = []
-    for line in lines:
-        head, _, rest = line.partition(" ")
-        if head in ("ok", "PROBLEM"):
-            checks.append({"status": "ok" if head == "ok" else "problem", "text": rest.strip()})
-        elif checks:  # a continuation of the line before
-            checks[-1]["text"] += "\n" + line.strip()
-        else:
-            checks.append({"status": "problem", "text": line.strip()})
-    return {"ok": exit_code == 0, "exit_code": exit_code, "checks": checks}
 
 
 # ---------------------------------------------------------------------------- mapping
@@ -476,10 +416,11 @@ def sandbox(
     seed: Annotated[int, typer.Option(metavar="N", help="Seed of the generated contacts.")] = 7,
 ) -> None:
     """Start fake HubSpot and Saber APIs on loopback and print their URLs and tokens."""
-    from connector.sandbox.runner import start_sandbox
+    from connector.commands.sandbox import serve_sandbox
 
     settings()
-    box = start_sandbox(
+    serve_sandbox(
+        typer.echo,
         contacts=contacts,
         hubspot_port=hubspot_port,
         saber_port=saber_port,
@@ -488,19 +429,6 @@ def sandbox(
         credits=credits,
         seed=seed,
     )
-    # Handle SIGTERM before printing: whoever reads the output may stop the sandbox at once.
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    typer.echo("Sandbox running. Point the connector at it with:\n")
-    for name, value in box.env().items():
-        typer.echo(f"  export {name}={value}")
-    typer.echo("\nPress Ctrl-C to stop.")
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        box.stop()
 
 
 @app.command()
@@ -513,15 +441,9 @@ def demo(
     ] = 60.0,
 ) -> None:
     """Start the sandbox, run `setup` and `sync --wait` against it, and show the result."""
-    from connector.demo import run_demo
-    from connector.mapping import packaged_mapping
+    from connector.commands.demo import run_demo
 
-    s = settings()
-    if "connector_mapping" not in s.model_fields_set and not s.connector_mapping.exists():
-        # Run anywhere (an installed wheel, outside the repository): the packaged default mapping.
-        s = s.model_copy(update={"connector_mapping": packaged_mapping()})
-    code = run_demo(s, contacts=contacts, wait=wait, echo=typer.echo)
-    raise typer.Exit(code)
+    raise typer.Exit(run_demo(settings(), contacts=contacts, wait=wait, echo=typer.echo))
 
 
 def main() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from connector.http_policy import CallPolicy
 from connector.hubspot import HubSpotAdapter
 from connector.logs import register_secret
@@ -11,7 +9,6 @@ from connector.saber import SaberClient
 from connector.settings import Settings
 from connector.state import StateStore, parse_url
 from connector.state.db import state_secret
-from connector.sync.context import EngineConfig
 
 
 def policy_from(settings: Settings) -> CallPolicy:
@@ -62,20 +59,3 @@ def store_from(settings: Settings, *, check_writes: bool = False) -> StateStore:
     """
     register_secret(state_secret(parse_url(settings.connector_state_url)))
     return StateStore.open(settings.connector_state_url, check_writes=check_writes)
-
-
-def engine_config_from(settings: Settings) -> EngineConfig:
-    return EngineConfig(
-        concurrency=settings.connector_concurrency,
-        research_cost=settings.saber_research_cost,
-        cursor_overlap=timedelta(seconds=settings.connector_cursor_overlap_seconds),
-        poll_min_seconds=settings.connector_poll_min_seconds,
-        poll_max_seconds=settings.connector_poll_max_seconds,
-        outage_threshold=settings.connector_outage_threshold,
-        write_delay=settings.connector_write_delay_seconds,
-        signal_batch_size=settings.saber_signal_batch_size,
-        signal_batch_wait=settings.saber_signal_batch_wait_seconds,
-        lost_grace_seconds=settings.connector_lost_answer_grace_seconds,
-        lost_look_seconds=min(20.0, settings.connector_lost_answer_grace_seconds / 3),
-        webhook_poll_seconds=settings.connector_webhook_poll_seconds,
-    )

@@ -12,17 +12,26 @@ consequence and never re-raise by hand:
   record is reported, the run goes on.
 
 `ConfigError` (exit 2) is what the operator must fix before anything can run.
+
+`RUN_GOES_ON` names the two that end one call and not the run (a record skipped or put off);
+every error has a `code` (the API's own, or None) and an unavailable API's error says which
+`api` it is about.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+ApiName = Literal["hubspot", "saber"]
+API_LABELS: dict[ApiName, str] = {"hubspot": "HubSpot", "saber": "Saber"}  # as messages name them
 
 
 class ConnectorError(Exception):
     """Base of every error the connector raises on purpose."""
 
     exit_code = 1
+    code: str | None = None  # the code the API gave (Saber's `NOT_FOUND`, ...); None: it gave none
 
 
 class ConfigError(ConnectorError):
@@ -32,9 +41,10 @@ class ConfigError(ConnectorError):
 
 
 class ApiUnavailableError(ConnectorError):
-    """An API could not be reached or refused the key (exit code 3)."""
+    """An API could not be reached or refused the key (exit code 3); `api` says which one."""
 
     exit_code = 3
+    api: ApiName | None = None
 
 
 class FatalApiError(ApiUnavailableError):
@@ -48,9 +58,18 @@ class RetriableApiError(ApiUnavailableError):
 class ApiOutage(FatalApiError):
     """Consecutive unavailable answers passed the threshold: the API is taken as down for this run."""
 
+    def __init__(self, message: str, *, api: ApiName | None = None) -> None:
+        super().__init__(message)
+        self.api = api
+
 
 class SkippableError(ConnectorError):
     """The API refused one record's call; report it against that record and go on."""
+
+
+# What one call can fail with while the run goes on: the record is reported (skippable) or put
+# off to the next run (retriable); `except RUN_GOES_ON as exc:` catches both.
+RUN_GOES_ON: tuple[type[SkippableError], type[RetriableApiError]] = (SkippableError, RetriableApiError)
 
 
 @dataclass(frozen=True, slots=True)

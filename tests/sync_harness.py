@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from connector.commands.setup import setup_properties
+from connector.commands.sync import run_sync
 from connector.mapping import load_mapping
-from connector.properties import setup_properties
 from connector.sandbox.runner import RunningSandbox
 from connector.settings import Settings, load_settings
 from connector.sync.options import SyncOptions
-from connector.sync.runner import run_sync
 from connector.sync.summary import RunSummary
 from tests.support import wait_for
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connector.clients import hubspot_from, store_from
-from connector.explain import explain_report, render_explain
+from connector.commands.explain import explain_report, render_explain
 from connector.mapping import build_inputs, load_mapping, parse_mapping
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.settings import Settings

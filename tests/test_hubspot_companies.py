@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from connector.checks import run_checks
 from connector.clients import hubspot_from
+from connector.commands.check import run_checks
+from connector.commands.setup import plan_object_setup, plan_setup, setup_object_properties, setup_properties
 from connector.hubspot import HubSpotAdapter, HubSpotAuthError, HubSpotError, PropertySpec
 from connector.mapping import load_mapping
-from connector.properties import check_object_properties, setup_object_properties, setup_properties
+from connector.portal import check_object_properties
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.runner import RunningSandbox, start_sandbox
-from connector.setup_plan import plan_object_setup, plan_setup
 from tests.hubspot_fixtures import fast_adapter, running
 from tests.support import run_cli
 from tests.sync_harness import MAPPING_HEAD, sandbox_env, settings_for, write_mapping

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from connector.commands.init import env_example
 from connector.errors import ConfigError
-from connector.init import env_example
 from connector.mapping import load_mapping, packaged_mapping
 from connector.settings import Settings, load_settings
 from tests.support import run_cli

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.checks import run_checks
 from connector.clients import hubspot_from
+from connector.commands.check import run_checks
+from connector.commands.setup import setup_properties
 from connector.mapping import Mapping, load_mapping
-from connector.properties import setup_properties
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from tests.support import run_cli as _cli
 from tests.sync_harness import (

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from connector.commands.status import render_status, status_report
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.sandbox.server import Fault, RecordedRequest
 from connector.settings import Settings
 from connector.state import StateStore
-from connector.status import render_status, status_report
 from connector.sync.resolution import SIGNAL_PENDING, SIGNAL_UNANSWERED
 from tests.support import start_cli
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for, sync, write_mapping

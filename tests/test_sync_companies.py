@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from connector.clients import store_from
+from connector.commands.status import render_status, status_report
+from connector.commands.sync import run_sync
 from connector.errors import ConfigError
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.settings import Settings
-from connector.status import render_status, status_report
 from connector.sync.options import SyncOptions
-from connector.sync.runner import run_sync
 from tests.support import run_cli
 from tests.sync_harness import EXAMPLE_MAPPING, prepare, sandbox_env, settings_for, sync, write_mapping
 

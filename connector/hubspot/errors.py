@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connector.errors import ApiUnavailableError, ConnectorError, FatalApiError, RetriableApiError
+from connector.errors import ApiName, ApiUnavailableError, ConnectorError, FatalApiError, RetriableApiError
 from connector.http_policy import TLS_FAILED, header_value, parse_retry_after, transport_reason
 from connector.logs import scrub
 
@@ -31,7 +31,12 @@ class PropertyError:
 
 
 class HubSpotError(ConnectorError):
-    """HubSpot refused a call, or could not be reached; what it said is kept in fields."""
+    """HubSpot refused a call, or could not be reached; what it said is kept in fields.
+
+    HubSpot gives no error code of its own (`code` is None): its `status` and `category` say it.
+    """
+
+    api: ApiName | None = "hubspot"
 
     def __init__(
         self,

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from connector.errors import ConnectorError, FatalApiError, RetriableApiError, SkippableError
+from connector.errors import ApiName, ConnectorError, FatalApiError, RetriableApiError, SkippableError
 from connector.http_policy import header_value, parse_retry_after, transport_reason
 from connector.logs import scrub
 from connector.ratelimit import parse_reset
@@ -37,6 +37,8 @@ RESET_HEADERS = ("X-Ratelimit-Reset", "RateLimit-Reset")
 
 class SaberError(ConnectorError):
     """Saber refused or failed a call; `str()` names code, message and requestId (never the key)."""
+
+    api: ApiName | None = "saber"
 
     def __init__(
         self,

@@ -34,12 +34,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from connector.logs import get_logger, register_secret
@@ -131,8 +131,11 @@ class ServiceHTTP:
         with self._lock:
             if self._server is not None or self._stopped:
                 raise RuntimeError("ServiceHTTP can be started once")
-            server = make_server(
-                self.host, self._requested_port, self.wsgi, threaded=True, request_handler=_QuietHandler
+            server = cast(  # threaded=True: one thread a request
+                ThreadedWSGIServer,
+                make_server(
+                    self.host, self._requested_port, self.wsgi, threaded=True, request_handler=_QuietHandler
+                ),
             )
             server.daemon_threads = True  # a slow request never holds up stop()
             self._watch = _SlowClientWatch(REQUEST_TIMEOUT).start()

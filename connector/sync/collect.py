@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, SkippableError
 from connector.logs import get_logger
 from connector.mapping import Mapping
 from connector.saber import SaberClient
@@ -20,7 +20,7 @@ from connector.saber.models import Research
 from connector.state import ContactState, StateStore
 from connector.state.signal_asks import SignalAskState
 from connector.sync.context import EngineConfig
-from connector.sync.failures import Failure, contact_failure, error_code
+from connector.sync.failures import Failure, contact_failure
 from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
 from connector.sync.results import record_done
@@ -101,10 +101,10 @@ class Collector:
 
         try:
             return self.saber_health.call("find_research", find)
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             log.warning("research lookup failed", contact_id=state.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer about this contact: on its record
-                code = error_code(exc, "LOOKUP_FAILED")
+                code = exc.code or "LOOKUP_FAILED"
                 self.fail(contact_failure(state.contact_id, code, f"research lookup: {exc}"))
             return None
 

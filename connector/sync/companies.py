@@ -17,7 +17,7 @@ from collections.abc import Mapping as AbcMapping
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON
 from connector.hubspot import HubSpotAdapter
 from connector.hubspot.companies import Company
 from connector.logs import get_logger
@@ -119,7 +119,7 @@ class CompanyStage:
             notes = [n for n in notes if n.contact_id in self.contact_ids]
         try:
             matches = self._match(notes)
-        except (RetriableApiError, SkippableError) as exc:  # HubSpot failed past its retries: next cycle
+        except RUN_GOES_ON as exc:  # HubSpot failed past its retries: next cycle
             log.warning("companies not matched", contacts=len(notes), error=str(exc))
             self.effects.fail(Failure(Subject("company", "*"), "COMPANY_MATCH_FAILED", str(exc)))
             return  # the contacts stay pending; their own properties have landed
@@ -204,7 +204,7 @@ class CompanyStage:
         domains = sorted({d for r in reads for d in r.values})
         try:
             found = self.hubspot.companies.search_by_domain(domains) if domains else {}
-        except (RetriableApiError, SkippableError) as exc:  # the cursors stay: read again next cycle
+        except RUN_GOES_ON as exc:  # the cursors stay: read again next cycle
             self.effects.fail(Failure(Subject("subscription", "*"), "COMPANY_MATCH_FAILED", str(exc)))
             return []
         for read in reads:
@@ -244,7 +244,7 @@ class CompanyWriter:
         props = self.mapping.company_hubspot_properties()
         try:
             current = {x.id: x for x in self.hubspot.companies.read([w.company_id for w in writes], props)}
-        except (RetriableApiError, SkippableError) as exc:
+        except RUN_GOES_ON as exc:
             for w in writes:
                 log.warning("company not written", company_id=w.company_id, error=str(exc))
                 failure = Failure(Subject("company", w.company_id), "READ_FAILED", str(exc))

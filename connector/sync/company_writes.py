@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON
 from connector.hubspot import HubSpotAdapter
 from connector.logs import get_logger
 from connector.mapping import value_hash
@@ -46,7 +46,7 @@ class CompanySender:
             return set()
         try:
             result = self.hubspot.companies.update({cid: ch.updates for cid, ch in changesets.items()})
-        except (RetriableApiError, SkippableError) as exc:
+        except RUN_GOES_ON as exc:
             for cid in changesets:
                 log.warning("company not written", company_id=cid, error=str(exc))
                 self.fail(Failure(Subject("company", cid), "WRITE_FAILED", str(exc)))

@@ -51,8 +51,3 @@ def contact_failure(contact_id: str, code: str, message: str, prop: str | None =
 def from_results(kind: SubjectKind, failures: Iterable[RecordFailure]) -> list[Failure]:
     """A HubSpot batch result's failures (keyed by the object's id), with their subject's kind."""
     return [Failure(Subject(kind, f.contact_id), f.code, f.message, f.property) for f in failures]
-
-
-def error_code(exc: BaseException, default: str) -> str:
-    """The code an API error carries, or `default`."""
-    return getattr(exc, "code", None) or default

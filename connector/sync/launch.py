@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, RetriableApiError, SkippableError
 from connector.hubspot.limits import MERGED_IDS
 from connector.logs import get_logger
 from connector.mapping import Mapping
@@ -17,7 +17,7 @@ from connector.saber.research import start_contact_research
 from connector.state import UNWRITTEN, StateStore
 from connector.sync.context import EngineConfig
 from connector.sync.credits import CreditBudget
-from connector.sync.failures import Failure, contact_failure, error_code
+from connector.sync.failures import Failure, contact_failure
 from connector.sync.jobs import ContactJob, LaunchOutcome, WriteJob, stored_research
 from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
@@ -26,6 +26,7 @@ from connector.sync.stopping import StopRequest
 from connector.sync.summary import RunSummary
 
 log = get_logger("sync")
+
 
 class Launcher:
     """One contact at a time, from any thread: look for an orphan, reserve credits, POST, record.
@@ -118,7 +119,7 @@ class Launcher:
             self.budget.mark_exhausted()
         except SaberValidationError as exc:
             rejected = str(exc)
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             failed = exc
         finally:
             if started is None:  # nothing was spent: give the reservation back (fatal errors too)
@@ -129,7 +130,7 @@ class Launcher:
             return LaunchOutcome("rejected", cid)
         if failed is not None:
             # Saber kept failing after retries: try again next run (the cursor moves on).
-            self.fail(contact_failure(cid, error_code(failed, "SABER_ERROR"), str(failed)))
+            self.fail(contact_failure(cid, failed.code or "SABER_ERROR", str(failed)))
             self.store.record_deferred(cid, "launch_failed")
             return LaunchOutcome("failed", cid)
         if started is None:  # 402: out of credits
@@ -247,10 +248,10 @@ class Launcher:
             found = self.saber_health.call(
                 "find_research", lambda: self.saber.find_research(wanted, self.mapping.external_source)
             )
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             log.warning("lookup by external id failed", contact_id=job.contact_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer: on the contact's record
-                code = error_code(exc, "LOOKUP_FAILED")
+                code = exc.code or "LOOKUP_FAILED"
                 self.fail(contact_failure(job.contact_id, code, f"look-up by external id: {exc}"))
             return None  # the launch's Idempotency-Key still keeps a retry from paying twice
         if found is None or found.status == "failed":

@@ -70,7 +70,8 @@ class OutageBreaker:
                 self._outage = ApiOutage(
                     f"{self.api} is unavailable: {failures} {operation} calls in a row failed after their"
                     f" retries (last: {exc}); launches and signal asks stopped for this run,"
-                    " what was launched is kept, and the next run picks up the rest"
+                    " what was launched is kept, and the next run picks up the rest",
+                    api=exc.api,
                 )
             outage = self._outage
         if outage is not None:

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, SkippableError
 from connector.logs import get_logger
 from connector.saber import SaberClient, SaberNotFound
 from connector.saber.models import Signal
 from connector.state import StateStore
 from connector.state.signal_asks import AnswerRecord, SignalAskState
 from connector.sync.context import EngineConfig
-from connector.sync.failures import Failure, Subject, error_code
+from connector.sync.failures import Failure, Subject
 from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
 from connector.sync.resolution import signal_kind
@@ -70,10 +70,10 @@ class SignalCollector:
             log.warning("signal not found at Saber; asked again when needed", signal_id=signal_id)
             self.store.drop_signal_ask(ask.key)
             return True
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             log.warning("signal look-up failed", signal_id=signal_id, error=str(exc))
             if isinstance(exc, SkippableError):  # a garbled answer: said, and looked at again later
-                code = error_code(exc, "LOOKUP_FAILED")
+                code = exc.code or "LOOKUP_FAILED"
                 self.fail(Failure(Subject("signal", signal_id), code, f"signal look-up: {exc}"))
             self.store.record_signal_polled(ask.key, next_check_at=self._after(ask, now))
             return False

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from itertools import islice
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON
 from connector.logs import get_logger
 from connector.saber import SaberClient
 from connector.saber.models import Signal
@@ -61,7 +61,7 @@ class SaberLists:
             listing = lambda: list(islice(self.saber.list_contact_signals(target), LOOK_AT))  # noqa: E731
         try:
             return self.saber_health.call(f"list_{scope}_signals", listing)
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             log.debug("signal list unavailable", scope=scope, error=str(exc))
             return []
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON, ConnectorError, SkippableError
 from connector.logs import get_logger
 from connector.mapping import Mapping, SignalAsk, signals_to_ask
 from connector.mapping.inputs import is_free_mail
@@ -38,7 +38,7 @@ from connector.state import StateStore, StoredSignal
 from connector.state.signal_asks import AnswerRecord, AskSpec
 from connector.sync.context import EngineConfig
 from connector.sync.credits import CreditBudget
-from connector.sync.failures import Failure, contact_failure, error_code
+from connector.sync.failures import Failure, contact_failure
 from connector.sync.jobs import WriteJob
 from connector.sync.outage import OutageBreaker
 from connector.sync.polling import Schedule
@@ -226,7 +226,7 @@ class SignalStage:
                 self.budget.mark_exhausted()
                 self.budget.refund(cost)
                 return
-            except (SkippableError, RetriableApiError) as exc:
+            except RUN_GOES_ON as exc:
                 if not getattr(exc, "maybe_applied", False):
                     self.budget.refund(cost)
                     self._refused([need], exc)
@@ -271,7 +271,7 @@ class SignalStage:
             self.budget.mark_exhausted()
             self.budget.refund(cost * len(members))
             return
-        except (SkippableError, RetriableApiError) as exc:
+        except RUN_GOES_ON as exc:
             if not getattr(exc, "maybe_applied", False):
                 self.budget.refund(cost * len(members))
                 self._refused(members, exc)
@@ -311,7 +311,8 @@ class SignalStage:
                 self._took(need, Signal.model_validate({"id": item.id, "status": "processing"}), out, "asked")
             else:  # rejected: nothing made, nothing charged
                 self.budget.refund(cost)
-                self._refused([need], RuntimeError(item.error or "rejected by Saber"), code="SIGNAL_REJECTED")
+                rejected = SkippableError(item.error or "rejected by Saber")
+                self._refused([need], rejected, code="SIGNAL_REJECTED")
         missing = [n for n in members if n.spec.key not in seen]
         if missing:  # an asynchronous batch names no signal: they are found in the lists
             sent.update(n.spec.key for n in missing)
@@ -382,18 +383,18 @@ class SignalStage:
         else:  # no id to collect it by: looked for in the lists
             self._lost([need], out, last=True)
 
-    def _garbled(self, needs: list[Need], exc: BaseException, *, last: bool) -> None:
+    def _garbled(self, needs: list[Need], exc: ConnectorError, *, last: bool) -> None:
         """A paid create answered with something unreadable, or failing past every attempt: said
         against each contact waiting on it (the ask itself is looked for in the lists)."""
         if isinstance(exc, SkippableError) or last:
-            code = error_code(exc, "SIGNAL_FAILED")
+            code = exc.code or "SIGNAL_FAILED"
             for need in needs:
                 for job, item in need.users:
                     self.fail(contact_failure(job.contact_id, code, f"signal {item.key}: {exc}"))
 
-    def _refused(self, needs: list[Need], exc: BaseException, code: str | None = None) -> None:
+    def _refused(self, needs: list[Need], exc: ConnectorError, code: str | None = None) -> None:
         """Saber refused the ask or kept failing it (nothing made): recorded per contact; a later run asks."""
-        code = code or error_code(exc, "SIGNAL_FAILED")
+        code = code or exc.code or "SIGNAL_FAILED"
         for need in needs:
             self.store.release_signal_ask(need.spec.key)
             for job, item in need.users:

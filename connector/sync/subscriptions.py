@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connector.errors import RetriableApiError, SkippableError
+from connector.errors import RUN_GOES_ON
 from connector.logs import get_logger
 from connector.mapping import Mapping, PropertyValue, map_subscription_values
 from connector.saber import SaberClient, SaberNotFound
 from connector.saber.models import Signal
 from connector.state import StateStore
-from connector.sync.failures import Failure, Subject, error_code
+from connector.sync.failures import Failure, Subject
 
 log = get_logger("sync")
 
@@ -78,8 +78,8 @@ def _read_one(
     except SaberNotFound:
         unknown = "Saber knows no subscription with this id"
         return _failure(key, subscription_id, "SUBSCRIPTION_NOT_FOUND", unknown)
-    except (RetriableApiError, SkippableError) as exc:
-        return _failure(key, subscription_id, error_code(exc, "SUBSCRIPTION_READ_FAILED"), str(exc))
+    except RUN_GOES_ON as exc:
+        return _failure(key, subscription_id, exc.code or "SUBSCRIPTION_READ_FAILED", str(exc))
     values = {d: map_subscription_values(mapping, key, e) for d, e in newest.items()}
     log.info("subscription read", subscription=key, entries=entries, companies=len(values))
     cursor = _format_cursor(newest_at, newest_ids) if newest_at is not None else None

@@ -85,12 +85,12 @@ def _reap() -> None:
 PRELOAD = (
     "connector.cli",
     "connector.clients",
-    "connector.sync.runner",
+    "connector.commands.sync",
     "connector.sync.engine",
-    "connector.service.runner",
+    "connector.service.service",
     "connector.state",
-    "connector.preflight",
-    "connector.properties",
+    "connector.portal",
+    "connector.commands.setup",
 )
 
 

@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 from connector.clients import hubspot_from
+from connector.commands.explain import explain_report
 from connector.errors import ConfigError
-from connector.explain import explain_report
 from connector.logs import configure_logging
 from connector.mapping import build_inputs, load_mapping
 from connector.sandbox.runner import RunningSandbox, start_sandbox

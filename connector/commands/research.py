@@ -14,10 +14,13 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from connector.clients import saber_from, store_from
 from connector.errors import ConnectorError
+from connector.mapping import load_mapping
 from connector.mapping.values import findings
 from connector.saber import SaberClient
 from connector.saber.models import Research
+from connector.settings import Settings
 from connector.state import StateStore
 
 RESEARCH_FIELDS = ("id", "status", "createdAt", "completedAt", "errorCode", "error")
@@ -100,3 +103,10 @@ def render_research_view(view: dict[str, Any]) -> str:
         shown = json.dumps(value, default=str, ensure_ascii=False)
         lines.append(f"  {path} = {shown if len(shown) <= SHOWN else shown[: SHOWN - 1] + '…'}")
     return "\n".join(lines)
+
+
+def read_research(settings: Settings, contact_id: str) -> dict[str, Any]:
+    """`research_view` of one contact with the clients the settings name (closed here)."""
+    mapping = load_mapping(settings.connector_mapping)
+    with saber_from(settings) as saber, store_from(settings) as store:
+        return research_view(store, saber, contact_id, mapping.external_source)

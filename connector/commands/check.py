@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from connector.clients import hubspot_from, saber_from, store_from
 from connector.errors import ApiUnavailableError, ConnectorError
+from connector.logs import scrub
 from connector.mapping import load_mapping
-from connector.properties import (
+from connector.portal import (
     check_object_properties,
     company_where,
+    diff_properties,
     missing_properties,
     option_problems,
-    type_conflict,
 )
 from connector.settings import Settings
 from connector.state import mask_url, parse_url
@@ -22,21 +24,39 @@ from connector.sync.templates import template_problems
 
 @dataclass
 class CheckReport:
-    """Lines of `ok`/`problem` results and the exit code they add up to."""
+    """Each check's result (ok or a problem, and its text) and the exit code they add up to;
+    rendered as text (`lines`, `render`) or as JSON (`to_json`)."""
 
-    lines: list[str] = field(default_factory=list)
+    results: list[tuple[bool, str]] = field(default_factory=list)  # (ok, text)
     exit_code: int = 0
 
+    @classmethod
+    def stopped(cls, exc: ConnectorError) -> CheckReport:
+        """The report of a check stopped before any API was asked: one problem, the error's exit code."""
+        report = cls(exit_code=exc.exit_code)
+        report.results.append((False, scrub(str(exc))))
+        return report
+
     def ok(self, text: str) -> None:
-        self.lines.append(f"ok       {text}")
+        self.results.append((True, text))
 
     def problem(self, text: str, code: int) -> None:
-        self.lines.append(f"PROBLEM  {text}")
+        self.results.append((False, text))
         self.exit_code = max(self.exit_code, code)
+
+    @property
+    def lines(self) -> list[str]:
+        """One `ok       …` or `PROBLEM  …` line per check."""
+        return [f"ok       {text}" if ok else f"PROBLEM  {text}" for ok, text in self.results]
 
     def render(self) -> str:
         verdict = "all checks passed" if self.exit_code == 0 else "some checks failed"
         return "\n".join([*self.lines, verdict])
+
+    def to_json(self) -> dict[str, Any]:
+        """`{ok, exit_code, checks: [{status: ok|problem, text}]}` (what `check --output json` prints)."""
+        checks = [{"status": "ok" if ok else "problem", "text": text.strip()} for ok, text in self.results]
+        return {"ok": self.exit_code == 0, "exit_code": self.exit_code, "checks": checks}
 
 
 def run_checks(settings: Settings) -> CheckReport:
@@ -89,10 +109,9 @@ def run_checks(settings: Settings) -> CheckReport:
         else:
             hint = "the inputs read it" if name in inputs else "select.filters test it"
         report.problem(f"property {name} does not exist in HubSpot ({hint})", 2)
-    for name in sorted(outputs & existing.keys()):
-        conflict = type_conflict(mapping, name, existing[name])
-        if conflict:
-            report.problem(conflict, 2)
+    for diff in sorted(diff_properties(mapping.properties, existing), key=lambda diff: diff.name):
+        if diff.conflict:
+            report.problem(diff.conflict, 2)
     for text in option_problems(mapping, existing):
         report.problem(text, 2)
     if report.exit_code == 0:

@@ -31,25 +31,22 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connector.clients import engine_config_from, hubspot_from, policy_from, saber_from, store_from
+from connector.clients import hubspot_from, policy_from, saber_from, store_from
 from connector.clock import utcnow
-from connector.errors import ApiUnavailableError, ConfigError, ConnectorError
-from connector.hubspot import HubSpotError
+from connector.commands.setup import setup_properties
+from connector.errors import API_LABELS, ApiName, ApiUnavailableError, ConfigError, ConnectorError
 from connector.logs import get_logger, register_secret
 from connector.mapping import load_mapping
-from connector.preflight import preflight
-from connector.properties import setup_properties
-from connector.saber import SaberError
+from connector.portal import preflight
+from connector.service.health import CycleRecord, ServiceStatus
 from connector.service.http import ServiceHTTP
 from connector.service.metrics import Metrics
 from connector.service.schedule import parse_interval, parse_schedule
-from connector.service.status import CycleRecord, ServiceStatus
 from connector.settings import Settings
-from connector.sync.engine import SyncEngine
 from connector.sync.options import SyncOptions
 from connector.sync.stopping import StopRequest, stop_on_signals
 from connector.sync.summary import RunSummary
-from connector.sync.templates import resolve_templates
+from connector.sync.wiring import build_engine, engine_config_from
 
 log = get_logger("service")
 
@@ -75,7 +72,7 @@ class Service:
         # is back before a whole cycle (every call with all its retries) is spent finding out.
         probe = replace(policy, max_attempts=1)
         self._probes = (hubspot_from(settings, probe), saber_from(settings, probe))
-        self._down: str | None = None  # "Saber" or "HubSpot": the API the pause waits for
+        self._down: ApiName | None = None  # the API the pause waits for
         self.store = store_from(settings)
         self.stop = StopRequest()
         self.scheduler = BackgroundScheduler(
@@ -207,11 +204,11 @@ class Service:
             try:
                 if prepare is not None:
                     prepare()
-                engine = SyncEngine(
-                    mapping=resolve_templates(self.mapping, self.saber),  # a template may change: read it
-                    hubspot=self.hubspot,
-                    saber=self.saber,
-                    store=self.store,
+                engine = build_engine(
+                    self.mapping,
+                    self.hubspot,
+                    self.saber,
+                    self.store,
                     options=options,
                     config=self.config,
                     stop=self.stop,
@@ -221,7 +218,7 @@ class Service:
                 self._resume()
             except (ApiUnavailableError, ConfigError) as exc:  # a refused key, a daily limit, an API down
                 outcome, error = "failed", str(exc)
-                self._pause(error, _api_of(exc))
+                self._pause(error, exc.api if isinstance(exc, ApiUnavailableError) else None)
             except ConnectorError as exc:
                 outcome, error = "failed", str(exc)
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the schedule
@@ -257,20 +254,21 @@ class Service:
     def _probe(self) -> bool:
         """After a pause for an API: one single-attempt call to it. Back: True; else paused again."""
         hubspot, saber = self._probes
+        down = self._down or "hubspot"
         try:
-            if self._down == "Saber":
+            if down == "saber":
                 saber.credits()
             else:
                 hubspot.get_properties()
         except ConnectorError as exc:
-            self._pause(f"{self._down} is still unavailable: {exc}", self._down)
+            self._pause(f"{API_LABELS[down]} is still unavailable: {exc}", self._down)
             return False
         return True
 
-    def _pause(self, reason: str, api: str | None = None) -> None:
+    def _pause(self, reason: str, api: ApiName | None = None) -> None:
         """An API down, a refused key, a bad portal: no cycle for a while (doubling, capped).
 
-        `/readyz` says why. `api` ("Saber", "HubSpot"): the one a single call probes before the next cycle.
+        `/readyz` says why. `api` ("saber", "hubspot"): the one a single call probes before the next cycle.
         """
         self._down = api
         self._failures += 1
@@ -316,17 +314,6 @@ class Service:
         )
         register_secret(secret)
         return secret
-
-
-def _api_of(exc: BaseException) -> str | None:
-    """Which API an error is about ("Saber", "HubSpot"), an outage's by its cause; None: neither."""
-    for err in (exc, exc.__cause__):
-        if isinstance(err, SaberError):
-            return "Saber"
-        if isinstance(err, HubSpotError):
-            return "HubSpot"
-    text = str(exc)
-    return next((api for api in ("Saber", "HubSpot") if text.startswith(f"{api} ")), None)
 
 
 def _counts(summary: RunSummary | None) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.clients import store_from
+from connector.settings import Settings
 from connector.state import StateStore
 from connector.sync.engine import RESEARCH_MODE
 
@@ -131,3 +133,9 @@ def render_status(report: dict[str, Any]) -> str:
     if not report["common_errors"]:
         lines.append("  (none)")
     return "\n".join(lines)
+
+
+def read_status(settings: Settings) -> dict[str, Any]:
+    """`status_report` of the state database the settings name (opened and closed here)."""
+    with store_from(settings) as store:
+        return status_report(store)

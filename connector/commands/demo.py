@@ -9,18 +9,21 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from connector.clients import hubspot_from
-from connector.mapping import load_mapping
-from connector.properties import setup_properties
+from connector.commands.setup import setup_properties
+from connector.commands.sync import run_sync
+from connector.mapping import load_mapping, packaged_mapping
 from connector.sandbox.runner import start_sandbox
 from connector.settings import Settings
 from connector.sync.options import SyncOptions
-from connector.sync.runner import run_sync
 
 SHOWN_CONTACTS = 5
 
 
 def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[str], None]) -> int:
     """Start the sandbox, create the mapped properties, sync with --wait, show before/after."""
+    if "connector_mapping" not in settings.model_fields_set and not settings.connector_mapping.exists():
+        # Run anywhere (an installed wheel, outside the repository): the packaged default mapping.
+        settings = settings.model_copy(update={"connector_mapping": packaged_mapping()})
     mapping = load_mapping(settings.connector_mapping)
     sandbox = start_sandbox(contacts=contacts, research_delay=1.0, signal_delay=(1.0, 3.0))
     with sandbox as box, tempfile.TemporaryDirectory() as tmp:
@@ -35,11 +38,8 @@ def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[
                 "connector_poll_min_seconds": 0.5,
             }
         )
-        hubspot = hubspot_from(demo_settings)
-        try:
+        with hubspot_from(demo_settings) as hubspot:
             echo(setup_properties(mapping, hubspot).render())
-        finally:
-            hubspot.close()
         before = {cid: box.hubspot.contact(cid) for cid in box.hubspot.contact_ids()}
         echo(f"\nsync --wait {wait:g} with {mapping.source_path} ...")
         summary = run_sync(demo_settings, SyncOptions(wait_seconds=wait), show_progress=True)

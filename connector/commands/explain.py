@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from connector.clients import hubspot_from, store_from
 from connector.hubspot import Contact, HubSpotAdapter, SearchFilter
-from connector.mapping import Mapping, build_inputs, map_values, signals_to_ask, value_hash
+from connector.mapping import Mapping, build_inputs, load_mapping, map_values, signals_to_ask, value_hash
 from connector.mapping.values import signal_of
 from connector.saber.models import Signal
+from connector.settings import Settings
 from connector.state import ContactState, StateStore
 from connector.state.unmatched import Unmatched
 from connector.sync.changes import compute_changes
@@ -236,3 +238,10 @@ def render_explain(report: dict[str, Any]) -> str:
         )
         lines.append(f"    {p['decision']}: {p['why']}")
     return "\n".join(lines)
+
+
+def explain_contact(settings: Settings, contact_id: str) -> dict[str, Any]:
+    """`explain_report` of one contact with the clients the settings name (closed here)."""
+    mapping = load_mapping(settings.connector_mapping)
+    with hubspot_from(settings) as hubspot, store_from(settings) as store:
+        return explain_report(mapping, hubspot, store, contact_id)
