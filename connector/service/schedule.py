@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 INTERVAL = re.compile(r"^\s*(\d+)\s*([smh])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600}
