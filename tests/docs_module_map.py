@@ -2,7 +2,7 @@
 
 Why: a map kept by hand named 15 of 88 modules. This one is printed from each module's opening
 docstring (its first sentence), so a new or moved module shows up the moment the map is
-refreshed, and keeping the map true is keeping the docstrings true. tests/test_docs.py checks
+refreshed, and keeping the map true is keeping the docstrings true. tests/project/test_docs.py checks
 that the README names every module.
 
     .venv/bin/python tests/docs_module_map.py           # print the table

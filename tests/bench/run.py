@@ -78,7 +78,7 @@ from tests.docs_markers import figures_block, write_between  # noqa: E402
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for  # noqa: E402
 
 # ----------------------------------------------------------------------------- figure names
-# The economy figures, by name: tests/test_bench_quick.py checks that the table shows each.
+# The economy figures, by name: tests/bench/test_quick.py checks that the table shows each.
 HS_FIRST = "HubSpot calls per 1,000 contacts, first full cycle"
 HS_UNCHANGED = "HubSpot calls, unchanged re-sync"
 HS_CHANGED = "HubSpot calls, 5% changed re-sync"

@@ -1,4 +1,4 @@
-"""What the scenarios (and tests/test_service_run.py) share to run the connector as users do.
+"""What the scenarios (and tests/service/test_service_run.py) share to run the connector as users do.
 
 Four scenarios started `saber-connector run` in a subprocess, read its pages, built a clean
 environment and picked free ports, each in its own copy; one copy each keeps them alike.

@@ -24,11 +24,11 @@ from connector.mapping import (
 )
 from connector.mapping.paths import FROM_PATTERN, PathError, parse_from
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "mappings" / "default.yaml"
 
 # The example from the mapping issue, exactly as written there.
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 EXAMPLE = (FIXTURES / "mapping" / "example.yaml").read_text(encoding="utf-8")
 
 

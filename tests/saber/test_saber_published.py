@@ -25,7 +25,7 @@ from connector.saber.errors import DEFAULT_429_WAIT
 from connector.sandbox.saber import SaberSandbox
 from connector.sandbox.server import Fault
 from tests.support import wait_for
-from tests.test_saber_client import make_client
+from tests.saber.test_saber_client import make_client
 
 PROFILE = "https://linkedin.com/in/johndoe"
 ASK = {"contactProfileUrl": PROFILE, "question": "Hiring?", "answerType": "boolean"}

@@ -16,7 +16,7 @@ from tests.support import run_cli as _cli
 from tests.support import start_cli
 from tests.sync_harness import prepare, sandbox_env, settings_for, wait_until, write_mapping
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -19,14 +19,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 import connector
 
 ROOT = Path(connector.__file__).parent
 MAX_LINES = 500
-# The packages whose rules hold already; the whole package's follow as issue 17's parts land.
-SETTLED = ("connector.hubspot", "connector.sandbox", "connector.mapping", "connector.saber")
 
 
 @dataclass
@@ -212,37 +208,19 @@ def test_the_graph_sees_imports_inside_functions_under_type_checking_and_relativ
     assert any({probe.name, limits.name} <= set(c) for c in cycles(modules))
 
 
-# ------------------------------------------------------------------ the packages settled so far
-@pytest.mark.parametrize("package", SETTLED)
-def test_no_import_cycle_touches_a_settled_package(package: str) -> None:
-    """No cycle of imports passes through hubspot, sandbox, mapping or saber."""
-    offenders = [c for c in cycles(graph()) if any(_in(name, (package,)) for name in c)]
-    assert not offenders, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in offenders)
-
-
-@pytest.mark.parametrize("package", SETTLED)
-def test_no_settled_package_uses_another_modules_private_names(package: str) -> None:
-    """hubspot, sandbox, mapping and saber import no other module's `_private` names."""
-    offenders = private_uses(graph(), (package,))
-    assert not offenders, "private names used across modules:\n" + "\n".join(offenders)
-
-
 # ------------------------------------------------------------------ the whole package
-@pytest.mark.xfail(strict=False, reason="issue 17: being split")
 def test_no_import_cycles() -> None:
     """No strongly connected component of more than one module in the import graph of `connector`."""
     offenders = cycles(graph())
     assert not offenders, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in offenders)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 17: being split")
 def test_no_module_uses_another_modules_private_names() -> None:
     """No `from x import _y`, and no `x._y` on an imported module, anywhere in `connector`."""
     offenders = private_uses(graph())
     assert not offenders, "private names used across modules:\n" + "\n".join(offenders)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 17: being split")
 def test_every_module_outside_the_sandbox_is_under_500_lines() -> None:
     """Small modules with one job each; the sandbox (a fake of two whole APIs) is the exception."""
     offenders = list(long_modules(graph()))

@@ -27,7 +27,7 @@ from ruamel.yaml import YAML
 
 from connector.settings import CONFIG_ENV, Settings, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "config" / "compose.yaml"
 ENV_EXAMPLE = ROOT / "config" / ".env.example"

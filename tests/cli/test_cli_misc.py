@@ -17,7 +17,7 @@ import httpx
 
 from connector import __version__
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).with_name("saber-connector")
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "connector.cli"]
 EXPORT = re.compile(r"^\s*export ([A-Z_]+)=(\S+)\s*$")

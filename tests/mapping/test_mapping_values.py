@@ -13,8 +13,8 @@ import pytest
 from connector.mapping import Mapping, PropertyValue, SignalAsk, map_values, parse_mapping, signals_to_ask
 from connector.saber.models import Research, Signal
 
-EXAMPLE = (Path(__file__).parent / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
-FIXTURE = Path(__file__).parent / "fixtures" / "saber" / "research_completed.json"
+EXAMPLE = (Path(__file__).parents[1] / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "saber" / "research_completed.json"
 RAW: dict[str, Any] = json.loads(FIXTURE.read_text(encoding="utf-8"))
 EXAMPLE_MAPPING = parse_mapping(EXAMPLE)
 INPUTS = {

@@ -15,7 +15,7 @@ from connector.mapping.convert import TEXT_LIMIT
 
 SENIORITY = {"VP": "vp", "Director": "director", "C-Level": "c_level"}
 
-EXAMPLE = (Path(__file__).parent / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
+EXAMPLE = (Path(__file__).parents[1] / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- number

@@ -39,7 +39,7 @@ from connector.sandbox.saber import ANSWER_TYPES, SaberSandbox
 from connector.sandbox.server import Knobs
 from tests.support import wait_for
 
-FIXTURES = Path(__file__).parent / "fixtures" / "saber"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "saber"
 JOHN = ResearchRequest("John", "Doe", "Acme Corp", "acme.com", external_id="51", external_source="hubspot")
 KUBERNETES = "Does this person's team run Kubernetes in production?"
 DOMAIN_MESSAGE = "'domain' must be a valid hostname (e.g., 'example.com') without protocol (https://) or path"

@@ -18,7 +18,7 @@ from tests.bench import run as bench
 from tests.docs_markers import FIGURES, MODULES, replace_between
 from tests.reliability import report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BENCH_README = ROOT / "tests" / "bench" / "README.md"
 RELIABILITY_README = ROOT / "tests" / "reliability" / "README.md"
 

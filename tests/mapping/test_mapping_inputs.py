@@ -13,7 +13,7 @@ import pytest
 from connector.mapping import build_inputs, parse_mapping
 from connector.mapping.inputs import email_domain, is_free_mail, normalize_domain, normalize_url
 
-EXAMPLE = (Path(__file__).parent / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
+EXAMPLE = (Path(__file__).parents[1] / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
 MAPPING = parse_mapping(EXAMPLE)
 
 JANE = {

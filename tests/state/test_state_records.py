@@ -4,14 +4,12 @@ backend in `test_state_store.py`)."""
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-import connector.state
 from connector.state import CompanyState, ContactState, RunCounts, StateStore, StoredSignal
 from connector.state.signal_asks import AskSpec
 from connector.state.tables import companies, contacts, signal_asks
@@ -75,29 +73,6 @@ def test_contact_state_copies_every_column_by_name(store: StateStore) -> None:
     expected = {f.name: defaults.get(f.name) for f in fields(ContactState)}
     expected.update(contact_id="c1", skip_reason="email missing")
     assert state == ContactState(**expected)
-
-
-def _state_imports() -> Iterator[tuple[str, ast.ImportFrom]]:
-    for path in Path(connector.state.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("connector.state"):
-                yield path.stem, node
-
-
-def test_state_modules_import_no_private_names_and_form_no_cycle() -> None:
-    """Each repository uses the others' public names only, and no module of state/ needs itself back."""
-    graph: dict[str, set[str]] = {}
-    for module, node in _state_imports():
-        assert not [a.name for a in node.names if a.name.startswith("_")], (module, node.module)
-        graph.setdefault(module, set()).add((node.module or "").rpartition(".")[2])
-
-    def reaches(start: str, target: str, seen: set[str]) -> bool:
-        for dep in graph.get(start, ()):
-            if dep == target or (dep not in seen and reaches(dep, target, seen | {dep})):
-                return True
-        return False
-
-    assert [m for m in graph if m != "__init__" and reaches(m, m, {m})] == []
 
 
 def test_records_name_their_columns() -> None:

@@ -26,7 +26,7 @@ from tests.sync_harness import (
     write_mapping,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # One property of every mapping type, options in block style so each option has its own line.
 SETUP_MAPPING = (

@@ -26,7 +26,7 @@ from connector.settings import load_settings
 from tests.support import run_cli
 from tests.sync_harness import prepare, sandbox_env, settings_for, write_mapping
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TYPE_NOISE = re.compile(r"<(bool|int|float|str|path|text|list\[[^>]*\]|[a-z]+ range)>|\[x[<>]=|x[<>]=\d")
 
 

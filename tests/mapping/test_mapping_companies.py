@@ -33,10 +33,10 @@ from connector.mapping.paths import (
 )
 from connector.saber.models import Research, Signal
 from tests.mapping_errors import assert_error_at, error_of, line_of
-from tests.test_mapping_load import schema_errors
+from tests.mapping.test_mapping_load import schema_errors
 
-ROOT = Path(__file__).resolve().parents[1]
-BASE = (Path(__file__).parent / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[2]
+BASE = (Path(__file__).parents[1] / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
 SIGNALS_LINE = "signals:                             # questions answered for every researched contact\n"
 HIRING = """  hiring_engineers:
     question: "Is the company hiring engineers?"

@@ -10,7 +10,7 @@ import pytest
 
 from tests.bench.run import ECONOMY_FIGURES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
