@@ -32,8 +32,8 @@ from connector.mapping.paths import (
     parse_subscription_from,
 )
 from connector.saber.models import Research, Signal
-from tests.mapping_errors import assert_error_at, error_of, line_of
 from tests.mapping.test_mapping_load import schema_errors
+from tests.mapping_errors import assert_error_at, error_of, line_of
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = (Path(__file__).parents[1] / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")

@@ -23,9 +23,9 @@ from connector.mapping import (
     write_decision,
 )
 from connector.saber.models import Research, Signal
-from tests.mapping_errors import assert_error_at, error_of
 from tests.mapping.test_mapping_companies import EXAMPLE as COMPANIES_EXAMPLE
 from tests.mapping.test_mapping_load import schema_errors
+from tests.mapping_errors import assert_error_at, error_of
 
 BASE = (Path(__file__).parents[1] / "fixtures" / "mapping" / "example.yaml").read_text(encoding="utf-8")
 RESEARCH = Research.model_validate(

@@ -24,8 +24,8 @@ from connector.saber import (
 from connector.saber.errors import DEFAULT_429_WAIT
 from connector.sandbox.saber import SaberSandbox
 from connector.sandbox.server import Fault
-from tests.support import wait_for
 from tests.saber.test_saber_client import make_client
+from tests.support import wait_for
 
 PROFILE = "https://linkedin.com/in/johndoe"
 ASK = {"contactProfileUrl": PROFILE, "question": "Hiring?", "answerType": "boolean"}
