@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from typing import Unpack
 
-from connector.http_policy import CallPolicy
 from connector.hubspot.companies import CompanyApi
 from connector.hubspot.contacts import ContactApi
 from connector.hubspot.limits import (  # re-exported: tests check the adapter follows these numbers
@@ -33,7 +32,7 @@ from connector.hubspot.records import (  # re-exported: callers name them throug
     PropertySpec,
     SearchFilter,
 )
-from connector.hubspot.transport import LOW_WATER, MAX_BODY_BYTES, HubSpotTransport
+from connector.hubspot.transport import MAX_BODY_BYTES, HubSpotOptions, HubSpotTransport
 from connector.ratelimit import QuotaFollower
 
 __all__ = [
@@ -61,30 +60,8 @@ class HubSpotAdapter:
     are built once and shared.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        access_token: str,
-        *,
-        policy: CallPolicy | None = None,
-        requests_per_10s: int = 90,
-        searches_per_second: int = 4,
-        rate_period: float = 10.0,
-        search_period: float = 1.0,
-        follow_rate_headers: bool = True,
-        low_water: int = LOW_WATER,
-    ):
-        self.transport = HubSpotTransport(
-            base_url,
-            access_token,
-            policy=policy,
-            requests_per_10s=requests_per_10s,
-            searches_per_second=searches_per_second,
-            rate_period=rate_period,
-            search_period=search_period,
-            follow_rate_headers=follow_rate_headers,
-            low_water=low_water,
-        )
+    def __init__(self, base_url: str, access_token: str, **options: Unpack[HubSpotOptions]):
+        self.transport = HubSpotTransport(base_url, access_token, **options)
         self.base_url = self.transport.base_url
         self.policy = self.transport.policy
         # Requests sent per operation (retries included), and of those the retries.
@@ -95,27 +72,10 @@ class HubSpotAdapter:
         self.contacts = ContactApi(self.transport)
         self.properties = PropertyApi(self.transport)
         self.companies = CompanyApi(self.transport)
+        # Every contact matching all filters and modified in the window, once, in id order.
+        self.search_contacts = self.contacts.search
 
     # ---------------------------------------------------------------- contacts
-    def search_contacts(
-        self,
-        *,
-        properties: Sequence[str],
-        filters: Sequence[SearchFilter] = (),
-        modified_after: datetime | None = None,
-        modified_before: datetime | None = None,
-        page_size: int = MAX_SEARCH_PAGE,
-    ) -> Iterator[Contact]:
-        """Every contact matching all `filters` and modified in the window, once, in id order
-        (keyset paging: see `ContactApi.search`)."""
-        return self.contacts.search(
-            properties=properties,
-            filters=filters,
-            modified_after=modified_after,
-            modified_before=modified_before,
-            page_size=page_size,
-        )
-
     def list_contacts(
         self, *, properties: Sequence[str], page_size: int = MAX_LIST_PAGE
     ) -> Iterator[Contact]:

@@ -24,7 +24,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import hubspot
 import hubspot.crm.associations.v4 as hs_associations
@@ -77,6 +77,18 @@ _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     http.client.HTTPException,
 )
+
+
+class HubSpotOptions(TypedDict, total=False):
+    """`HubSpotTransport`'s keyword options, passed on by `HubSpotAdapter` (defaults on the transport)."""
+
+    policy: CallPolicy | None
+    requests_per_10s: int
+    searches_per_second: int
+    rate_period: float
+    search_period: float
+    follow_rate_headers: bool
+    low_water: int
 
 
 class HubSpotTransport:

@@ -22,24 +22,18 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from connector.http_policy import CallPolicy
 from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket
 from connector.saber.errors import SaberNotFound, SaberRequestError
 from connector.saber.external_ids import ExternalIds
 from connector.saber.models import Research, ResearchStarted, Signal, SignalBatch, SignalPage, SignalTemplate
 from connector.saber.signals import SignalQuestion, SignalRequest
 from connector.saber.transport import (  # the limits re-exported: settings and tests name them here
-    LOW_WATER,
-    MAX_BODY_BYTES,
-    READ_BURST,
-    READS_PER_MINUTE,
-    WRITE_BURST,
-    WRITES_PER_MINUTE,
+    SaberOptions,
     SaberTransport,
     short,
 )
@@ -111,36 +105,11 @@ class SaberClient:
     """
 
     def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        policy: CallPolicy | None = None,
-        requests_per_second: float | None = None,
-        writes_per_minute: float = WRITES_PER_MINUTE,
-        write_burst: int = WRITE_BURST,
-        reads_per_minute: float = READS_PER_MINUTE,
-        read_burst: int = READ_BURST,
-        follow_rate_headers: bool = True,
-        low_water: int = LOW_WATER,
-        max_body_bytes: int = MAX_BODY_BYTES,
-        send_external_ids: bool = True,
+        self, base_url: str, api_key: str, *, send_external_ids: bool = True, **options: Unpack[SaberOptions]
     ) -> None:
-        self._transport = SaberTransport(
-            base_url,
-            api_key,
-            policy=policy,
-            requests_per_second=requests_per_second,
-            writes_per_minute=writes_per_minute,
-            write_burst=write_burst,
-            reads_per_minute=reads_per_minute,
-            read_burst=read_burst,
-            follow_rate_headers=follow_rate_headers,
-            low_water=low_water,
-            max_body_bytes=max_body_bytes,
-        )
+        self._transport = SaberTransport(base_url, api_key, **options)
         self.policy = self._transport.policy
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = self._transport.max_body_bytes
         self.base_url = self._transport.base_url
         # Research is launched with externalId/externalSource until Saber refuses them (assumption A1).
         self.external_ids = ExternalIds(send=send_external_ids)

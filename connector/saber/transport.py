@@ -27,7 +27,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -73,6 +73,20 @@ def idempotency_key(method: str, path: str, body: Mapping[str, Any] | None) -> s
 
 
 _derive_key = idempotency_key  # `call` has a parameter of the same name
+
+
+class SaberOptions(TypedDict, total=False):
+    """`SaberTransport`'s keyword options, passed through by `SaberClient` (defaults on the transport)."""
+
+    policy: CallPolicy | None
+    requests_per_second: float | None
+    writes_per_minute: float
+    write_burst: int
+    reads_per_minute: float
+    read_burst: int
+    follow_rate_headers: bool
+    low_water: int
+    max_body_bytes: int
 
 
 class SaberTransport:
