@@ -8,11 +8,24 @@ leaves the hand-written text around them alone.
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
 FIGURES = ("<!-- figures:start -->", "<!-- figures:end -->")
 MODULES = ("<!-- modules:start -->", "<!-- modules:end -->")
+
+
+def add_write_readme(parser: argparse.ArgumentParser, readme: Path, shown: str) -> None:
+    """The `--write-readme [PATH]` option of a script whose figures go into `readme` (named `shown`)."""
+    parser.add_argument(
+        "--write-readme",
+        nargs="?",
+        const=readme,
+        type=Path,
+        metavar="PATH",
+        help=f"also write the printed figures between the markers of PATH (default: {shown})",
+    )
 
 
 def replace_between(text: str, body: str, markers: tuple[str, str] = FIGURES) -> str:

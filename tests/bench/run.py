@@ -74,7 +74,7 @@ from connector.sandbox.saber import SaberSandbox  # noqa: E402
 from connector.sandbox.seed import COMPANIES, seed_contacts  # noqa: E402
 from connector.sandbox.server import Knobs, RecordedRequest  # noqa: E402
 from connector.settings import Settings  # noqa: E402
-from tests.docs_markers import figures_block, write_between  # noqa: E402
+from tests.docs_markers import add_write_readme, figures_block, write_between  # noqa: E402
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for  # noqa: E402
 
 # ----------------------------------------------------------------------------- figure names
@@ -1074,14 +1074,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", choices=list(SECTIONS), help="run only this part (repeatable)"
     )
-    parser.add_argument(
-        "--write-readme",
-        nargs="?",
-        const=README,
-        type=Path,
-        metavar="PATH",
-        help=f"also write the printed figures between the markers of PATH (default {README.relative_to(ROOT)})",
-    )
+    add_write_readme(parser, README, str(README.relative_to(ROOT)))
     args = parser.parse_args(argv)
     configure_logging("WARNING", "console")
     wanted = list(dict.fromkeys(args.only or SECTIONS))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.docs_markers import figures_block, write_between  # noqa: E402
+from tests.docs_markers import add_write_readme, figures_block, write_between  # noqa: E402
 from tests.reliability.figures import Figure, failing, table  # noqa: E402
 
 README = Path(__file__).with_name("README.md")  # where --write-readme writes the figures
@@ -43,14 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the short version (what CI runs)")
     parser.add_argument("--only", default="", help="comma-separated parts: " + ", ".join(PARTS))
-    parser.add_argument(
-        "--write-readme",
-        nargs="?",
-        const=README,
-        type=Path,
-        metavar="PATH",
-        help="also write the printed figures between the markers of PATH (default: the README beside this)",
-    )
+    add_write_readme(parser, README, "the README beside this")
     args = parser.parse_args(argv)
     wanted = [p.strip() for p in args.only.split(",") if p.strip()] or list(PARTS)
     unknown = [p for p in wanted if p not in PARTS]
