@@ -343,7 +343,7 @@ def setup(
     """Create the property group and every mapped property that HubSpot lacks (idempotent)."""
     from connector.commands.setup import run_setup
 
-    result = run_setup(settings(), dry_run=dry_run)
+    result = run_setup(settings(), apply=not dry_run)
     typer.echo(result.render())
     raise typer.Exit(result.exit_code)
 

@@ -247,11 +247,11 @@ def apply_plan(
     report.conflicts += plan.conflicts
 
 
-def run_setup(settings: Settings, *, dry_run: bool) -> SetupPlan | SetupReport:
-    """`setup`: the plan applied, and what was done; with `dry_run`, the plan only."""
+def run_setup(settings: Settings, *, apply: bool) -> SetupPlan | SetupReport:
+    """`setup`: the plan applied, and what was done; `setup --dry-run` (apply=False): the plan only."""
     mapping = load_mapping(settings.connector_mapping)
     with hubspot_from(settings) as hubspot:
-        if dry_run:
+        if not apply:
             companies = hubspot.get_properties("companies") if mapping.company_specs() else None
             return plan_setup(mapping, hubspot.get_properties(), companies)
         return setup_properties(mapping, hubspot)
