@@ -10,7 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.hubspot import CreateMaybeApplied, HubSpotAdapter, NewContact, SearchFilter
+from connector.hubspot import (
+    CreateMaybeApplied,
+    HubSpotAdapter,
+    HubSpotUnavailableError,
+    NewContact,
+    SearchFilter,
+)
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.server import Fault
 from tests.hubspot_fixtures import embedded_errors, fast_adapter, http, running
@@ -330,3 +336,97 @@ def test_company_search_with_in_values_finds_each_one() -> None:
         with pytest.raises(ValueError, match="unknown operator"):
             hs.companies.search([SearchFilter("name", "LIKE", "x")])
         assert box.count("companies_search") == 0
+
+
+# ---------------------------------------------------------------- answers the adapter must read right
+def test_a_conflict_it_cannot_place_is_isolated_by_halving() -> None:
+    """A 409 whose existing contact matches no input's email halves the batch until each part lands."""
+    with running(contacts=1) as box:
+        conflict = {
+            "status": "error",
+            "message": "Contact already exists. Existing ID: 99999",
+            "category": "CONFLICT",
+        }
+        box.answer_next(409, conflict, endpoint=ENDPOINT)
+        hs = adapter_for(box)
+        result = hs.contacts.create([person(n) for n in range(4)])
+        assert len(result.created) == 4 and not result.failures
+        assert [len(r.body["inputs"]) for r in box.requests_to(ENDPOINT)] == [4, 2, 2]
+
+
+def test_a_207_leaves_the_inputs_it_does_not_confirm_as_failures() -> None:
+    """A 207 creating some inputs reports the others as failures, with HubSpot's error when it names them."""
+    with running(contacts=1) as box:
+        created = {
+            "id": "777",
+            "properties": {},
+            "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z",
+        }
+        error = {
+            "status": "error",
+            "category": "INTERNAL_ERROR",
+            "message": "try again",
+            "context": {"objectWriteTraceId": [person(2).key]},
+        }
+        body = {
+            "status": "COMPLETE",
+            "results": [{**created, "objectWriteTraceId": person(1).key, "archived": False}],
+            "numErrors": 1,
+            "errors": [error],
+            "startedAt": "2026-01-01T00:00:00Z",
+            "completedAt": "2026-01-01T00:00:00Z",
+        }
+        box.answer_next(207, body, endpoint=ENDPOINT)
+        hs = adapter_for(box)
+        result = hs.contacts.create([person(1), person(2), person(3)])
+        assert result.created == {person(1).key: "777"}
+        codes = {f.key: f.code for f in result.failures}
+        assert codes == {person(2).key: "INTERNAL_ERROR", person(3).key: "NOT_CONFIRMED"}
+
+
+def test_results_without_trace_ids_are_matched_by_email_else_reported_unmatched() -> None:
+    """An answer without the echoed trace ids is matched by email; what cannot be matched is never guessed."""
+    with running(contacts=1) as box:
+        stamp = "2026-01-01T00:00:00Z"
+        results = [
+            {
+                "id": "801",
+                "properties": {"email": "ada2@prospect.example"},
+                "createdAt": stamp,
+                "updatedAt": stamp,
+            },
+            {"id": "802", "properties": {}, "createdAt": stamp, "updatedAt": stamp},
+        ]
+        body = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
+        box.answer_next(201, body, endpoint=ENDPOINT)
+        hs = adapter_for(box)
+        nameless = NewContact("nameless", {"firstname": "No email"})
+        result = hs.contacts.create([nameless, person(2)])
+        assert result.created == {person(2).key: "801"}
+        assert result.unmatched == ["802"]
+        assert [(f.key, f.code) for f in result.failures] == [("nameless", "UNATTRIBUTED")]
+
+
+def test_a_refused_connection_is_not_taken_for_an_applied_create() -> None:
+    """With HubSpot unreachable the create was never sent: a plain unavailable error, not CreateMaybeApplied."""
+    with running(contacts=1) as box:
+        hs = adapter_for(box)
+        box.go_down()
+        try:
+            with pytest.raises(HubSpotUnavailableError) as raised:
+                hs.contacts.create([person(1)])
+            assert not isinstance(raised.value, CreateMaybeApplied)
+            assert raised.value.maybe_applied is False
+        finally:
+            box.come_back()
+
+
+def test_a_reset_connection_is_taken_for_a_create_that_may_have_landed() -> None:
+    """A connection reset once the request was sent may hide an applied create: it is not resent."""
+    with running(contacts=1) as box:
+        box.reset_next(1, endpoint=ENDPOINT)
+        hs = adapter_for(box)
+        with pytest.raises(CreateMaybeApplied):
+            hs.contacts.create([person(1)])
+        assert box.count(ENDPOINT) == 1
