@@ -349,3 +349,44 @@ def prospecting_reference_problems(
                 )
             )
     return out
+
+
+# ---------------------------------------------------------------------------- created contacts selected?
+Verdict = Literal["holds", "fails", "depends"]
+
+
+def _compare(op: str, have: str, want: str) -> bool | None:
+    """`have op want` as HubSpot would decide it for a fixed text value (None: cannot tell here)."""
+    if op in ("EQ", "NEQ"):
+        return (have.casefold() == want.casefold()) == (op == "EQ")
+    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        found = want.casefold().strip("*") in have.casefold()
+        return found == (op == "CONTAINS_TOKEN")
+    try:
+        left, right = float(have), float(want)
+    except ValueError:
+        return None
+    return {"GT": left > right, "GTE": left >= right, "LT": left < right, "LTE": left <= right}.get(op)
+
+
+def filter_verdict(spec: FilterSpec, source: ContactSource | None) -> Verdict:
+    """Whether a `select.filters` filter holds for every contact prospecting creates: `holds`,
+    `fails`, or `depends` (on each person or account, or on how HubSpot treats an empty value)."""
+    op = spec.operator
+    if source is None:  # the property is empty on a created contact
+        if op == "NOT_HAS_PROPERTY":
+            return "holds"
+        return "depends" if op in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN") else "fails"
+    if source.value is None:
+        return "depends"  # a search item field or an account property: each contact its own
+    have = source.value
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return "holds" if (op == "HAS_PROPERTY") == bool(have) else "fails"
+    if op in ("IN", "NOT_IN"):
+        inside = have.casefold() in {v.casefold() for v in spec.values or []}
+        return "holds" if inside == (op == "IN") else "fails"
+    if op == "BETWEEN":
+        low, high = _compare("GTE", have, spec.value or ""), _compare("LTE", have, spec.high_value or "")
+        return "depends" if low is None or high is None else "holds" if low and high else "fails"
+    result = _compare(op, have, spec.value or "")
+    return "depends" if result is None else "holds" if result else "fails"
