@@ -257,6 +257,30 @@ class Mapping(StrictModel):
         name = str(self._source_path) if self._source_path is not None else "<mapping>"
         return f"{name}:{line}" if line else name
 
+    def cycle_dump(self) -> dict[str, Any]:
+        """The mapping as the sync cycle reads it (what its fingerprint is taken of): all of it but
+        `prospecting`, a stage of its own, so adding or editing that section pulls nothing again."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        data.pop("prospecting", None)
+        return data
+
+    def prospecting_property_definitions(self) -> list[PropertyDefinition]:
+        """The contact properties `prospecting.contact` writes, as `setup` creates those the portal
+        lacks: text properties in the mapping's group (empty without the section)."""
+        if self.prospecting is None:
+            return []
+        return [
+            PropertyDefinition(
+                name=name,
+                label=derived_label(name),
+                type="string",
+                options=(),
+                group=self.hubspot_group.name,
+                source=f"prospecting.contact: {source.words()}",
+            )
+            for name, source in self.prospecting.contact.items()
+        ]
+
     def input_properties(self) -> list[str]:
         """HubSpot properties the inputs read, fallbacks included, in order, without repeats."""
         names = [spec.property for _, top in self.inputs.items() for spec in top.chain()]

@@ -13,6 +13,7 @@ research input must read a property `contact` sets (`prospecting_reference_probl
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -171,7 +172,9 @@ def _scalar(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return value
-    raise problem(shown(value), "text, a number or true/false", at=("value",))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise problem(shown(value), "text, a number, true/false or a date", at=("value",))
 
 
 class ContactSource(StrictModel):

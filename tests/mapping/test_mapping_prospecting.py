@@ -173,17 +173,37 @@ def test_views_for_the_prospecting_stage_and_setup() -> None:
     assert p.fixed_values() == {"lifecyclestage": "lead"}
 
 
+def test_the_sync_cycle_does_not_see_the_section() -> None:
+    """Adding or editing the section leaves what the cycle fingerprints as it was, so nothing is pulled again."""
+    without = loaded(BASE)
+    assert without.cycle_dump() == without.model_dump(mode="json")  # an existing mapping: the same as before
+    assert loaded().cycle_dump() == without.cycle_dump()
+    assert loaded(edit("per_account: 5", "per_account: 2")).cycle_dump() == without.cycle_dump()
+
+
+def test_setup_definitions_for_the_contact_part() -> None:
+    """`setup` is given every contact property the section writes, as text in the mapping's group."""
+    m = loaded()
+    definitions = {d.name: d for d in m.prospecting_property_definitions()}
+    assert list(definitions) == list(m.prospecting.contact)  # type: ignore[union-attr]
+    url = definitions["saber_sales_navigator_url"]
+    assert (url.label, url.type, url.group) == ("Saber Sales navigator url", "string", "saber")
+    assert "linkedInSalesNavigatorProfileUrl" in url.source
+    assert loaded(BASE).prospecting_property_definitions() == []
+
+
 def test_fixed_values_become_hubspot_text() -> None:
     """`{value: V}` takes text, numbers and booleans, and keeps them as the text HubSpot is sent."""
     text = edit(
         "lifecyclestage: {value: lead}",
-        "lifecyclestage: {value: lead}\n    hs_lead_score: {value: 3}\n    opted_in: {value: true}",
+        "lifecyclestage: {value: lead}\n    hs_lead_score: {value: 3}\n    opted_in: {value: true}\n    since: {value: 2024-01-15}",
     )
     p = loaded(text).prospecting
     assert p is not None and p.fixed_values() == {
         "lifecyclestage": "lead",
         "hs_lead_score": "3",
         "opted_in": "true",
+        "since": "2024-01-15",
     }
 
 
@@ -349,7 +369,7 @@ ERRORS = [
         "a list as fixed value",
         edit("lifecyclestage: {value: lead}", "lifecyclestage: {value: [lead]}"),
         "{value: [lead]}",
-        "prospecting.contact.lifecyclestage.value: found a list of 1, allowed: text, a number or true/false",
+        "prospecting.contact.lifecyclestage.value: found a list of 1, allowed: text, a number, true/false or a date",
     ),
     (
         "contact property name",
