@@ -8,7 +8,8 @@ migrated with alembic when the store opens.
 database: `contacts` (the `ContactState` record), `research` (launches, looks, results),
 `skips` (skips and deferrals), `identity` (merges and twins), `ledger` (what was written),
 `signal_answers`, `signal_asks` and `signal_waits`, `companies`, `runs` (runs, errors and
-`status`), `cursors` (positions and shared values) and `timings`. `tables` is the schema,
+`status`), `cursors` (positions and shared values), `timings` and `prospects` (prospecting's
+accounts searched and people claimed or created). `tables` is the schema,
 `sql` the few query tools they share.
 """
 

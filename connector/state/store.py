@@ -25,6 +25,7 @@ from connector.state.identity import Identity
 from connector.state.ledger import WriteLedger
 from connector.state.locks import run_lock
 from connector.state.migrate import MIGRATIONS_DIR, migrate
+from connector.state.prospects import Prospects
 from connector.state.research import ResearchRecords, RetryRule
 from connector.state.runs import RunCounts, RunHistory, RunRecord
 from connector.state.signal_answers import SignalAnswers
@@ -152,6 +153,8 @@ class StateStore:
         self.timings = Timings(db)
         self.record_timings = self.timings.record_timings
         self.recent_timings = self.timings.recent_timings
+
+        self.prospects = Prospects(db)  # prospecting's accounts and candidates (used through this name)
 
     @classmethod
     def open(cls, url: str, *, check_writes: bool = False) -> StateStore:

@@ -248,6 +248,42 @@ class TimingRow(Base):
     __table_args__ = (Index("ix_timings_kind_id", "kind", "id"),)
 
 
+class ProspectAccountRow(Base):
+    """A target company prospecting searched: when, whether it finished, or why it was skipped."""
+
+    __tablename__ = "prospect_accounts"
+
+    company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    searched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: cut short, do next
+    skip_reason: Mapped[str | None] = mapped_column(String(64))  # no_linkedin_url, url_rejected, ...
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProspectCandidateRow(Base):
+    """A person prospecting found and meant to create: claimed before the create is sent."""
+
+    __tablename__ = "prospect_candidates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the stable identity
+    company_id: Mapped[str] = mapped_column(String(64))
+    sales_navigator_url: Mapped[str | None] = mapped_column(Text)
+    first_name: Mapped[str | None] = mapped_column(Text)
+    last_name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # claimed | created
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    search: Mapped[str | None] = mapped_column(Text)  # the search that found it (JSON body)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_prospect_candidates_status", "status"),
+        Index("ix_prospect_candidates_company_id", "company_id"),
+        Index("ix_prospect_candidates_contact_id", "contact_id"),
+    )
+
+
 def _table(model: type[Base]) -> Table:
     """The model's `Table` (typed as such: `Model.__table__` is only a `FromClause` to mypy)."""
     return Base.metadata.tables[model.__tablename__]
@@ -262,3 +298,5 @@ timings = _table(TimingRow)
 cursors = _table(CursorRow)
 runs = _table(RunRow)
 errors = _table(ErrorRow)
+prospect_accounts = _table(ProspectAccountRow)
+prospect_candidates = _table(ProspectCandidateRow)
