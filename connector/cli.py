@@ -275,6 +275,30 @@ def sync(
 
 
 @app.command()
+def prospect(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List who would be created; create nothing.")
+    ] = False,
+    max_new: Annotated[
+        int | None,
+        typer.Option("--max-new", metavar="N", callback=_at_least(0), help="Create at most N contacts."),
+    ] = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", metavar="FORMAT", callback=_output_format, help="Summary format: text or json."
+        ),
+    ] = "text",
+) -> None:
+    """Create the people missing at target accounts: 0 done, 1 record failures, 2 config, 3 API."""
+    from connector.commands.prospect import run_prospect
+
+    summary = run_prospect(settings(), dry_run=dry_run, max_new=max_new)
+    typer.echo(json.dumps(summary.to_json(), indent=2, default=str) if output == "json" else summary.render())
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
 def run() -> None:
     """Run as a service: syncs on CONNECTOR_SCHEDULE, collect cycles, health, metrics and webhooks."""
     from connector.service.service import Service

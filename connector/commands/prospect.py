@@ -1,0 +1,61 @@
+"""`saber-connector prospect`: one prospecting run, with everything built from settings, closed after.
+
+Prospecting has its own command (and its own run lock) because it writes new contacts rather
+than research: a sync and a prospect run may overlap, two prospect runs may not (each would
+find the other's people missing). The exit codes are the sync's: 0 done, 1 record failures,
+2 a problem the user must fix (no `prospecting` section, Sales Navigator not connected, a
+filter Saber refuses), 3 an API unavailable after its retries.
+"""
+
+from __future__ import annotations
+
+from connector.clients import hubspot_from, policy_from, saber_from, store_from
+from connector.clock import utcnow
+from connector.errors import ConfigError
+from connector.mapping import load_mapping
+from connector.settings import Settings
+from connector.sync.prospect_effects import effects_for
+from connector.sync.prospect_summary import ProspectSummary
+from connector.sync.prospecting import Prospector
+
+LOCK = "prospect"
+
+
+def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | None = None) -> ProspectSummary:
+    """One prospecting run; the mapping is checked before any call."""
+    mapping = load_mapping(settings.connector_mapping)
+    if mapping.prospecting is None:
+        raise ConfigError(
+            f"{settings.connector_mapping}: the mapping has no `prospecting` section; add one "
+            "(see mappings/prospecting.yaml) to find the people missing at your target accounts"
+        )
+    policy = policy_from(settings)
+    summary = ProspectSummary(started_at=utcnow(), dry_run=dry_run)
+    with (
+        hubspot_from(settings, policy) as hubspot,
+        saber_from(settings, policy) as saber,
+        store_from(settings) as store,
+        store.run_lock(LOCK) as locked,
+    ):
+        if not locked:
+            summary.outcome = "skipped"
+            summary.stopped = "another prospect run holds the lock on this state database"
+            return summary
+        effects = effects_for(dry_run, store, hubspot, summary)
+        stage = Prospector(
+            mapping.prospecting,
+            hubspot,
+            saber,
+            store,
+            effects,
+            summary,
+            now=summary.started_at,
+            max_new=max_new,
+        )
+        try:
+            stage.run()
+        finally:
+            summary.finished_at = utcnow()
+            summary.api_calls = {"hubspot": dict(hubspot.calls), "saber": dict(saber.calls)}
+        summary.outcome = "partial" if summary.failures else "ok"
+        return summary

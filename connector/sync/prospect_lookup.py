@@ -1,0 +1,64 @@
+"""Who prospecting finds already in HubSpot: by Sales Navigator URL, else by name at the company.
+
+A person must never be created twice, whoever created the first: a person, an import, or
+an earlier run whose answer was lost. Two reads tell: the mapped Sales Navigator URL property
+searched with `IN` batches of at most 100 values (lower case, HubSpot's rule for string `IN`
+values; HubSpot compares text ignoring case), and, for the rest, the same first and last name
+among the contacts associated with the account's company (one `lastname IN` search, then the
+v4 associations of the namesakes it finds, so a namesake at another company does not count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connector.hubspot.adapter import HubSpotAdapter, SearchFilter
+from connector.hubspot.limits import MAX_IN_VALUES
+from connector.state.prospects import fold_name, fold_url
+
+Name = tuple[str, str]  # (folded first name, folded last name)
+
+
+class HubSpotPeople:
+    """Reads that say which people HubSpot already has (see the module)."""
+
+    def __init__(self, hubspot: HubSpotAdapter, url_property: str | None) -> None:
+        self.hubspot = hubspot
+        self.url_property = url_property  # the contact property the mapping writes the URL to, if any
+
+    def by_urls(self, urls: Sequence[str]) -> dict[str, str]:
+        """Folded Sales Navigator URL -> the id of a HubSpot contact holding it (those found)."""
+        if not self.url_property:
+            return {}
+        wanted = list(dict.fromkeys(fold_url(u) for u in urls if fold_url(u)))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), MAX_IN_VALUES):
+            chunk = tuple(wanted[start : start + MAX_IN_VALUES])
+            only = SearchFilter(self.url_property, "IN", values=chunk)
+            for contact in self.hubspot.contacts.search(properties=[self.url_property], filters=[only]):
+                url = fold_url(contact.properties.get(self.url_property))
+                if url in chunk:
+                    found.setdefault(url, contact.id)
+        return found
+
+    def by_names(self, company_id: str, names: Sequence[Name]) -> dict[Name, str]:
+        """(first, last) folded -> the id of a contact of that name associated with the company."""
+        wanted = {n for n in names if n[0] and n[1]}
+        lasts = sorted({last for _, last in wanted})
+        namesakes: dict[str, Name] = {}
+        for start in range(0, len(lasts), MAX_IN_VALUES):
+            only = SearchFilter("lastname", "IN", values=tuple(lasts[start : start + MAX_IN_VALUES]))
+            for contact in self.hubspot.contacts.search(properties=["firstname", "lastname"], filters=[only]):
+                props = contact.properties
+                name = (fold_name(props.get("firstname")), fold_name(props.get("lastname")))
+                if name in wanted:
+                    namesakes[contact.id] = name
+        if not namesakes:
+            return {}
+        links = self.hubspot.companies.associations(list(namesakes))
+        found: dict[Name, str] = {}
+        for contact_id, name in namesakes.items():
+            companies = links.contacts.get(contact_id)
+            if companies is not None and company_id in companies.company_ids:
+                found.setdefault(name, contact_id)
+        return found
