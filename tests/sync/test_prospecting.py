@@ -1,0 +1,122 @@
+"""The prospecting stage over real HTTP against the sandbox: who is created, who never is, and why.
+
+A first run creates exactly the people missing at the target accounts, associated to their
+company and within `per_account` and `max_new_per_run`; a second creates nobody; a person HubSpot
+already has (by Sales Navigator URL or by name at that company) is never created; Saber's
+`salesNavConnected: false`, a 422 and a dry run behave as the issue says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.commands.prospect import run_prospect
+from connector.sandbox.runner import RunningSandbox, start_sandbox
+from connector.sync.prospecting import ProspectingStopped
+from tests.sync.prospect_world import ACME, build, created_at, names_at, person
+from tests.sync_harness import sync
+
+
+@pytest.fixture
+def box() -> Iterator[RunningSandbox]:
+    with start_sandbox(contacts=6, seed=3, research_delay=0.1) as running:
+        yield running
+
+
+def test_first_run_creates_the_missing_people_within_the_limits_and_sync_researches_them(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A first prospect creates per_account people at Acme and the rest of max_new_per_run at Globex, associated; sync researches them."""
+    settings, companies = build(box, tmp_path)
+    before = set(box.hubspot.contact_ids())
+    summary = run_prospect(settings)
+    assert summary.exit_code == 0, summary.failures
+    assert names_at(box, companies["acme"]) == ["Ann Ames", "Bob Berg", "Cid Cole"]
+    assert names_at(box, companies["globex"]) == ["Gil Gray", "Hal Hunt"]
+    assert summary.created == 5 and summary.accounts_seen == 2  # the budget was spent before the third
+    new = set(box.hubspot.contact_ids()) - before
+    assert len(new) == 5
+    ann = next(c for c in created_at(box, companies["acme"]) if c["firstname"] == "Ann")
+    assert (
+        ann["company"] == "Acme Labs" and ann["website"] == "acme.example" and ann["lifecyclestage"] == "lead"
+    )
+    assert ann["saber_sales_navigator_url"]
+    assert summary.api_calls["saber"]["search_contacts"] >= 2
+    result = sync(settings, full=True, wait_seconds=15)
+    assert result.research["launched"] >= 5
+    assert all(box.saber.research_for(cid) for cid in new)
+
+
+def test_a_second_run_creates_nobody_and_a_cut_short_account_is_finished_first(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """max_new 2 cuts Acme short; the next run finishes Acme first; a further run creates nobody."""
+    settings, companies = build(box, tmp_path)
+    first = run_prospect(settings, max_new=2)
+    assert first.created == 2 and names_at(box, companies["acme"]) == ["Ann Ames", "Bob Berg"]
+    second = run_prospect(settings, max_new=1)
+    assert second.created == 1 and names_at(box, companies["acme"]) == ["Ann Ames", "Bob Berg", "Cid Cole"]
+    assert names_at(box, companies["globex"]) == []
+    run_prospect(settings)
+    count = len(box.hubspot.contact_ids())
+    last = run_prospect(settings)
+    assert last.created == 0 and len(box.hubspot.contact_ids()) == count
+
+
+def test_people_already_in_hubspot_by_url_or_by_name_at_the_company_are_never_created(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A contact holding Ann's Sales Navigator URL, and a Bob Berg at Acme, keep them from being created."""
+    ann_url = "https://www.linkedin.com/sales/lead/ACwAAannames"
+    settings, companies = build(box, tmp_path, ann_url=ann_url)
+    hub = box.hubspot
+    hub.add_contact(
+        {"firstname": "Someone", "lastname": "Else", "saber_sales_navigator_url": ann_url.upper()}
+    )
+    bob = hub.add_contact({"firstname": "bob", "lastname": "BERG"})
+    hub.associate(bob, companies["acme"], primary=True)
+    hub.add_contact({"firstname": "Gil", "lastname": "Gray"})  # a namesake at no company: not him
+    summary = run_prospect(settings)
+    assert summary.already_in_hubspot == 2 and summary.skipped["already_in_hubspot"] == 2, summary.to_json()
+    assert names_at(box, companies["acme"]) == ["Cid Cole", "Dee Dunn", "Eve Enz", "bob BERG"]
+    assert names_at(box, companies["globex"]) == ["Gil Gray", "Hal Hunt"]
+
+
+def test_sales_navigator_not_connected_stops_with_one_line_and_creates_nothing(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """salesNavConnected false stops prospecting (exit 2) with the line naming Sales Navigator; nothing is created."""
+    settings, _ = build(box, tmp_path)
+    box.saber.sales_nav_connected = False
+    before = len(box.hubspot.contact_ids())
+    with pytest.raises(ProspectingStopped) as stopped:
+        run_prospect(settings)
+    assert stopped.value.exit_code == 2 and "Sales Navigator" in str(stopped.value)
+    assert len(box.hubspot.contact_ids()) == before
+
+
+def test_a_url_saber_cannot_process_is_recorded_and_the_other_accounts_go_on(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A 422 for Acme's URL skips Acme with url_rejected; Globex's people are still created."""
+    settings, companies = build(box, tmp_path)
+    box.saber.people.unprocessable.add(ACME)
+    summary = run_prospect(settings)
+    assert summary.accounts_skipped["url_rejected"] == 1 and summary.accounts_skipped["no_linkedin_url"] == 1
+    assert names_at(box, companies["acme"]) == []
+    assert names_at(box, companies["globex"]) == ["Gil Gray", "Hal Hunt"]
+
+
+def test_dry_run_lists_who_would_be_created_and_creates_nothing(box: RunningSandbox, tmp_path: Path) -> None:
+    """A dry run lists, per account, the people it would create and the ones it skips, and creates nobody."""
+    settings, _ = build(box, tmp_path)
+    before = len(box.hubspot.contact_ids())
+    summary = run_prospect(settings, dry_run=True)
+    assert summary.would_create == 5 and summary.created == 0
+    assert len(box.hubspot.contact_ids()) == before
+    text = summary.render()
+    assert "Ann Ames: would create" in text and "Hal Hunt: would create" in text
+    assert person("x", "y")["department"] == "Engineering"
