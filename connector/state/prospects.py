@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from connector.state.database import Database
 from connector.state.sql import chunked, clip, record_from_row, rows_in, unique
@@ -169,6 +169,14 @@ class Prospects:
                         prospect_candidates.c.key.in_(chunk), prospect_candidates.c.status == CLAIMED
                     )
                 )
+
+    def created_since(self, company_id: str, since: datetime) -> int:
+        """How many people at this company the connector created (or claimed) since `since`."""
+        query = select(func.count()).where(
+            prospect_candidates.c.company_id == company_id, prospect_candidates.c.claimed_at >= since
+        )
+        with self._db.read() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def brought_in(self, contact_id: str) -> Candidate | None:
         """The candidate a created contact was, if prospecting created it (for `explain`)."""

@@ -160,7 +160,13 @@ class Prospector:
         if reason is not None:
             self._skip_account(report, reason, url or None)
             return
-        need = min(self.section.per_account, self.budget)
+        # What this round already created here (a run cut short, an answer lost) counts too.
+        window = self.now - timedelta(days=self.section.refresh_after_days)
+        room = self.section.per_account - self.store.prospects.created_since(company.id, window)
+        need = min(room, self.budget)
+        if room <= 0:
+            self.effects.record_account(company.id, finished=True)
+            return
         search = ContactSearch.at(url, **self.search_filters)
         try:
             new = self._new_people(report, company, search, need)
@@ -170,7 +176,7 @@ class Prospector:
         self.summary.accounts_searched += 1
         made = self.effects.create(report, new, search.to_body())
         self.budget -= made
-        cut_short = need < self.section.per_account and len(new) >= need
+        cut_short = need < room and len(new) >= need
         self.effects.record_account(company.id, finished=not cut_short)
 
     def _skip_account(self, report: AccountReport, reason: str, detail: str | None) -> None:
