@@ -52,10 +52,18 @@ def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | No
             now=summary.started_at,
             max_new=max_new,
         )
+        error: str | None = None
         try:
             stage.run()
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+            raise
         finally:
             summary.finished_at = utcnow()
             summary.api_calls = {"hubspot": dict(hubspot.calls), "saber": dict(saber.calls)}
-        summary.outcome = "partial" if summary.failures else "ok"
+            summary.outcome = "failed" if error else "partial" if summary.failures else "ok"
+            if not dry_run:  # kept in the runs table `status` lists, marked kind: prospect
+                store.runs.record_finished_run(
+                    summary.started_at, outcome=summary.outcome, counts=summary.counts(), error=error
+                )
         return summary

@@ -107,6 +107,23 @@ class RunHistory:
                 .values(finished_at=now, outcome=outcome, counts=dict(counts), error=clip(error))
             )
 
+    def record_finished_run(
+        self, started_at: datetime, *, outcome: str, counts: Mapping[str, Any], error: str | None = None
+    ) -> int:
+        """Record a run that is over in one write (a `prospect` run, under a lock of its own).
+
+        Unlike `start_run` it marks no other run interrupted: a sync may be running meanwhile.
+        """
+        if outcome not in RUN_OUTCOMES:
+            raise ValueError(f"unknown run outcome {outcome!r} (one of {', '.join(RUN_OUTCOMES)})")
+        check_aware(started_at)
+        values = {"started_at": started_at, "finished_at": self._db.clock(), "outcome": outcome}
+        with self._db.write() as conn:
+            done = conn.execute(insert(runs).values(**values, counts=dict(counts), error=clip(error)))
+            key = done.inserted_primary_key
+            assert key is not None  # an INSERT of one row has its primary key
+            return int(key[0])
+
     def last_runs(self, n: int = 5) -> list[RunRecord]:
         """The `n` most recent runs, newest first."""
         with self._db.read() as conn:

@@ -74,6 +74,11 @@ class ProspectSummary:
         self.failures.append({"company_id": company_id, "key": key, "code": code, "message": message})
 
     @property
+    def search_calls(self) -> int:
+        """Saber contact search calls (free as far as anyone knows, counted all the same)."""
+        return self.api_calls.get("saber", {}).get("search_contacts", 0)
+
+    @property
     def exit_code(self) -> int:
         return EXIT_RECORD_FAILURES if self.failures else EXIT_OK
 
@@ -98,6 +103,7 @@ class ProspectSummary:
             },
             "failures": self.failures,
             "stopped": self.stopped,
+            "saber_search_calls": self.search_calls,
             "api_calls": self.api_calls,
             "exit_code": self.exit_code,
         }
@@ -132,7 +138,7 @@ class ProspectSummary:
             lines.append(f"  stopped: {self.stopped}")
         calls = ", ".join(f"{api} {sum(ops.values())}" for api, ops in sorted(self.api_calls.items()))
         if calls:
-            lines.append(f"  api calls: {calls}")
+            lines.append(f"  api calls: {calls} (Saber contact searches: {self.search_calls})")
         if self.dry_run:
             for report in self.accounts:
                 why = f" ({report.reason})" if report.reason else ""

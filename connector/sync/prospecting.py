@@ -144,8 +144,13 @@ class Prospector:
         refresh = timedelta(days=self.section.refresh_after_days)
         for company in companies:
             state = states.get(company.id)
+            # An account skipped for its URL is looked at again every run (no Saber call until it
+            # has a usable one); one searched, or whose URL Saber refused, waits refresh_after_days.
             recent = (
-                state is not None and state.searched_at is not None and self.now - state.searched_at < refresh
+                state is not None
+                and state.searched_at is not None
+                and state.skip_reason in (None, "url_rejected")
+                and self.now - state.searched_at < refresh
             )
             if company.id not in unfinished and recent:
                 self.summary.accounts_skipped["searched_recently"] += 1

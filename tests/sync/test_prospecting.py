@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from connector.commands.prospect import run_prospect
+from connector.hubspot.errors import HubSpotUnavailableError
 from connector.sandbox.runner import RunningSandbox, start_sandbox
+from connector.state import StateStore
 from connector.sync.prospecting import ProspectingStopped
 from tests.sync.prospect_world import ACME, build, created_at, names_at, person
 from tests.sync_harness import sync
@@ -45,6 +47,10 @@ def test_first_run_creates_the_missing_people_within_the_limits_and_sync_researc
     )
     assert ann["saber_sales_navigator_url"]
     assert summary.api_calls["saber"]["search_contacts"] >= 2
+    with StateStore(str(settings.connector_state_url)) as store:
+        (last,) = store.last_runs(1)
+    assert last.outcome == "ok" and last.counts["kind"] == "prospect"
+    assert last.counts["people"]["created"] == 5
     result = sync(settings, full=True, wait_seconds=15)
     assert result.research["launched"] >= 5
     assert all(box.saber.research_for(cid) for cid in new)
@@ -108,6 +114,14 @@ def test_a_url_saber_cannot_process_is_recorded_and_the_other_accounts_go_on(
     assert summary.accounts_skipped["url_rejected"] == 1 and summary.accounts_skipped["no_linkedin_url"] == 1
     assert names_at(box, companies["acme"]) == []
     assert names_at(box, companies["globex"]) == ["Gil Gray", "Hal Hunt"]
+    # The account with no LinkedIn page is looked at again once it has one; Acme waits its refresh.
+    page = "https://www.linkedin.com/company/no-page-inc"
+    box.saber.people.set_headcount(page, 0)
+    box.saber.people.add_people(page, [person("Ivy", "Irwin")])
+    box.hubspot.edit_company(companies["nourl"], {"linkedin_company_page": page})
+    again = run_prospect(settings)
+    assert names_at(box, companies["nourl"]) == ["Ivy Irwin"]
+    assert again.accounts_skipped["searched_recently"] == 2 and again.created == 1
 
 
 def test_dry_run_lists_who_would_be_created_and_creates_nothing(box: RunningSandbox, tmp_path: Path) -> None:
@@ -120,3 +134,43 @@ def test_dry_run_lists_who_would_be_created_and_creates_nothing(box: RunningSand
     text = summary.render()
     assert "Ann Ames: would create" in text and "Hal Hunt: would create" in text
     assert person("x", "y")["department"] == "Engineering"
+
+
+def test_a_filter_saber_refuses_stops_with_exit_2_naming_it(box: RunningSandbox, tmp_path: Path) -> None:
+    """A department outside Sales Navigator's taxonomy: Saber's 400 stops prospecting (exit 2) naming the mapping key."""
+    settings, _ = build(box, tmp_path)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        mapping.read_text(encoding="utf-8").replace("[Engineering]", "[Engineering Ops]"), encoding="utf-8"
+    )
+    with pytest.raises(ProspectingStopped) as stopped:
+        run_prospect(settings)
+    assert stopped.value.exit_code == 2 and "prospecting.search.departments" in str(stopped.value)
+    assert box.hubspot.count("contacts_batch_create") == 0
+
+
+def test_a_402_stops_prospecting_cleanly(box: RunningSandbox, tmp_path: Path) -> None:
+    """Saber's 402 on a search stops prospecting with a line saying so; nothing is created and the exit is 0."""
+    settings, _ = build(box, tmp_path)
+    box.saber.fail_next(status=402, endpoint="contact_search")
+    summary = run_prospect(settings)
+    assert summary.stopped and "402" in summary.stopped and summary.exit_code == 0
+    assert summary.created == 0 and box.hubspot.count("contacts_batch_create") == 0
+
+
+def test_a_create_whose_answer_was_lost_is_looked_up_before_it_is_sent_again(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A create cut off (the connection reset) stops the run (exit 3) with its people claimed; the next run looks them up, then creates each once."""
+    settings, companies = build(box, tmp_path)
+    box.hubspot.reset_next(endpoint="contacts_batch_create")
+    with pytest.raises(HubSpotUnavailableError) as lost:
+        run_prospect(settings)
+    assert lost.value.exit_code == 3
+    with StateStore(str(settings.connector_state_url)) as store:
+        assert len(store.prospects.claimed()) == 3
+    searches = box.hubspot.count("contacts_search")
+    summary = run_prospect(settings)
+    assert box.hubspot.count("contacts_search") > searches
+    assert summary.recovered == 0 and summary.created == 5
+    assert names_at(box, companies["acme"]) == ["Ann Ames", "Bob Berg", "Cid Cole"]
