@@ -13,7 +13,8 @@ methods with `object_type="companies"`.
 - `read` / `update`: batch read and batch update, 100 a call; an update lands every valid
   value as the contacts' does (a 400 for one value is isolated, 207s become record failures).
 - `associations`: each contact's associated companies through the v4 associations API,
-  the primary one (type 1) first; a contact with none is simply empty.
+  the primary one (type 1) first; a contact with none is simply empty. `contacts_of`: the other
+  way, each company's contacts (prospecting looks a lost create up there).
 """
 
 from __future__ import annotations
@@ -162,7 +163,32 @@ class CompanyApi:
             result.contacts[cid] = ContactCompanies(cid, tuple(ordered), primary_id)
         return result
 
-    def _read_associations(self, batch: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
+    def contacts_of(self, company_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Each company's associated contact ids (v4 batch read, companies to contacts, paged).
+
+        An association read, not a search: a contact created a moment ago is there already
+        (HubSpot's search index lags behind writes), which is what finding a lost create needs.
+        """
+        found: dict[str, list[str]] = {str(c): [] for c in dict.fromkeys(company_ids)}
+        pending: list[tuple[str, str | None]] = [(cid, None) for cid in found]
+        asked: set[tuple[str, str | None]] = set(pending)
+        while pending:
+            batch, pending = pending[:MAX_BATCH], pending[MAX_BATCH:]
+            answer = self._read_associations(batch, source="companies", target="contacts")
+            for entry in answer.get("results") or []:
+                source = str((entry.get("from") or {}).get("id") or "")
+                if source not in found:
+                    continue
+                found[source] += [str(t["toObjectId"]) for t in entry.get("to") or [] if t.get("toObjectId")]
+                after = next_after(entry)
+                if after and (source, after) not in asked:
+                    asked.add((source, after))
+                    pending.append((source, after))
+        return {cid: list(dict.fromkeys(ids)) for cid, ids in found.items()}
+
+    def _read_associations(
+        self, batch: Sequence[tuple[str, str | None]], *, source: str = "contacts", target: str = OBJECT_TYPE
+    ) -> dict[str, Any]:
         body = hs_associations.BatchInputPublicFetchAssociationsBatchRequest(
             inputs=[
                 hs_associations.PublicFetchAssociationsBatchRequest(id=cid, after=after)
@@ -173,8 +199,8 @@ class CompanyApi:
             "read_associations",
             lambda: read_json(
                 self._associations.get_page(
-                    from_object_type="contacts",
-                    to_object_type=OBJECT_TYPE,
+                    from_object_type=source,
+                    to_object_type=target,
                     batch_input_public_fetch_associations_batch_request=body,
                     _request_timeout=self._transport.timeout,
                     _preload_content=False,

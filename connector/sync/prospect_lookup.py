@@ -6,13 +6,17 @@ searched with `IN` batches of at most 100 values (lower case, HubSpot's rule for
 values; HubSpot compares text ignoring case), and, for the rest, the same first and last name
 among the contacts associated with the account's company (one `lastname IN` search, then the
 v4 associations of the namesakes it finds, so a namesake at another company does not count).
+
+A create whose answer was lost is looked for differently (`at_company`): among the company's
+associated contacts read through the associations API, not the search, because HubSpot's search
+index lags behind writes and a contact created a moment before a crash may not be searchable yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connector.hubspot.adapter import HubSpotAdapter, SearchFilter
+from connector.hubspot.adapter import Contact, HubSpotAdapter, SearchFilter
 from connector.hubspot.limits import MAX_IN_VALUES
 from connector.state.prospects import fold_name, fold_url
 
@@ -62,3 +66,15 @@ class HubSpotPeople:
             if companies is not None and company_id in companies.company_ids:
                 found.setdefault(name, contact_id)
         return found
+
+    def at_company(self, company_ids: Sequence[str]) -> dict[str, list[Contact]]:
+        """Each company's associated contacts, with their names and URL (reads, never the search index)."""
+        props = ["firstname", "lastname", *([self.url_property] if self.url_property else [])]
+        links = self.hubspot.companies.contacts_of(company_ids)
+        ids = list(dict.fromkeys(i for found in links.values() for i in found))
+        contacts = {c.id: c for c in self.hubspot.read_contacts(ids, props)} if ids else {}
+        return {cid: [contacts[i] for i in found if i in contacts] for cid, found in links.items()}
+
+    def url_of(self, contact: Contact) -> str:
+        """The contact's Sales Navigator URL, folded ('' when none or not mapped)."""
+        return fold_url(contact.properties.get(self.url_property)) if self.url_property else ""

@@ -28,7 +28,7 @@ from itertools import islice
 from typing import Any
 
 from connector.errors import ConfigError
-from connector.hubspot.adapter import HubSpotAdapter
+from connector.hubspot.adapter import Contact, HubSpotAdapter
 from connector.hubspot.records import Company
 from connector.mapping.prospecting import Prospecting
 from connector.saber import InsufficientCredits, SaberClient
@@ -110,26 +110,25 @@ class Prospector:
 
     # ---------------------------------------------------------------- earlier claims
     def settle_claims(self) -> None:
-        """Claims an earlier run left (its create's answer lost): found in HubSpot, or never made."""
+        """Claims an earlier run left (its create's answer lost): found at their company, or never made.
+
+        Looked for among each company's associated contacts (the create associates the company),
+        by Sales Navigator URL, else by name: reads HubSpot answers at once, unlike its search.
+        """
         claims = self.store.prospects.claimed()
         if not claims:
             return
-        by_url = self.people.by_urls([c.sales_navigator_url for c in claims if c.sales_navigator_url])
+        at = self.people.at_company(list(dict.fromkeys(c.company_id for c in claims)))
         found: dict[str, str] = {}
         for claim in claims:
-            contact_id = by_url.get(fold_url(claim.sales_navigator_url))
-            if contact_id:
-                found[claim.key] = contact_id
-        rest = [c for c in claims if c.key not in found]
-        for company_id in dict.fromkeys(c.company_id for c in rest):
-            at = [c for c in rest if c.company_id == company_id]
-            names = self.people.by_names(
-                company_id, [(fold_name(c.first_name), fold_name(c.last_name)) for c in at]
+            contacts = at.get(claim.company_id, [])
+            url = fold_url(claim.sales_navigator_url)
+            name = (fold_name(claim.first_name), fold_name(claim.last_name))
+            match = next((c for c in contacts if url and self.people.url_of(c) == url), None) or next(
+                (c for c in contacts if _contact_name(c) == name), None
             )
-            for claim in at:
-                contact_id = names.get((fold_name(claim.first_name), fold_name(claim.last_name)))
-                if contact_id:
-                    found[claim.key] = contact_id
+            if match is not None:
+                found[claim.key] = match.id
         self.effects.settle_claims(found, [c.key for c in claims if c.key not in found])
 
     # ---------------------------------------------------------------- accounts
@@ -276,6 +275,10 @@ class Prospector:
         if s.keywords:
             filters["keywords"] = s.keywords
         return filters
+
+
+def _contact_name(contact: Contact) -> tuple[str, str]:
+    return (fold_name(contact.properties.get("firstname")), fold_name(contact.properties.get("lastname")))
 
 
 def _name(person: SearchPerson) -> tuple[str, str]:

@@ -169,8 +169,25 @@ def test_a_create_whose_answer_was_lost_is_looked_up_before_it_is_sent_again(
     assert lost.value.exit_code == 3
     with StateStore(str(settings.connector_state_url)) as store:
         assert len(store.prospects.claimed()) == 3
-    searches = box.hubspot.count("contacts_search")
+    reads = box.hubspot.count("associations_batch_read")
     summary = run_prospect(settings)
-    assert box.hubspot.count("contacts_search") > searches
+    assert box.hubspot.count("associations_batch_read") > reads  # looked for at Acme first
     assert summary.recovered == 0 and summary.created == 5
     assert names_at(box, companies["acme"]) == ["Ann Ames", "Bob Berg", "Cid Cole"]
+
+
+def test_a_companys_contacts_are_read_through_associations_page_by_page(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """`companies.contacts_of` lists every contact associated with each company, across association pages."""
+    from connector.clients import hubspot_from
+
+    settings, companies = build(box, tmp_path)
+    hub = box.hubspot
+    people = [hub.add_contact({"firstname": f"P{i}", "lastname": "Q"}) for i in range(5)]
+    for cid in people:
+        hub.associate(cid, companies["acme"], primary=cid == people[0])
+    hub.association_page = 2
+    with hubspot_from(settings) as hubspot:
+        found = hubspot.companies.contacts_of([companies["acme"], companies["globex"]])
+    assert sorted(found[companies["acme"]], key=int) == people and found[companies["globex"]] == []
