@@ -191,3 +191,13 @@ def test_a_companys_contacts_are_read_through_associations_page_by_page(
     with hubspot_from(settings) as hubspot:
         found = hubspot.companies.contacts_of([companies["acme"], companies["globex"]])
     assert sorted(found[companies["acme"]], key=int) == people and found[companies["globex"]] == []
+
+
+def test_a_second_prospect_run_at_the_same_time_does_nothing(box: RunningSandbox, tmp_path: Path) -> None:
+    """While one prospect run holds its lock another is skipped, searching and creating nothing."""
+    settings, _ = build(box, tmp_path)
+    with StateStore(str(settings.connector_state_url)) as store, store.run_lock("prospect") as held:
+        assert held
+        summary = run_prospect(settings)
+    assert summary.outcome == "skipped" and summary.stopped and "another prospect run" in summary.stopped
+    assert box.saber.count("contact_search") == 0 and box.hubspot.count("contacts_batch_create") == 0
