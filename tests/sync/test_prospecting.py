@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from connector.commands.prospect import run_prospect
+from connector.errors import ConfigError
 from connector.hubspot.errors import HubSpotUnavailableError
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.state import StateStore
@@ -201,3 +202,13 @@ def test_a_second_prospect_run_at_the_same_time_does_nothing(box: RunningSandbox
         summary = run_prospect(settings)
     assert summary.outcome == "skipped" and summary.stopped and "another prospect run" in summary.stopped
     assert box.saber.count("contact_search") == 0 and box.hubspot.count("contacts_batch_create") == 0
+
+
+def test_a_property_the_portal_lacks_stops_before_any_search(box: RunningSandbox, tmp_path: Path) -> None:
+    """A missing contact property the `contact` part writes, or company property `accounts` reads: exit 2, no search."""
+    settings, _ = build(box, tmp_path)
+    box.hubspot.delete_property("saber_sales_navigator_url")
+    with pytest.raises(ConfigError) as missing:
+        run_prospect(settings)
+    assert missing.value.exit_code == 2 and "contact property saber_sales_navigator_url" in str(missing.value)
+    assert box.saber.count("contact_search") == 0
