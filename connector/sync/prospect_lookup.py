@@ -4,7 +4,7 @@ A person must never be created twice, whoever created the first: a person, an im
 an earlier run whose answer was lost. Two reads tell: the mapped Sales Navigator URL property
 searched with `IN` batches of at most 100 values (lower case, HubSpot's rule for string `IN`
 values; HubSpot compares text ignoring case), and, for the rest, the same first and last name
-among the contacts associated with the account's company (one `lastname IN` search, then the
+among the contacts associated with the account's company (one `firstname IN` + `lastname IN` search, then the
 v4 associations of the namesakes it finds, so a namesake at another company does not count).
 
 A create whose answer was lost is looked for differently (`at_company`): among the company's
@@ -14,7 +14,7 @@ index lags behind writes and a contact created a moment before a crash may not b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from connector.hubspot.adapter import Contact, HubSpotAdapter, SearchFilter
 from connector.hubspot.limits import MAX_IN_VALUES
@@ -45,14 +45,22 @@ class HubSpotPeople:
                     found.setdefault(url, contact.id)
         return found
 
-    def by_names(self, company_id: str, names: Sequence[Name]) -> dict[Name, str]:
-        """(first, last) folded -> the id of a contact of that name associated with the company."""
-        wanted = {n for n in names if n[0] and n[1]}
-        lasts = sorted({last for _, last in wanted})
+    def by_names(self, company_id: str, names: Sequence[tuple[str | None, str | None]]) -> dict[Name, str]:
+        """(first, last) folded -> the id of a contact of that name associated with the company.
+
+        `names` as found; each goes to HubSpot lower-cased as found and folded (accents dropped),
+        and what comes back is compared folded.
+        """
+        given = [(f.strip(), la.strip()) for f, la in names if f and la and f.strip() and la.strip()]
+        wanted = {(fold_name(f), fold_name(la)) for f, la in given}
         namesakes: dict[str, Name] = {}
-        for start in range(0, len(lasts), MAX_IN_VALUES):
-            only = SearchFilter("lastname", "IN", values=tuple(lasts[start : start + MAX_IN_VALUES]))
-            for contact in self.hubspot.contacts.search(properties=["firstname", "lastname"], filters=[only]):
+        for start in range(0, len(given), MAX_IN_VALUES // 2):  # two spellings of each name
+            chunk = given[start : start + MAX_IN_VALUES // 2]
+            both = [  # both names: a common last name alone would page through half the portal
+                SearchFilter("firstname", "IN", values=_spellings(f for f, _ in chunk)),
+                SearchFilter("lastname", "IN", values=_spellings(la for _, la in chunk)),
+            ]
+            for contact in self.hubspot.contacts.search(properties=["firstname", "lastname"], filters=both):
                 props = contact.properties
                 name = (fold_name(props.get("firstname")), fold_name(props.get("lastname")))
                 if name in wanted:
@@ -78,3 +86,12 @@ class HubSpotPeople:
     def url_of(self, contact: Contact) -> str:
         """The contact's Sales Navigator URL, folded ('' when none or not mapped)."""
         return fold_url(contact.properties.get(self.url_property)) if self.url_property else ""
+
+
+def _spellings(names: Iterable[str]) -> tuple[str, ...]:
+    """Each name lower-cased as written and folded (HubSpot takes `IN` string values in lower case)."""
+    out: dict[str, None] = {}
+    for name in names:
+        out.setdefault(" ".join(name.lower().split()), None)
+        out.setdefault(fold_name(name), None)
+    return tuple(out)

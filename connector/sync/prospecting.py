@@ -231,7 +231,7 @@ class Prospector:
             for p, k in people
             if k not in known and fold_url(p.linkedin_sales_navigator_profile_url) not in by_url
         ]
-        by_name = self.people.by_names(company.id, [_name(p) for p, _ in unknown])
+        by_name = self.people.by_names(company.id, [(p.first_name, p.last_name) for p, _ in unknown])
         out: list[NewPerson] = []
         for person, key in people:
             if key in known:

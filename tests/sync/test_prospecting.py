@@ -19,7 +19,7 @@ from connector.hubspot.errors import HubSpotUnavailableError
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.state import StateStore
 from connector.sync.prospecting import ProspectingStopped
-from tests.sync.prospect_world import ACME, build, created_at, names_at, person
+from tests.sync.prospect_world import ACME, GLOBEX, build, created_at, names_at, person
 from tests.sync_harness import sync
 
 
@@ -212,3 +212,19 @@ def test_a_property_the_portal_lacks_stops_before_any_search(box: RunningSandbox
         run_prospect(settings)
     assert missing.value.exit_code == 2 and "contact property saber_sales_navigator_url" in str(missing.value)
     assert box.saber.count("contact_search") == 0
+
+
+def test_a_name_found_with_accents_matches_the_plain_spelling_at_the_company(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Saber's "Zoë Zorn" is the "zoe zorn" HubSpot has at Globex: skipped as already in HubSpot, not created."""
+    settings, companies = build(box, tmp_path)
+    mapping = tmp_path / "mapping.yaml"
+    text = mapping.read_text(encoding="utf-8").replace("max_new_per_run: 5", "max_new_per_run: 10")
+    mapping.write_text(text, encoding="utf-8")
+    box.saber.people.add_people(GLOBEX, [person("Zoë", "Zorn", None)])
+    zoe = box.hubspot.add_contact({"firstname": "zoe", "lastname": "zorn"})
+    box.hubspot.associate(zoe, companies["globex"], primary=True)
+    summary = run_prospect(settings)
+    assert summary.skipped["already_in_hubspot"] == 1
+    assert names_at(box, companies["globex"]) == ["Gil Gray", "Hal Hunt", "zoe zorn"]
