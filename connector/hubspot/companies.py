@@ -5,6 +5,8 @@ so it shares the contacts' call policy, rate limits (searches under the search l
 following and error classification. Company properties and groups are the `PropertyApi`'s
 methods with `object_type="companies"`.
 
+- `search`: every company matching a list of filters (all must hold; HubSpot's operators),
+  keyset-paged on `hs_object_id` as contacts are, so it never meets the 10,000-result cap.
 - `search_by_domain`: companies whose `domain` is one of these, `IN` filters of at most 100
   values, keyset-paged like the contact search; a domain two companies hold comes back with
   both, so the caller can refuse to guess.
@@ -16,7 +18,7 @@ methods with `object_type="companies"`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import hubspot.crm.associations.v4 as hs_associations
@@ -25,9 +27,11 @@ import hubspot.crm.companies as hs_companies
 from connector.errors import RecordFailure
 from connector.hubspot.limits import (
     MAX_BATCH,
+    MAX_FILTERS_PER_GROUP,
     MAX_IN_VALUES,
     MAX_SEARCH_PAGE,
     NO_ASSOCIATIONS,
+    OPERATORS,
     PRIMARY_CONTACT_TO_COMPANY,
 )
 from connector.hubspot.objects import CrmObjects, next_after
@@ -36,6 +40,7 @@ from connector.hubspot.records import (
     BatchResult,
     Company,
     ContactCompanies,
+    SearchFilter,
     company_from_json,
 )
 from connector.hubspot.transport import HubSpotTransport, read_json
@@ -52,6 +57,29 @@ class CompanyApi:
         self._associations = transport.api(transport.client.crm.associations.v4.batch_api)
 
     # ---------------------------------------------------------------- companies
+    def search(
+        self,
+        filters: Sequence[SearchFilter],
+        properties: Sequence[str] = (),
+        page_size: int = MAX_SEARCH_PAGE,
+    ) -> Iterator[Company]:
+        """Every company matching all `filters`, once, in id order (keyset paging, as contacts).
+
+        Each page is a fresh query for `hs_object_id > last id seen`, so no search meets the
+        10,000-result depth. The filters are checked here, before any call: HubSpot's operators,
+        at most `MAX_FILTERS_PER_GROUP - 1` of them (paging needs one), at most 100 `IN` values.
+        """
+        if not 1 <= page_size <= MAX_SEARCH_PAGE:
+            raise ValueError(f"page_size must be between 1 and {MAX_SEARCH_PAGE}, got {page_size}")
+        room = MAX_FILTERS_PER_GROUP - 1  # the hs_object_id keyset filter
+        if len(filters) > room:
+            raise ValueError(
+                f"too many company search filters: HubSpot allows {MAX_FILTERS_PER_GROUP} per group and "
+                f"paging needs one, so at most {room} can be given (got {len(filters)})"
+            )
+        base = [_company_filter(f) for f in filters]
+        return self._companies.search(base, list(dict.fromkeys(properties)), page_size)
+
     def search_by_domain(
         self, domains: Sequence[str], properties: Sequence[str] = ()
     ) -> dict[str, list[Company]]:
@@ -153,6 +181,27 @@ class CompanyApi:
                 )
             ),
         )
+
+
+def _company_filter(f: SearchFilter) -> Any:
+    """One company search filter in the client's model, checked against HubSpot's rules."""
+    if f.operator not in OPERATORS:
+        raise ValueError(
+            f"company search filter on {f.property}: unknown operator {f.operator!r} "
+            f"(known: {sorted(OPERATORS)})"
+        )
+    if f.values is not None and len(f.values) > MAX_IN_VALUES:
+        raise ValueError(
+            f"company search filter {f.operator} on {f.property} has {len(f.values)} values; "
+            f"HubSpot allows {MAX_IN_VALUES}"
+        )
+    return hs_companies.Filter(
+        property_name=f.property,
+        operator=f.operator,
+        value=f.value,
+        values=list(f.values) if f.values is not None else None,
+        high_value=f.high_value,
+    )
 
 
 def _is_primary(spec: Mapping[str, Any]) -> bool:

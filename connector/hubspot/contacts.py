@@ -1,8 +1,10 @@
-"""HubSpot contacts: search, list, batch read and batch update, through the shared transport.
+"""HubSpot contacts: search, list, batch read, batch update and batch create, through the shared transport.
 
 The search never meets HubSpot's 10,000-result cap (keyset paging, `CrmObjects.search`) and
 fixes its upper `lastmodifieddate` bound when it starts, so contacts changed during a run are
-left for the next one; batch updates land every valid value of a batch (`CrmObjects.update`).
+left for the next one; batch updates land every valid value of a batch (`CrmObjects.update`);
+batch creates associate each new contact with its company and are never sent twice blindly
+(`contact_create`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,17 @@ from typing import Any
 
 import hubspot.crm.contacts as hs_contacts
 
+from connector.hubspot.contact_create import ContactCreator
 from connector.hubspot.limits import MAX_FILTERS_PER_GROUP, MAX_LIST_PAGE, MAX_SEARCH_PAGE, OPERATORS
 from connector.hubspot.objects import CrmObjects, next_after
-from connector.hubspot.records import BatchResult, Contact, SearchFilter, contact_from_json
+from connector.hubspot.records import (
+    BatchResult,
+    Contact,
+    CreateResult,
+    NewContact,
+    SearchFilter,
+    contact_from_json,
+)
 from connector.hubspot.transport import HubSpotTransport, read_json
 
 OBJECT_TYPE = "contacts"
@@ -28,6 +38,7 @@ class ContactApi:
         self._transport = transport
         self._basic = transport.api(transport.client.crm.contacts.basic_api)
         self._objects = CrmObjects(transport, OBJECT_TYPE, "contact", hs_contacts, contact_from_json)
+        self._creator = ContactCreator(transport)
 
     def search(
         self,
@@ -105,6 +116,19 @@ class ContactApi:
     def update(self, updates: Mapping[str, Mapping[str, str]]) -> BatchResult:
         """Write property values, 100 contacts per call, landing every valid value (`CrmObjects.update`)."""
         return self._objects.update(updates)
+
+    def create(self, contacts: Sequence[NewContact]) -> CreateResult:
+        """Create contacts, 100 per call (`MAX_BATCH`), each with its company as its Primary company.
+
+        Returns each created input's id by its key, and each refused input with HubSpot's code and
+        message (a duplicate email's conflict with the id of the contact that holds it); the other
+        inputs of a refused batch are sent again. Not idempotent, so never resent blindly: after a
+        read timeout, a reset or a 5xx it raises `CreateMaybeApplied` naming the inputs that may
+        exist now; look them up (by the property you key people on) before sending them again.
+        Other errors (auth, the daily limit, 429s past every retry) are raised as they are, after
+        which the contacts of earlier batches of the call may exist: look them up too.
+        """
+        return self._creator.create(contacts)
 
     def check_access(self) -> None:
         """One cheap authenticated read; raises HubSpotAuthError when HubSpot refuses the token."""

@@ -67,6 +67,9 @@ class HubSpotError(ConnectorError):
         # Why there was no answer, in a few words (`connection refused`), when there was none.
         self.transport_reason = transport_reason
         self.missing_scopes = list(missing_scopes)  # scopes a 403 says the private app lacks
+        # Set by the transport on a call that must not run twice (a batch create) when HubSpot may
+        # have done it although no usable answer came back (a 5xx, a read timeout, a reset).
+        self.maybe_applied = False
         self.attempts = 1  # set by the call policy when the call gives up
 
     @property
@@ -81,6 +84,24 @@ class HubSpotAuthError(HubSpotError, FatalApiError):
 
 class HubSpotUnavailableError(HubSpotError, RetriableApiError):
     """HubSpot could not be reached, or kept failing with 5xx, after every retry."""
+
+
+class CreateMaybeApplied(HubSpotUnavailableError):
+    """A batch create got no usable answer after it may have reached HubSpot: it is not resent.
+
+    A create is not idempotent (HubSpot has no "create if absent" for contacts without an email),
+    so after a read timeout, a reset or a 5xx it may have been applied. `keys` are the inputs of
+    that call: look them up (by the property the caller keys people on) before sending them
+    again. `result` holds what the earlier calls of the same `create` did; `unsent` the keys no
+    call carried yet.
+    """
+
+    def __init__(self, message: str, *, keys: Sequence[str], result: Any, unsent: Sequence[str] = ()):
+        super().__init__(message, transport=False)
+        self.keys = list(keys)
+        self.result = result  # a records.CreateResult (not imported: records imports this module)
+        self.unsent = list(unsent)
+        self.maybe_applied = True
 
 
 class DailyLimitReached(HubSpotError, FatalApiError):

@@ -114,6 +114,44 @@ class BatchResult:
     failures: list[RecordFailure] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class NewContact:
+    """One contact to create: its property values and the company to associate as its primary one.
+
+    `key` is the caller's own name for it (a candidate's Sales Navigator URL, say), unique within
+    one `create` call: it is sent as the input's `objectWriteTraceId`, which HubSpot echoes on the
+    created object, so each created id is matched to its input whatever order HubSpot answers in.
+    """
+
+    key: str
+    properties: Mapping[str, str]
+    company_id: str | None = None  # associated as the contact's Primary company (type 1)
+
+
+@dataclass(frozen=True)
+class CreateFailure:
+    """One input HubSpot did not create, and why (`existing_id`: the contact a duplicate email names)."""
+
+    key: str
+    code: str  # HubSpot's category (CONFLICT, VALIDATION_ERROR, ...) or a per-property error code
+    message: str
+    property: str | None = None  # the property whose value was refused, when HubSpot said which
+    existing_id: str | None = None  # for a duplicate email: the id of the contact that has it
+
+
+@dataclass
+class CreateResult:
+    """What a batch create did: the id of each created input, by key, and the inputs that failed.
+
+    `unmatched`: ids HubSpot created that no input's key names (its answer lacked the echoed
+    trace id and nothing else told them apart): they exist; the caller looks them up.
+    """
+
+    created: dict[str, str] = field(default_factory=dict)  # key -> new contact id
+    failures: list[CreateFailure] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+
+
 # -------------------------------------------------------------------- HubSpot's JSON
 def contact_from_json(obj: Mapping[str, Any]) -> Contact:
     """A Contact from one object of HubSpot's JSON (id, properties, updatedAt)."""

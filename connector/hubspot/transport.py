@@ -159,10 +159,14 @@ class HubSpotTransport:
         *,
         search: bool = False,
         expected: Callable[[BaseException], bool] | None = None,
+        unsafe: bool = False,
     ) -> T:
         """Run one API call under the rate limits, retrying as the call policy and `classify` say.
 
         `expected` failures (a 409 an idempotent `setup` counts on) are logged at debug, not info.
+        `unsafe`: a call that must not run twice (a batch create). A failure after which HubSpot
+        may have applied it (a 5xx, a timeout or reset once the request was sent, an unreadable
+        2xx) is marked `maybe_applied` and not retried; a 429 or a refused connection still is.
         """
 
         quota = None if search else self.quota
@@ -182,9 +186,16 @@ class HubSpotTransport:
                         raise unreachable(self.base_url, exc) from None
                     reason = scrub(str(exc.reason))[:200]
                     raise HubSpotError(f"the HubSpot client refused the call: {reason}") from None
-                raise error_from_response(exc.status, exc.body, exc.headers) from None
+                error = error_from_response(exc.status, exc.body, exc.headers)
+                error.maybe_applied = unsafe and exc.status >= 500
+                raise error from None
             except _TRANSPORT_ERRORS as exc:
-                raise unreachable(self.base_url, exc) from None
+                error = unreachable(self.base_url, exc)
+                error.maybe_applied = unsafe and error.transport and not _never_sent(exc)
+                raise error from None
+            except HubSpotError as exc:  # raised by `fn` reading a 2xx (not JSON, too large)
+                exc.maybe_applied = unsafe and (exc.status is None or 200 <= exc.status < 300)
+                raise
             except _CLIENT_EXCEPTIONS as exc:
                 raise HubSpotError(f"the HubSpot client refused the call: {exc}") from None
             except ValueError as exc:  # the client's models validate answers as they deserialise them
@@ -193,7 +204,7 @@ class HubSpotTransport:
                 if quota is not None:
                     self._follow(quota)  # errors too: a 429 says none is left
 
-        return self._caller.call(operation, attempt, expected=expected)
+        return self._caller.call(operation, attempt, expected=expected, unsafe=unsafe)
 
     def _watch_headers(self, api: Any) -> None:
         """Keep each answer's headers (any status, read in full or streamed) for `call` to follow."""
@@ -228,6 +239,23 @@ class HubSpotTransport:
         if retry_after is not None:  # HubSpot's own word on when calls are allowed again
             window = min(window, retry_after)
         quota.update(remaining, window)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Did the request fail before a connection was made (so HubSpot cannot have seen it)?"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or type(current).__name__ in _CONNECT_FAILURES:
+            return True
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+    return False
+
+
+# urllib3's errors for a connection that was never made (no request reached HubSpot).
+_CONNECT_FAILURES = frozenset({"NewConnectionError", "ConnectTimeoutError", "NameResolutionError"})
 
 
 def read_json(response: Any) -> dict[str, Any]:

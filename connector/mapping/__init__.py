@@ -12,6 +12,9 @@ Public API used by the sync and the CLI::
     held_back(values) -> [property]                      # answers kept out for low confidence
     mapping.companies / company_specs() / company_spec(name) / subscriptions() / threshold(spec)
     mapping.company_property_definitions() -> [PropertyDefinition]   # what `setup` creates on companies
+    mapping.prospecting: Prospecting | None              # accounts, search, limits, contact (+ its views)
+    mapping.prospecting_property_definitions() -> [PropertyDefinition]  # what `prospecting.contact` writes
+    mapping.cycle_dump()                                 # what the sync cycle fingerprints (no prospecting)
     canonical_value(mapping, property, current) -> str | None
     canonical_company_value(mapping, company property, current) -> str | None
     value_hash(value) / should_write(policy, new, current, last_written_hash)
@@ -44,6 +47,7 @@ from connector.mapping.model import (
     Mapping,
     PropertyDefinition,
     PropertySpec,
+    Prospecting,
     Select,
     SignalSpec,
     SubscriptionPropertySpec,
@@ -94,6 +98,7 @@ __all__ = [
     "PropertyDefinition",
     "PropertySpec",
     "PropertyValue",
+    "Prospecting",
     "Select",
     "SignalAsk",
     "SignalSpec",

@@ -7,6 +7,7 @@ from typing import Any
 
 from connector.mapping.model import (
     NAME_PATTERN,
+    OPTIONAL_INPUTS,
     AnyPropertySpec,
     CompanyPropertySpec,
     FilterSpec,
@@ -14,6 +15,7 @@ from connector.mapping.model import (
     Mapping,
     SubscriptionPropertySpec,
 )
+from connector.mapping.prospecting import SALES_NAVIGATOR_FIELD, Prospecting, filter_verdict
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -75,9 +77,12 @@ def mapping_json_schema() -> dict[str, Any]:
         ("Companies", "properties"),
         ("Companies", "subscriptions"),
         ("SubscriptionSpec", "properties"),
+        ("Prospecting", "contact"),
     ):
         if name in defs:
             defs[name]["properties"][section]["additionalProperties"] = False
+    if "Search" in defs:  # at least one filter besides the company
+        defs["Search"]["minProperties"] = 1
     return {
         "$schema": SCHEMA_DIALECT,
         "title": "saber-connector mapping",
@@ -285,7 +290,102 @@ def explain_mapping(mapping: Mapping) -> str:
             "per property in the run summary."
         )
     lines += _company_lines(mapping)
+    lines += _prospecting_lines(mapping)
     return "\n".join(lines)
+
+
+SEARCH_WORDS = {
+    "job_titles": "job title",
+    "seniority_levels": "seniority",
+    "departments": "department",
+    "countries": "located in",
+}
+
+
+def _search_words(prospecting: Prospecting) -> str:
+    search = prospecting.search
+    parts = [
+        f"{words} {' or '.join(getattr(search, name))}"
+        for name, words in SEARCH_WORDS.items()
+        if getattr(search, name) is not None
+    ]
+    if search.keywords is not None:
+        parts.append(f"keywords {search.keywords!r}")
+    return ", and ".join(parts)
+
+
+def _prospecting_hints(mapping: Mapping, prospecting: Prospecting) -> list[str]:
+    """What a created contact will lack, said as hints (none of them stops the mapping loading)."""
+    hints: list[str] = []
+    url_property = prospecting.sales_navigator_property()
+    reads = {name: [s.property for s in spec.chain()] for name, spec in mapping.inputs.items()}
+    if url_property is None:
+        hints.append(
+            f"no contact property is fed by {SALES_NAVIGATOR_FIELD}: a person is known again by first and "
+            "last name at the company only; add e.g. `saber_sales_navigator_url: "
+            f"{SALES_NAVIGATOR_FIELD}` to prospecting.contact."
+        )
+    elif url_property not in reads.get("linkedInSalesNavigatorUrl", []):
+        hints.append(
+            f"inputs.linkedInSalesNavigatorUrl does not read {url_property}: add `linkedInSalesNavigatorUrl: "
+            f"{url_property}` under inputs, so research of a created contact starts from the profile it "
+            "was found by."
+        )
+    for field in OPTIONAL_INPUTS:
+        chain = reads.get(field)
+        if chain and not any(name in prospecting.contact for name in chain):
+            hints.append(
+                f"inputs.{field} reads {', '.join(chain)}, which prospecting.contact does not set: a created "
+                "contact is researched without it (a contact-scope signal is then asked with the LinkedIn "
+                "URL the research finds)."
+            )
+    for spec in mapping.select.filters:
+        verdict = filter_verdict(spec, prospecting.contact.get(spec.property))
+        if verdict != "holds":
+            fix = f"`{spec.property}: {{value: …}}` in prospecting.contact"
+            hints.append(
+                f"select.filters: {_filter_words(spec)} {'fails' if verdict == 'fails' else 'may not hold'} "
+                f"for a created contact, so the cycle {'will not' if verdict == 'fails' else 'may not'} "
+                f"research it; set a value it selects with {fix}."
+            )
+    return hints
+
+
+def _prospecting_lines(mapping: Mapping) -> list[str]:
+    """The `prospecting` section in plain words (nothing when the mapping has none)."""
+    prospecting = mapping.prospecting
+    if prospecting is None:
+        return []
+    accounts = prospecting.accounts
+    url_property = prospecting.sales_navigator_property()
+    again = (
+        "every run" if prospecting.refresh_after_days == 0 else f"after {prospecting.refresh_after_days} days"
+    )
+    known = f"the same {url_property}, else " if url_property else ""
+    lines = ["", "Who prospecting adds (`saber-connector prospect`):"]
+    lines.append(
+        "  Target accounts: HubSpot companies where "
+        + ", and ".join(_filter_words(f) for f in accounts.filters)
+        + f"; each one's LinkedIn company URL is read from {accounts.linkedin_url} (a company without a "
+        "usable one is skipped, with the reason)."
+    )
+    lines.append(
+        f"  At each, Saber's contact search (through the API key owner's LinkedIn Sales Navigator; free, "
+        f"calls counted) looks for people with {_search_words(prospecting)}; it is searched again {again}."
+    )
+    lines.append(
+        f"  At most {prospecting.per_account} new contacts per company and {prospecting.max_new_per_run} per "
+        f"run. A person already in HubSpot ({known}the same first and last name among the company's "
+        "contacts) or already created is never created again."
+    )
+    lines.append("  Each created contact is associated to its company and given:")
+    for name, source in prospecting.contact.items():
+        lines.append(f"    {name} <- {source.words()}")
+    lines.append(
+        "  The normal cycle then researches a created contact like any other, when select.filters select it."
+    )
+    lines += [f"  Hint: {hint}" for hint in _prospecting_hints(mapping, prospecting)]
+    return lines
 
 
 # ---------------------------------------------------------------------------- check

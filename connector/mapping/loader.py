@@ -36,6 +36,7 @@ from connector.mapping.model import (
     PropertySpec,
     SignalSpec,
     company_reference_problems,
+    prospecting_reference_problems,
     reference_problems,
 )
 from connector.mapping.paths import ALLOWED as FROM_ALLOWED
@@ -53,6 +54,12 @@ WANTED = {
     "property": "a HubSpot property name",
     "operator": ", ".join(OPERATORS),
     "id": "the subscription's id, as Saber shows it (a UUID)",
+    "accounts": "{filters, linkedin_url}: the HubSpot companies to find people at",
+    "search": "what Saber's contact search looks for: job_titles, seniority_levels, departments, countries, "
+    "keywords",
+    "contact": "HubSpot contact property <- a search item field, {account: <company property>} or "
+    "{value: <fixed value>}",
+    "linkedin_url": "the company property holding its LinkedIn company URL",
     **{name: "a HubSpot property name or {property, normalize, fallback}" for name in INPUT_FIELDS},
 }
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -69,7 +76,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 # Keys added to a section after its first release, listed after the others (and the hint), so the
 # keys a mapping has always had read first: model -> keys.
 LATER_KEYS: dict[type[BaseModel], tuple[str, ...]] = {
-    Mapping: ("min_confidence", "companies"),
+    Mapping: ("min_confidence", "companies", "prospecting"),
     SignalSpec: ("template", "verification_mode"),
 }
 TYPE_WORDS = {
@@ -272,7 +279,17 @@ def _explain(err: Any, data: Any = None) -> tuple[Loc, str]:
                 f"found {ctx.get('actual_length')} filters, allowed: at most {MAX_FILTERS} "
                 "(the sync adds up to 3 of its own to HubSpot's 6 per search)"
             )
+        if loc == ("prospecting", "accounts", "filters"):
+            return loc, (
+                f"found {ctx.get('actual_length')} filters, allowed: at most {MAX_FILTERS} "
+                "(as select.filters: the paging key is added to HubSpot's 6 per search)"
+            )
         return loc, f"found {ctx.get('actual_length')} entries, allowed: at most {ctx.get('max_length')}"
+    if kind == "too_short" and loc == ("prospecting", "accounts", "filters"):
+        return loc, (
+            f"found {shown(value)}, allowed: at least 1 filter (to search at every company with a LinkedIn "
+            "page, filter on it: {property: <linkedin_url property>, operator: HAS_PROPERTY})"
+        )
     if kind == "too_short":
         return loc, f"found {shown(value)}, allowed: at least {ctx.get('min_length')} entry"
     if kind in ("greater_than_equal", "greater_than"):
@@ -283,7 +300,7 @@ def _explain(err: Any, data: Any = None) -> tuple[Loc, str]:
         wanted = TYPE_WORDS[kind]
         if field in WANTED and kind in ("string_type", "dict_type", "model_type"):
             wanted = f"{wanted}: {_wanted(loc, field)}"
-        if field == "refresh_after_days":
+        if field == "refresh_after_days" and loc[:1] == ("select",):
             wanted += " or null (never)"
         return loc, f"found {shown(value)}, allowed: {wanted}"
     message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
@@ -402,7 +419,7 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
         raise ConfigError(
             f"{name}:1: (top level): found {shown(_plain(doc))}, allowed: a mapping of keys "
             "(version, external_source, select, inputs, signals, properties, hubspot_group, "
-            "min_confidence, companies)"
+            "min_confidence, companies, prospecting)"
         )
     try:
         data = _plain(doc)
@@ -418,6 +435,9 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
         found += [_explain(e, data) for e in err.errors(include_url=False)]
     found += _raw_references(data)
     found += _raw_company_references(data)
+    found += prospecting_reference_problems(
+        data.get("prospecting"), data.get("inputs"), data.get("properties")
+    )
     if found:
         rendered = sorted(
             {

@@ -1,8 +1,9 @@
 """The mapping file as pydantic models: the root `Mapping`, and what it derives for the sync.
 
 The sections live beside it: the contact side and the shared property model in
-`connector.mapping.fields`, the companies section in `connector.mapping.companies`; their
-names are re-exported here, where the loader, the description and the sync look them up.
+`connector.mapping.fields`, the companies section in `connector.mapping.companies`, the
+prospecting section in `connector.mapping.prospecting`; their names are re-exported here, where
+the loader, the description and the sync look them up.
 Validators raise `problem(...)` errors that carry what was found, what is allowed and a
 "did you mean" hint; the loader turns them into `file:line: key.path: found …, allowed: …`.
 """
@@ -68,6 +69,7 @@ from connector.mapping.fields import (
 )
 from connector.mapping.hints import did_you_mean, shown
 from connector.mapping.paths import PathError, parse_from
+from connector.mapping.prospecting import Prospecting, prospecting_reference_problems
 
 __all__ = [
     "ANSWER_TYPES",
@@ -99,6 +101,7 @@ __all__ = [
     "PropertyDefinition",
     "PropertySpec",
     "PropertyType",
+    "Prospecting",
     "Select",
     "SignalSpec",
     "SubscriptionPropertySpec",
@@ -109,6 +112,7 @@ __all__ = [
     "company_reference_problems",
     "derived_label",
     "problem",
+    "prospecting_reference_problems",
     "reference_problems",
 ]
 
@@ -188,6 +192,9 @@ class Mapping(StrictModel):
         None, description="default confidence every signal-fed property's answer needs (0.0-1.0)"
     )
     companies: Companies | None = Field(None, description="company answers on HubSpot company records")
+    prospecting: Prospecting | None = Field(
+        None, description="people found at target accounts with Saber's contact search, created in HubSpot"
+    )
 
     _source_path: Path | None = PrivateAttr(None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
@@ -197,7 +204,7 @@ class Mapping(StrictModel):
         """Leave out the later sections when unused: an older mapping dumps (and fingerprints) as before."""
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("min_confidence", "companies"):
+            for key in ("min_confidence", "companies", "prospecting"):
                 if data.get(key) is None:
                     data.pop(key, None)
         return data
@@ -220,6 +227,12 @@ class Mapping(StrictModel):
         )
         if self.companies is not None:
             found += company_reference_problems(self.companies.model_dump(by_alias=True), dict(self.signals))
+        if self.prospecting is not None:
+            found += prospecting_reference_problems(
+                self.prospecting.model_dump(),
+                self.inputs.model_dump(exclude_none=True),
+                dict(self.properties),
+            )
         if found:
             loc, message = found[0]
             raise ValueError(f"{'.'.join(str(p) for p in loc)}: {message}")
@@ -243,6 +256,30 @@ class Mapping(StrictModel):
         line = self.line_of(*path)
         name = str(self._source_path) if self._source_path is not None else "<mapping>"
         return f"{name}:{line}" if line else name
+
+    def cycle_dump(self) -> dict[str, Any]:
+        """The mapping as the sync cycle reads it (what its fingerprint is taken of): all of it but
+        `prospecting`, a stage of its own, so adding or editing that section pulls nothing again."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        data.pop("prospecting", None)
+        return data
+
+    def prospecting_property_definitions(self) -> list[PropertyDefinition]:
+        """The contact properties `prospecting.contact` writes, as `setup` creates those the portal
+        lacks: text properties in the mapping's group (empty without the section)."""
+        if self.prospecting is None:
+            return []
+        return [
+            PropertyDefinition(
+                name=name,
+                label=derived_label(name),
+                type="string",
+                options=(),
+                group=self.hubspot_group.name,
+                source=f"prospecting.contact: {source.words()}",
+            )
+            for name, source in self.prospecting.contact.items()
+        ]
 
     def input_properties(self) -> list[str]:
         """HubSpot properties the inputs read, fallbacks included, in order, without repeats."""

@@ -28,7 +28,16 @@ from urllib.parse import quote
 from pydantic import BaseModel, ValidationError
 
 from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket
-from connector.saber.errors import SaberNotFound, SaberRequestError
+from connector.saber.contact_search import (
+    CONTACT_SEARCH_PATH,
+    DEFAULT_PAGE_SIZE,
+    OPERATION,
+    ContactSearch,
+    ContactSearchPage,
+    ContactSearchWalk,
+    refine_error,
+)
+from connector.saber.errors import SaberNotFound, SaberRequestError, SaberValidationError
 from connector.saber.external_ids import ExternalIds
 from connector.saber.models import Research, ResearchStarted, Signal, SignalBatch, SignalPage, SignalTemplate
 from connector.saber.signals import SignalQuestion, SignalRequest
@@ -284,6 +293,26 @@ class SaberClient:
         )
         params += [("status", s) for s in statuses]
         return self._pages("subscription_logs", path, params, page_size)
+
+    # ------------------------------------------------------------------ contact search
+    def search_contacts(
+        self, search: ContactSearch, *, page_size: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> ContactSearchWalk:
+        """The people a contact search finds (`POST /v1/contacts/search`), fetched a page at a time.
+
+        Free as far as anyone knows, retried like a read; see `connector.saber.contact_search`
+        for the errors (Sales Navigator not connected, a URL or a filter Saber refused).
+        """
+
+        def fetch(limit: int, at: int) -> ContactSearchPage:
+            body = search.to_body(limit=limit, offset=at)
+            try:
+                data = self._transport.call(OPERATION, "POST", CONTACT_SEARCH_PATH, body=body)
+            except SaberValidationError as exc:
+                raise refine_error(exc, search) from exc
+            return self._model(ContactSearchPage, data)
+
+        return ContactSearchWalk(fetch, page_size=page_size, offset=offset)
 
     # ------------------------------------------------------------------ credits
     def credits(self) -> int:

@@ -7,10 +7,11 @@ whole batch, the per-property errors embedded as JSON text in `message`), unknow
 (207), duplicate properties (409) and requests over the rolling ten-second, per-second
 search and daily limits (429 with HubSpot's body and headers).
 
-Emulated: contacts list/get/update/search/batch read/batch update, contact properties
+Emulated: contacts list/get/update/search/batch read/batch update/batch create (with
+associations to companies, `hubspot_create.py`), contact properties
 (list/get/create/update) and property groups (list/get/create); companies, their properties
 and the v4 contact-company associations read, over the companies' store (`hubspot_companies.py`).
-Not emulated: association writes, archiving and deleting through the API, search index lag,
+Not emulated: association writes (but a create's), archiving and deleting through the API, search index lag,
 lifecycle-stage ordering rules, property history, OAuth.
 
 State lives in memory, in one object store per object type (`hubspot_store.py`: property
@@ -59,6 +60,7 @@ from connector.sandbox.hubspot_companies import (
     no_associations,
 )
 from connector.sandbox.hubspot_contacts import ContactStore
+from connector.sandbox.hubspot_create import create, parse_inputs, refusal
 from connector.sandbox.hubspot_schema import (
     FIELD_TYPES,
     Invalid,
@@ -120,6 +122,7 @@ REQUIRED_SCOPES = {
     "contacts_batch_read": "crm.objects.contacts.read",
     "contacts_update": "crm.objects.contacts.write",
     "contacts_batch_update": "crm.objects.contacts.write",
+    "contacts_batch_create": "crm.objects.contacts.write",
     "properties_list": "crm.schemas.contacts.read",
     "property_get": "crm.schemas.contacts.read",
     "groups_list": "crm.schemas.contacts.read",
@@ -176,6 +179,7 @@ class HubSpotSandbox(SandboxServer):
             Rule("/crm/v3/objects/contacts/search", methods=["POST"], endpoint="contacts_search"),
             Rule("/crm/v3/objects/contacts/batch/read", methods=["POST"], endpoint="contacts_batch_read"),
             Rule("/crm/v3/objects/contacts/batch/update", methods=["POST"], endpoint="contacts_batch_update"),
+            Rule("/crm/v3/objects/contacts/batch/create", methods=["POST"], endpoint="contacts_batch_create"),
             Rule("/crm/v3/objects/contacts/<contact_id>", methods=["GET"], endpoint="contacts_get"),
             Rule("/crm/v3/objects/contacts/<contact_id>", methods=["PATCH"], endpoint="contacts_update"),
             Rule("/crm/v3/properties/contacts", methods=["GET"], endpoint="properties_list"),
@@ -592,6 +596,28 @@ class HubSpotSandbox(SandboxServer):
 
     def contacts_batch_update(self, request: Request) -> Response:
         return self._batch_update(request, "contacts")
+
+    def contacts_batch_create(self, request: Request) -> Response:
+        """`POST .../contacts/batch/create`: 201, all created; or the whole batch refused (hubspot_create)."""
+        started = self._now_iso()
+        try:
+            batch = parse_inputs(self._inputs(self._body(request)))
+        except Invalid as exc:
+            return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
+        with self._state:
+            refused = refusal(batch, self.contacts, self.companies, self._validate)
+            if refused is not None and "errors" in refused.extra:
+                return self._validation_failure(request, refused.extra["errors"])
+            if refused is not None:
+                return self._fail(request, refused.status, refused.category, refused.message, **refused.extra)
+            results = [create(item, self.contacts, self.companies) for item in batch]
+        answer = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": self._now_iso(),
+        }
+        return self._ok(request, answer, 201)
 
     # ------------------------------------------------------------ shared by contacts and companies
     def _get_one(self, request: Request, raw_id: str, object_type: str) -> Response:

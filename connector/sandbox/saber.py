@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from connector.sandbox import saber_search
 from connector.sandbox.saber_signals import SIGNAL_FAILURES, SignalBook, SignalRecord
 from connector.sandbox.server import BadJson, Fault, Knobs, SandboxServer, fmt_seconds
 
@@ -281,13 +282,13 @@ class SaberSandbox(SandboxServer):
     Dials besides the constructor's: `null_answer_rate` (share of unverifiable, null
     answers), `failure_code` (see `set_failure`), `signal_failure_rate` and
     `signal_failure_attempts` (signal asks answered 503 before one succeeds),
-    `webhook_timeout`, `set_limits` (the two
-    buckets, on a running instance). `rate_limited` counts the 429s the buckets gave, by kind
-    (`write`, `read`; scripted and random throttles are not counted). Not emulated: contact
-    search, batch signals, signal subscriptions as objects (only their logs, fed through
-    `add_signal`), the 12-hour result cache and `forceRefresh`, the integrations API
-    (its error shapes can be scripted with `fail_next(body=...)`), and per-key limits
-    beyond the one key.
+    `webhook_timeout`, `set_limits` (the two buckets, on a running instance), and for
+    contact search `sales_nav_connected` and `people` (`connector.sandbox.saber_search`).
+    `rate_limited` counts the 429s the buckets gave, by kind (`write`, `read`; scripted and
+    random throttles are not counted). Not emulated: batch signals, signal subscriptions as
+    objects (only their logs, fed through `add_signal`), the 12-hour result cache and
+    `forceRefresh`, the integrations API (its error shapes can be scripted with
+    `fail_next(body=...)`), and per-key limits beyond the one key.
     """
 
     name = "saber"
@@ -313,6 +314,7 @@ class SaberSandbox(SandboxServer):
             ),
             Rule("/v1/companies/signals/<signal_id>", methods=["GET"], endpoint="company_signal_get"),
             Rule("/v1/credits", methods=["GET"], endpoint="credits"),
+            Rule("/v1/contacts/search", methods=["POST"], endpoint="contact_search"),
         ]
     )
 
@@ -390,6 +392,10 @@ class SaberSandbox(SandboxServer):
         self._local = threading.local()
         self.webhook_deliveries: list[dict[str, Any]] = []
         self.webhook_timeout = 5.0
+        # Contact search (connector/sandbox/saber_search.py): its people, and the key owner's
+        # Sales Navigator (off: every search answers `salesNavConnected: false`).
+        self.people = saber_search.PeopleDirectory(seed)
+        self.sales_nav_connected = True
 
     # ================================================================== test helpers
     def set_limits(
@@ -1622,6 +1628,10 @@ class SaberSandbox(SandboxServer):
                 404, {"error": "NOT_FOUND", "message": "Signal template not found or access denied"}
             )
         return self.json(200, template)
+
+    # ================================================================== contact search
+    def contact_search(self, request: Request) -> Response:
+        return saber_search.answer(self, request)
 
     # ================================================================== credits
     def credits(self, request: Request) -> Response:

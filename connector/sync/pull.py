@@ -174,5 +174,5 @@ class Puller:
         return [search_filter(f) for f in self.mapping.select.filters]
 
     def _mapping_fingerprint(self) -> str:
-        data = self.mapping.model_dump(mode="json", exclude={"source_path"})
+        data = self.mapping.cycle_dump()
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
