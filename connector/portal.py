@@ -317,7 +317,8 @@ def prospect_contact_problems(mapping: Mapping, existing: AbcMapping[str, Proper
 
 def account_problems(mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> list[str]:
     """`check` for `prospecting.accounts` (and the company properties `contact` copies): each
-    company property the portal lacks or of a type that cannot serve, one a line with file:line."""
+    company property the portal lacks or of a type that cannot serve, one a line with file:line,
+    in the file's order."""
     if mapping.prospecting is None:
         return []
     prospecting = mapping.prospecting
@@ -328,6 +329,13 @@ def account_problems(mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) 
         mean = f"; did you mean {hint!r}?" if hint else ""
         return f"{at}: HubSpot has no company property {name!r} ({why}){mean}"
 
+    for i, spec in enumerate(prospecting.accounts.filters):
+        at = mapping.where("prospecting", "accounts", "filters", i, "property")
+        info = existing.get(spec.property)
+        if info is None:
+            problems.append(missing(at, spec.property, f"prospecting.accounts.filters[{i}] tests it"))
+        elif (why := filter_type_problem(spec, info)) is not None:
+            problems.append(f"{at}: prospecting.accounts.filters[{i}]: {why}")
     url = prospecting.accounts.linkedin_url
     at = mapping.where("prospecting", "accounts", "linkedin_url")
     info = existing.get(url)
@@ -338,13 +346,6 @@ def account_problems(mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) 
             f"{at}: company property {url} is {info.type}/{info.field_type} in HubSpot;"
             " prospecting.accounts.linkedin_url must name a text property holding the LinkedIn company URL"
         )
-    for i, spec in enumerate(prospecting.accounts.filters):
-        at = mapping.where("prospecting", "accounts", "filters", i, "property")
-        info = existing.get(spec.property)
-        if info is None:
-            problems.append(missing(at, spec.property, f"prospecting.accounts.filters[{i}] tests it"))
-        elif (why := filter_type_problem(spec, info)) is not None:
-            problems.append(f"{at}: prospecting.accounts.filters[{i}]: {why}")
     for name, source in prospecting.contact.items():
         if source.account is not None and source.account not in existing:
             at = mapping.where("prospecting", "contact", name, "account")

@@ -160,12 +160,12 @@ def test_check_reports_missing_company_properties_used_by_accounts_with_file_and
     problems = _problems(proc.stdout)
     assert len(problems) == 2, problems
     assert problems[0].startswith(
-        f"{mapping_file}:{url_line}: HubSpot has no company property 'linkedin_company_page'"
-    )
-    assert problems[1].startswith(
         f"{mapping_file}:{filter_line}: HubSpot has no company property 'saber_target_account'"
     )
-    assert "prospecting.accounts.filters[0] tests it" in problems[1]
+    assert "prospecting.accounts.filters[0] tests it" in problems[0]
+    assert problems[1].startswith(
+        f"{mapping_file}:{url_line}: HubSpot has no company property 'linkedin_company_page'"
+    )
     text = run_cli("check", env=env, cwd=tmp_path)
     assert text.returncode == 2
     assert f"PROBLEM  {problems[0]}" in text.stdout and f"PROBLEM  {problems[1]}" in text.stdout
@@ -186,10 +186,10 @@ def test_check_reports_a_wrongly_typed_linkedin_url_and_a_filter_value_of_the_wr
     url_line = _line_of(text, "linkedin_url: linkedin_company_page")
     filter_line = _line_of(text, "{property: saber_target_account")
     assert problems == [
-        f"{mapping}:{url_line}: company property linkedin_company_page is number/number in HubSpot;"
-        " prospecting.accounts.linkedin_url must name a text property holding the LinkedIn company URL",
         f"{mapping}:{filter_line}: prospecting.accounts.filters[0]: company property saber_target_account"
         " is bool/booleancheckbox in HubSpot; found 'yes', allowed: true or false",
+        f"{mapping}:{url_line}: company property linkedin_company_page is number/number in HubSpot;"
+        " prospecting.accounts.linkedin_url must name a text property holding the LinkedIn company URL",
     ]
 
 
@@ -215,14 +215,16 @@ def test_check_before_setup_names_the_missing_prospecting_contact_properties_wit
 def test_the_prospecting_preflight_stops_on_the_first_problem_and_passes_once_fixed(
     box: RunningSandbox, tmp_path: Path, mapping_file: Path
 ) -> None:
-    """`preflight_prospecting` raises a ConfigError naming the missing company property's file:line, and returns the portal's properties once they exist."""
+    """`preflight_prospecting` raises a ConfigError naming the first missing company property's file:line, and returns the portal's properties once they exist."""
     settings = settings_for(box, tmp_path, mapping_file)
     mapping = load_mapping(mapping_file)
     with hubspot_from(settings) as hubspot:
         with pytest.raises(ConfigError) as stopped:
             preflight_prospecting(mapping, hubspot)
-        line = _line_of(PROSPECTING_MAPPING, "linkedin_url: linkedin_company_page")
-        assert str(stopped.value).startswith(f"{mapping_file}:{line}: HubSpot has no company property")
+        line = _line_of(PROSPECTING_MAPPING, "{property: saber_target_account")
+        assert str(stopped.value).startswith(
+            f"{mapping_file}:{line}: HubSpot has no company property 'saber_target_account'"
+        )
         assert stopped.value.exit_code == 2
         _target_account_properties(box)
         assert run_cli("setup", env=sandbox_env(box, tmp_path, mapping_file), cwd=tmp_path).returncode == 0
