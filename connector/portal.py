@@ -377,11 +377,50 @@ def filter_type_problem(spec: FilterSpec, info: PropertyInfo) -> str | None:
     return None
 
 
+def copy_problems(
+    mapping: Mapping, contacts: AbcMapping[str, PropertyInfo], companies: AbcMapping[str, PropertyInfo]
+) -> list[str]:
+    """`check` for each `{account: X}` in `prospecting.contact`: a contact property that cannot hold
+    the company property's values (text takes anything; another type only its own, an enumeration
+    only options it has), one a line with file:line. Missing properties are the other checks'."""
+    if mapping.prospecting is None:
+        return []
+    problems: list[str] = []
+    for name, source in mapping.prospecting.contact.items():
+        contact, company = contacts.get(name), companies.get(source.account or "")
+        if contact is None or company is None or contact.type == "string" or contact.read_only:
+            continue
+        at = mapping.where("prospecting", "contact", name)
+        copied = f"company property {company.name} ({company.type}/{company.field_type})"
+        if contact.type != company.type:
+            kind = f"{contact.type}/{contact.field_type}"
+            problems.append(f"{at}: contact property {name} is {kind} in HubSpot, it cannot hold {copied}")
+        elif contact.type == "enumeration":
+            lacking = [option for option in company.options if option not in contact.options]
+            if lacking:
+                problems.append(
+                    f"{at}: contact property {name} lacks the options {', '.join(lacking)} of {copied},"
+                    " which prospecting.contact copies into it"
+                )
+    return problems
+
+
+def prospecting_problems(
+    mapping: Mapping, contacts: AbcMapping[str, PropertyInfo], companies: AbcMapping[str, PropertyInfo]
+) -> list[str]:
+    """Every reason the portal cannot serve the `prospecting` section, one a line (none without it)."""
+    return [
+        *account_problems(mapping, companies),
+        *prospect_contact_problems(mapping, contacts),
+        *copy_problems(mapping, contacts, companies),
+    ]
+
+
 def prospecting_problem(
     mapping: Mapping, contacts: AbcMapping[str, PropertyInfo], companies: AbcMapping[str, PropertyInfo]
 ) -> str | None:
     """The first reason the portal cannot serve the `prospecting` section, as one line, or None."""
-    problems = [*account_problems(mapping, companies), *prospect_contact_problems(mapping, contacts)]
+    problems = prospecting_problems(mapping, contacts, companies)
     return problems[0] if problems else None
 
 

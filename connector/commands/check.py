@@ -12,13 +12,12 @@ from connector.hubspot import PropertyInfo
 from connector.logs import scrub
 from connector.mapping import Mapping, load_mapping
 from connector.portal import (
-    account_problems,
     check_object_properties,
     company_where,
     diff_properties,
     missing_properties,
     option_problems,
-    prospect_contact_problems,
+    prospecting_problems,
 )
 from connector.settings import Settings
 from connector.state import mask_url, parse_url
@@ -145,7 +144,7 @@ def check_prospecting(
     prospecting = mapping.prospecting
     if prospecting is None:
         return
-    problems = [*account_problems(mapping, company_existing), *prospect_contact_problems(mapping, existing)]
+    problems = prospecting_problems(mapping, existing, company_existing)
     for text in problems:
         report.problem(text, 2)
     if not problems:

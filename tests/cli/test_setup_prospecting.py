@@ -193,6 +193,23 @@ def test_check_reports_a_wrongly_typed_linkedin_url_and_a_filter_value_of_the_wr
     ]
 
 
+def test_check_reports_a_contact_property_that_cannot_hold_the_company_property_it_copies(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """`{account: X}` into a contact enumeration that lacks X's options is reported at its line."""
+    _target_account_properties(box)
+    text = PROSPECTING_MAPPING.replace("lifecyclestage: {value: lead}", "lifecyclestage: {account: industry}")
+    mapping = write_mapping(tmp_path, text)
+    env = sandbox_env(box, tmp_path, mapping)
+    assert run_cli("setup", env=env, cwd=tmp_path).returncode == 0
+    proc = run_cli("check", "--output", "json", env=env, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = _line_of(text, "lifecyclestage: {account: industry}")
+    [problem] = _problems(proc.stdout)
+    assert problem.startswith(f"{mapping}:{line}: contact property lifecyclestage lacks the options ")
+    assert "of company property industry (enumeration/select)" in problem
+
+
 def test_check_before_setup_names_the_missing_prospecting_contact_properties_with_file_and_line(
     box: RunningSandbox, tmp_path: Path, mapping_file: Path
 ) -> None:
