@@ -107,7 +107,10 @@ def run_checks(settings: Settings) -> CheckReport:
 
     outputs = set(mapping.output_properties())
     inputs = set(mapping.input_properties())
+    prospected = set(mapping.prospecting.contact) if mapping.prospecting is not None else set()
     for name in missing_properties(mapping, existing):
+        if name in prospected:
+            continue  # `setup` creates it: reported with its line by `check_prospecting`
         if name in outputs:
             hint = "run `saber-connector setup` to create it"
         else:

@@ -226,6 +226,8 @@ def test_check_before_setup_names_the_missing_prospecting_contact_properties_wit
         )
         assert expected in problems, problems
     assert not any("contact property firstname" in p for p in problems)
+    # The input saber_sales_navigator_url is reported once, with its line and the fix, not again as an input.
+    assert not any(p.startswith("property saber_sales_navigator_url") for p in problems), problems
 
 
 # ---------------------------------------------------------------------------- preflight
