@@ -6,7 +6,10 @@ each (missing, of a type that cannot hold the values, or an enumeration lacking 
 all, and `setup` plans from them what to create. The contact side reads the mapping's
 `properties`; the `*_object_*` functions take any object type's written specs (a name ->
 spec mapping, e.g. the company properties) and the object type, so every command handles
-company properties the same way.
+company properties the same way. The `prospecting` section has its own: the contact properties
+`prospecting.contact` sets (`setup` creates those the portal lacks, as text) and the company
+properties `accounts` reads and filters on (only checked: they are the portal's own), reported
+by `check` and stopped on by `preflight_prospecting` before the prospecting stage spends anything.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Protocol
 
 from connector.errors import ConfigError
 from connector.hubspot import HubSpotAdapter, PropertyInfo, PropertySpec
-from connector.mapping import Mapping, enumeration_option_problems
+from connector.mapping import FilterSpec, Mapping, enumeration_option_problems
 from connector.mapping.hints import did_you_mean
 
 # Mapping type -> (HubSpot type, fieldType).
@@ -251,3 +254,195 @@ def company_problem(mapping: Mapping, existing: dict[str, PropertyInfo]) -> str 
             " change the mapping's type or the company property"
         )
     return None
+
+
+# ---------------------------------------------------------------------------- prospecting
+def prospecting_specs(mapping: Mapping) -> dict[str, PropertySpec]:
+    """What `setup` creates for each contact property `prospecting.contact` sets and the portal lacks:
+    text in the connector's group (HubSpot's own, firstname or lifecyclestage, exist and are only checked)."""
+    return {
+        d.name: PropertySpec(
+            name=d.name,
+            label=d.label,
+            type="string",
+            field_type="text",
+            group_name=d.group,
+            description=f"Set by saber-connector on the contacts it creates, from {d.source}.",
+        )
+        for d in mapping.prospecting_property_definitions()
+    }
+
+
+def prospect_conflict(mapping: Mapping, name: str, existing: PropertyInfo) -> str | None:
+    """Why an existing contact property cannot take what `prospecting.contact` sets in it, or None."""
+    if mapping.prospecting is None or name not in mapping.prospecting.contact:
+        return None
+    source = mapping.prospecting.contact[name]
+    kind = f"{existing.type}/{existing.field_type}"
+    if existing.read_only:
+        return f"{name} is read-only in HubSpot, prospecting.contact sets it"
+    if source.value is not None:
+        value = source.value
+        if existing.type == "enumeration" and value not in existing.options:
+            listed = ", ".join(existing.options) or "none"
+            return f"{name} has no option {value!r} in HubSpot, prospecting.contact sets it; it has: {listed}"
+        if existing.type == "bool" and value not in ("true", "false"):
+            return f"{name} is {kind} in HubSpot, prospecting.contact sets it to {value!r} (not true/false)"
+        if existing.type == "number" and not _is_number(value):
+            return f"{name} is {kind} in HubSpot, prospecting.contact sets it to {value!r} (not a number)"
+        return None
+    if source.field is not None and existing.type != "string":
+        return (
+            f"{name} is {kind} in HubSpot, prospecting.contact writes the search item's {source.field} (text)"
+        )
+    return None
+
+
+def prospect_contact_problems(mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> list[str]:
+    """`check` for `prospecting.contact`: each contact property it sets that the portal lacks or
+    that cannot take the value, one problem a line with its mapping file:line."""
+    if mapping.prospecting is None:
+        return []
+    problems: list[str] = []
+    for name in mapping.prospecting.contact_properties():
+        at = mapping.where("prospecting", "contact", name)
+        info = existing.get(name)
+        if info is None:
+            hint = "prospecting.contact sets it; run `saber-connector setup` to create it"
+            problems.append(f"{at}: contact property {name} does not exist in HubSpot ({hint})")
+        elif conflict := prospect_conflict(mapping, name, info):
+            problems.append(f"{at}: contact property {conflict}")
+    return problems
+
+
+def account_problems(mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> list[str]:
+    """`check` for `prospecting.accounts` (and the company properties `contact` copies): each
+    company property the portal lacks or of a type that cannot serve, one a line with file:line,
+    in the file's order."""
+    if mapping.prospecting is None:
+        return []
+    prospecting = mapping.prospecting
+    problems: list[str] = []
+
+    def missing(at: str, name: str, why: str) -> str:
+        hint = did_you_mean(name, existing)
+        mean = f"; did you mean {hint!r}?" if hint else ""
+        return f"{at}: HubSpot has no company property {name!r} ({why}){mean}"
+
+    for i, spec in enumerate(prospecting.accounts.filters):
+        at = mapping.where("prospecting", "accounts", "filters", i, "property")
+        info = existing.get(spec.property)
+        if info is None:
+            problems.append(missing(at, spec.property, f"prospecting.accounts.filters[{i}] tests it"))
+        elif (why := filter_type_problem(spec, info)) is not None:
+            problems.append(f"{at}: prospecting.accounts.filters[{i}]: {why}")
+    url = prospecting.accounts.linkedin_url
+    at = mapping.where("prospecting", "accounts", "linkedin_url")
+    info = existing.get(url)
+    if info is None:
+        problems.append(missing(at, url, "prospecting.accounts.linkedin_url: the LinkedIn company URL"))
+    elif info.type != "string":
+        problems.append(
+            f"{at}: company property {url} is {info.type}/{info.field_type} in HubSpot;"
+            " prospecting.accounts.linkedin_url must name a text property holding the LinkedIn company URL"
+        )
+    for name, source in prospecting.contact.items():
+        if source.account is not None and source.account not in existing:
+            at = mapping.where("prospecting", "contact", name, "account")
+            problems.append(missing(at, source.account, f"prospecting.contact.{name} copies it"))
+    return problems
+
+
+def filter_type_problem(spec: FilterSpec, info: PropertyInfo) -> str | None:
+    """Why a search filter's values cannot match the property's type (HubSpot would refuse the search
+    or never match), or None."""
+    values = [v for v in (spec.value, spec.high_value, *(spec.values or [])) if v is not None]
+    kind = f"{info.type}/{info.field_type}"
+    if info.type == "bool":
+        bad = [v for v in values if v.lower() not in ("true", "false")]
+        if bad:
+            return (
+                f"company property {info.name} is {kind} in HubSpot; found {bad[0]!r}, allowed: true or false"
+            )
+    elif info.type == "number":
+        bad = [v for v in values if not _is_number(v)]
+        if bad:
+            return f"company property {info.name} is {kind} in HubSpot; found {bad[0]!r}, allowed: a number"
+    elif info.type == "enumeration" and spec.operator in ("EQ", "NEQ", "IN", "NOT_IN"):
+        options = {option.casefold() for option in info.options}
+        bad = [v for v in values if v.casefold() not in options]
+        if bad:
+            listed = ", ".join(info.options) or "none"
+            return f"company property {info.name} has no option {bad[0]!r} in HubSpot; it has: {listed}"
+    return None
+
+
+def copy_problems(
+    mapping: Mapping, contacts: AbcMapping[str, PropertyInfo], companies: AbcMapping[str, PropertyInfo]
+) -> list[str]:
+    """`check` for each `{account: X}` in `prospecting.contact`: a contact property that cannot hold
+    the company property's values (text takes anything; another type only its own, an enumeration
+    only options it has), one a line with file:line. Missing properties are the other checks'."""
+    if mapping.prospecting is None:
+        return []
+    problems: list[str] = []
+    for name, source in mapping.prospecting.contact.items():
+        contact, company = contacts.get(name), companies.get(source.account or "")
+        if contact is None or company is None or contact.type == "string" or contact.read_only:
+            continue
+        at = mapping.where("prospecting", "contact", name)
+        copied = f"company property {company.name} ({company.type}/{company.field_type})"
+        if contact.type != company.type:
+            kind = f"{contact.type}/{contact.field_type}"
+            problems.append(f"{at}: contact property {name} is {kind} in HubSpot, it cannot hold {copied}")
+        elif contact.type == "enumeration":
+            lacking = [option for option in company.options if option not in contact.options]
+            if lacking:
+                problems.append(
+                    f"{at}: contact property {name} lacks the options {', '.join(lacking)} of {copied},"
+                    " which prospecting.contact copies into it"
+                )
+    return problems
+
+
+def prospecting_problems(
+    mapping: Mapping, contacts: AbcMapping[str, PropertyInfo], companies: AbcMapping[str, PropertyInfo]
+) -> list[str]:
+    """Every reason the portal cannot serve the `prospecting` section, one a line (none without it)."""
+    return [
+        *account_problems(mapping, companies),
+        *prospect_contact_problems(mapping, contacts),
+        *copy_problems(mapping, contacts, companies),
+    ]
+
+
+def prospecting_problem(
+    mapping: Mapping, contacts: AbcMapping[str, PropertyInfo], companies: AbcMapping[str, PropertyInfo]
+) -> str | None:
+    """The first reason the portal cannot serve the `prospecting` section, as one line, or None."""
+    problems = prospecting_problems(mapping, contacts, companies)
+    return problems[0] if problems else None
+
+
+def preflight_prospecting(
+    mapping: Mapping, hubspot: HubSpotAdapter
+) -> tuple[dict[str, PropertyInfo], dict[str, PropertyInfo]]:
+    """The prospecting stage's check before it searches or creates anything: a `ConfigError` naming
+    the fix (exit code 2) when the portal cannot serve the section, else its contact and company
+    properties. Nothing is read without a `prospecting` section."""
+    if mapping.prospecting is None:
+        return {}, {}
+    contacts = hubspot.get_properties()
+    companies = hubspot.get_properties("companies")
+    problem = prospecting_problem(mapping, contacts, companies)
+    if problem is not None:
+        raise ConfigError(problem)
+    return contacts, companies
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     connector_collect_interval: str = Field(
         "1m", description="collect cycle (pending research only, no pull): an interval (30s, 1m, 1h)"
     )
+    connector_prospect_schedule: str | None = Field(
+        None,
+        description="prospecting stage (`prospect`), on its own schedule: a five-field cron expression or an "
+        "interval (30s, 15m, 1h); unset: off (it runs only with a prospecting section in the mapping)",
+    )
     connector_setup_on_start: bool = Field(
         True, description="create the mapped properties at start, as `setup` does (false: only check them)"
     )
@@ -183,6 +188,19 @@ class Settings(BaseSettings):
     def _schedule(cls, value: str) -> str:
         from connector.service.schedule import parse_schedule
 
+        parse_schedule(value)  # raises ValueError naming what is allowed
+        return value.strip()
+
+    @field_validator("connector_prospect_schedule", mode="before")
+    @classmethod
+    def _prospect_schedule(cls, value: Any) -> Any:
+        """Empty or unset: prospecting off; anything else must be a schedule, as `CONNECTOR_SCHEDULE`."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        from connector.service.schedule import ALLOWED, parse_schedule
+
+        if not isinstance(value, str):
+            raise ValueError(f"must be {ALLOWED}")
         parse_schedule(value)  # raises ValueError naming what is allowed
         return value.strip()
 

@@ -1,4 +1,5 @@
-"""`saber-connector check`: settings, mapping, state database, both APIs and the portal's properties."""
+"""`saber-connector check`: settings, mapping, state database, both APIs and the portal's properties
+(those the `prospecting` section reads and sets included)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from typing import Any
 
 from connector.clients import hubspot_from, saber_from, store_from
 from connector.errors import ApiUnavailableError, ConnectorError
+from connector.hubspot import PropertyInfo
 from connector.logs import scrub
-from connector.mapping import load_mapping
+from connector.mapping import Mapping, load_mapping
 from connector.portal import (
     check_object_properties,
     company_where,
     diff_properties,
     missing_properties,
     option_problems,
+    prospecting_problems,
 )
 from connector.settings import Settings
 from connector.state import mask_url, parse_url
@@ -93,7 +96,8 @@ def run_checks(settings: Settings) -> CheckReport:
         hubspot.check_access()
         existing = hubspot.get_properties()
         company_specs = mapping.company_specs()
-        company_existing = hubspot.get_properties("companies") if company_specs else {}
+        wants_companies = bool(company_specs) or mapping.prospecting is not None
+        company_existing = hubspot.get_properties("companies") if wants_companies else {}
         report.ok(f"HubSpot at {settings.hubspot_base_url} accepts the token")
     except ConnectorError as exc:
         report.problem(f"HubSpot at {settings.hubspot_base_url}: {exc}", _code(exc))
@@ -103,7 +107,10 @@ def run_checks(settings: Settings) -> CheckReport:
 
     outputs = set(mapping.output_properties())
     inputs = set(mapping.input_properties())
+    prospected = set(mapping.prospecting.contact) if mapping.prospecting is not None else set()
     for name in missing_properties(mapping, existing):
+        if name in prospected:
+            continue  # `setup` creates it: reported with its line by `check_prospecting`
         if name in outputs:
             hint = "run `saber-connector setup` to create it"
         else:
@@ -125,7 +132,30 @@ def run_checks(settings: Settings) -> CheckReport:
             report.problem(text, 2)
         if not problems:
             report.ok(f"all {len(company_specs)} mapped company properties exist with compatible types")
+    check_prospecting(mapping, existing, company_existing, report)
     return report
+
+
+def check_prospecting(
+    mapping: Mapping,
+    existing: dict[str, PropertyInfo],
+    company_existing: dict[str, PropertyInfo],
+    report: CheckReport,
+) -> None:
+    """The `prospecting` section against the portal: the company properties `accounts` reads and
+    filters on, and the contact properties `contact` sets (each problem with its file:line)."""
+    prospecting = mapping.prospecting
+    if prospecting is None:
+        return
+    problems = prospecting_problems(mapping, existing, company_existing)
+    for text in problems:
+        report.problem(text, 2)
+    if not problems:
+        accounts = len({*prospecting.account_properties(), *prospecting.filter_properties()})
+        report.ok(
+            f"prospecting: the {accounts} company properties accounts reads and the"
+            f" {len(prospecting.contact)} contact properties it sets exist with compatible types"
+        )
 
 
 def check_state(settings: Settings, report: CheckReport) -> None:

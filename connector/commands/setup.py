@@ -1,7 +1,8 @@
 """`saber-connector setup [--dry-run]`: one plan, computed from one read of the portal's properties.
 
 `plan_setup` says what `setup` would create (the group, every mapped property HubSpot
-lacks, the options an enumeration of the connector's own group lacks) and what it cannot
+lacks and every contact property `prospecting.contact` sets that it lacks, the options an
+enumeration of the connector's own group lacks) and what it cannot
 fix (conflicts). `setup --dry-run` prints the plan; `setup` applies it (`setup_properties`)
 and reports what it did. A property of another group is never changed: the options it
 lacks are conflicts.
@@ -22,6 +23,8 @@ from connector.portal import (
     hubspot_spec,
     option_problems,
     property_spec,
+    prospect_conflict,
+    prospecting_specs,
 )
 from connector.settings import Settings
 
@@ -108,6 +111,7 @@ def plan_setup(
             plan.add_options.append((diff.name, diff.lacking))
             values = tuple(value for _, value in diff.lacking)
             after[diff.name] = replace(diff.info, options=(*diff.info.options, *values))
+    plan_prospecting(plan, mapping, existing)
     plan.option_conflicts = option_problems(mapping, after)
     company_specs = mapping.company_specs()
     if company_specs and company_existing is not None:
@@ -115,6 +119,22 @@ def plan_setup(
             company_specs, group.name, group.label, company_existing, "companies"
         )
     return plan
+
+
+def plan_prospecting(plan: SetupPlan, mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> None:
+    """Add to the contact plan the properties `prospecting.contact` sets: those the portal lacks are
+    created as text in the group, those it has (HubSpot's own, firstname or lifecyclestage) checked."""
+    for name, spec in prospecting_specs(mapping).items():
+        if name in plan.order:
+            continue
+        plan.order.append(name)
+        info = existing.get(name)
+        if info is None:
+            plan.create.append(spec)
+            continue
+        plan.existing.append(name)
+        if conflict := prospect_conflict(mapping, name, info):
+            plan.conflicts.append(conflict)
 
 
 def plan_object_setup(
