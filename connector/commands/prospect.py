@@ -12,29 +12,14 @@ from __future__ import annotations
 from connector.clients import hubspot_from, policy_from, saber_from, store_from
 from connector.clock import utcnow
 from connector.errors import ConfigError
-from connector.hubspot.adapter import HubSpotAdapter
 from connector.mapping import load_mapping
-from connector.mapping.prospecting import Prospecting
+from connector.portal import preflight_prospecting
 from connector.settings import Settings
 from connector.sync.prospect_effects import effects_for
 from connector.sync.prospect_summary import ProspectSummary
 from connector.sync.prospecting import Prospector
 
 LOCK = "prospect"
-
-
-def preflight(section: Prospecting, hubspot: HubSpotAdapter) -> None:
-    """Stop (exit 2) before any search when the portal lacks a property prospecting reads or writes."""
-    contact_props = hubspot.get_properties("contacts")
-    company_props = hubspot.get_properties("companies")
-    missing = [f"contact property {p}" for p in section.contact_properties() if p not in contact_props]
-    wanted = dict.fromkeys([*section.filter_properties(), *section.account_properties()])
-    missing += [f"company property {p}" for p in wanted if p not in company_props]
-    if missing:
-        raise ConfigError(
-            f"prospecting: HubSpot has no {', '.join(missing)}; run `saber-connector setup` for the contact "
-            "properties, and create the company ones (or fix prospecting.accounts) before prospecting"
-        )
 
 
 def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | None = None) -> ProspectSummary:
@@ -57,7 +42,7 @@ def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | No
             summary.outcome = "skipped"
             summary.stopped = "another prospect run holds the lock on this state database"
             return summary
-        preflight(mapping.prospecting, hubspot)
+        preflight_prospecting(mapping, hubspot)  # exit 2 naming the fix, before any search
         effects = effects_for(dry_run, store, hubspot, summary)
         stage = Prospector(
             mapping.prospecting,
