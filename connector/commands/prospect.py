@@ -43,7 +43,7 @@ def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | No
             summary.stopped = "another prospect run holds the lock on this state database"
             return summary
         preflight_prospecting(mapping, hubspot)  # exit 2 naming the fix, before any search
-        effects = effects_for(dry_run, store, hubspot, summary)
+        effects = effects_for(summary, store, hubspot)
         stage = Prospector(
             mapping.prospecting,
             hubspot,
@@ -64,8 +64,5 @@ def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | No
             summary.finished_at = utcnow()
             summary.api_calls = {"hubspot": dict(hubspot.calls), "saber": dict(saber.calls)}
             summary.outcome = "failed" if error else "partial" if summary.failures else "ok"
-            if not dry_run:  # kept in the runs table `status` lists, marked kind: prospect
-                store.runs.record_finished_run(
-                    summary.started_at, outcome=summary.outcome, counts=summary.counts(), error=error
-                )
+            effects.record_run(error)
         return summary

@@ -42,6 +42,7 @@ class ProspectEffects(Protocol):
     def record_account(
         self, company_id: str, *, finished: bool, skip_reason: str | None = None, detail: str | None = None
     ) -> None: ...
+    def record_run(self, error: str | None) -> None: ...
     def create(
         self, report: AccountReport, people: Sequence[NewPerson], search: Mapping[str, Any]
     ) -> int: ...
@@ -89,6 +90,11 @@ class LiveProspectEffects:
         self._refused(report, result.failures, names)
         return len(result.created)
 
+    def record_run(self, error: str | None) -> None:
+        """The finished run, kept in the runs table `status` lists (kind: prospect)."""
+        s = self.summary
+        self.store.runs.record_finished_run(s.started_at, outcome=s.outcome, counts=s.counts(), error=error)
+
     def _record(self, report: AccountReport, created: Mapping[str, str], names: Mapping[str, str]) -> None:
         self.store.prospects.record_created(created)
         self.summary.created += len(created)
@@ -114,16 +120,17 @@ class DryProspectEffects:
     ) -> None:
         return None
 
+    def record_run(self, error: str | None) -> None:
+        return None
+
     def create(self, report: AccountReport, people: Sequence[NewPerson], search: Mapping[str, Any]) -> int:
         report.people.extend(PersonLine(p.name, "create") for p in people)
         self.summary.would_create += len(people)
         return len(people)
 
 
-def effects_for(
-    dry_run: bool, store: StateStore, hubspot: HubSpotAdapter, summary: ProspectSummary
-) -> ProspectEffects:
-    """The run's effects: live, or a dry run's list."""
-    if dry_run:
+def effects_for(summary: ProspectSummary, store: StateStore, hubspot: HubSpotAdapter) -> ProspectEffects:
+    """The run's effects: live, or a dry run's list (the one place the summary's `dry_run` is read)."""
+    if summary.dry_run:
         return DryProspectEffects(summary)
     return LiveProspectEffects(store, hubspot, summary)
