@@ -111,6 +111,10 @@ LogLevelOption = Annotated[
 OutputOption = Annotated[
     str, typer.Option("--output", metavar="FORMAT", callback=_output_format, help="text or json.")
 ]
+SummaryOutputOption = Annotated[
+    str,
+    typer.Option("--output", metavar="FORMAT", callback=_output_format, help="Summary format: text or json."),
+]
 
 
 def _with_common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -243,12 +247,7 @@ def sync(
     full: Annotated[
         bool, typer.Option("--full", help="Ignore the saved cursor: pull every contact.")
     ] = False,
-    output: Annotated[
-        str,
-        typer.Option(
-            "--output", metavar="FORMAT", callback=_output_format, help="Summary format: text or json."
-        ),
-    ] = "text",
+    output: SummaryOutputOption = "text",
 ) -> None:
     """Run one full cycle and exit: 0 done, 1 record failures, 2 config error, 3 API refused."""
     from connector.commands.sync import run_sync
@@ -283,12 +282,7 @@ def prospect(
         int | None,
         typer.Option("--max-new", metavar="N", callback=_at_least(0), help="Create at most N contacts."),
     ] = None,
-    output: Annotated[
-        str,
-        typer.Option(
-            "--output", metavar="FORMAT", callback=_output_format, help="Summary format: text or json."
-        ),
-    ] = "text",
+    output: SummaryOutputOption = "text",
 ) -> None:
     """Create the people missing at target accounts: 0 done, 1 record failures, 2 config, 3 API."""
     from connector.commands.prospect import run_prospect

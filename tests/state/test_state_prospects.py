@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from connector.clock import utcnow
 from connector.state import StateStore
 from connector.state.prospects import CLAIMED, CREATED, candidate_key
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'state.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    opened = StateStore(url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def test_a_candidates_key_is_its_url_else_the_account_and_folded_name() -> None:
