@@ -122,3 +122,20 @@ def test_the_setting_without_a_section_warns_once_and_runs_no_prospect_cycle(
         line for line in (tmp_path / "run.log").read_text().splitlines() if "no prospecting section" in line
     ]
     assert len(warnings) == 1
+
+
+def test_sales_navigator_not_connected_fails_the_prospect_cycle_alone(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """salesNavConnected false: each prospect cycle fails with the reason logged, full cycles run and /readyz stays ready."""
+    _, companies = build(box, tmp_path)
+    box.saber.sales_nav_connected = False
+    with service(box, tmp_path, CONNECTOR_PROSPECT_SCHEDULE="1s") as run:
+        wait_until(
+            lambda: run.metric("saber_connector_cycles_total", kind="prospect", outcome="failed") >= 1,
+            timeout=60,
+        )
+        full_before = run.cycles_through("full")
+        wait_until(lambda: run.cycles_through("full") > full_before, timeout=60)
+        assert run.readiness()[0] and not _created(box, companies)
+    assert "Sales Navigator" in (tmp_path / "run.log").read_text()
