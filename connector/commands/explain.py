@@ -8,6 +8,7 @@ HubSpot and the state database only: it never asks Saber anything and spends not
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -40,8 +41,14 @@ def explain_report(
     """The whole story of one contact as plain data (what `--output json` prints)."""
     props = sorted(set(mapping.hubspot_properties()))
     found = hubspot.read_contacts([contact_id], props)
+    brought_in = _brought_in(hubspot, store, contact_id)
     if not found:
-        return {"contact_id": contact_id, "exists": False, "state": _state(store.get(contact_id))}
+        return {
+            "contact_id": contact_id,
+            "exists": False,
+            "state": _state(store.get(contact_id)),
+            "prospecting": brought_in,
+        }
     contact = found[0]
     state = store.get(contact_id)
     report: dict[str, Any] = {
@@ -53,6 +60,7 @@ def explain_report(
         "research": None,
         "signals": [],
         "properties": [],
+        "prospecting": brought_in,
     }
     research = stored_research(state) if state is not None else None
     if state is None or research is None:
@@ -96,6 +104,42 @@ def explain_report(
             }
         )
     return report
+
+
+def _brought_in(hubspot: HubSpotAdapter, store: StateStore, contact_id: str) -> dict[str, Any] | None:
+    """Which account and search brought this contact in, when prospecting created it; else None.
+
+    The company's name is one read of one company (cheap); the search is the body sent to Saber.
+    """
+    candidate = store.prospects.brought_in(contact_id)
+    if candidate is None:
+        return None
+    companies = hubspot.companies.read([candidate.company_id], ["name"])
+    name = companies[0].properties.get("name") if companies else None
+    try:
+        search: Any = json.loads(candidate.search) if candidate.search else None
+    except ValueError:
+        search = candidate.search
+    return {
+        "company_id": candidate.company_id,
+        "company_name": name,
+        "search": search,
+        "sales_navigator_url": candidate.sales_navigator_url,
+        "claimed_at": _iso(candidate.claimed_at),
+        "created_at": _iso(candidate.created_at),
+    }
+
+
+def _render_brought_in(p: dict[str, Any]) -> list[str]:
+    company = f"{p['company_id']} ({p['company_name']})" if p.get("company_name") else p["company_id"]
+    search = p.get("search")
+    what = json.dumps(search, sort_keys=True) if isinstance(search, dict) else str(search)
+    lines = [f"prospecting: created by the connector on {p['created_at'] or p['claimed_at']}"]
+    lines.append(f"  account: HubSpot company {company}")
+    lines.append(f"  search: Saber contact search {what}")
+    if p.get("sales_navigator_url"):
+        lines.append(f"  found as: {p['sales_navigator_url']}")
+    return lines
 
 
 def _selection(mapping: Mapping, hubspot: HubSpotAdapter, contact: Contact) -> dict[str, Any]:
@@ -184,11 +228,13 @@ def _iso(value: datetime | None) -> str | None:
 def render_explain(report: dict[str, Any]) -> str:
     """The report as text for a terminal."""
     cid = report["contact_id"]
+    brought_in = _render_brought_in(report["prospecting"]) if report.get("prospecting") else []
     if not report["exists"]:
-        return f"contact {cid}: HubSpot has no contact with this id" + (
+        gone = f"contact {cid}: HubSpot has no contact with this id" + (
             " (the connector's state still has a record of it)" if report.get("state") else ""
         )
-    lines = [f"contact {cid}"]
+        return "\n".join([gone, *brought_in])
+    lines = [f"contact {cid}", *brought_in]
     sel = report["selection"]
     lines.append("  selected by select.filters" if sel["selected"] else "  NOT selected:")
     lines += [f"    {why}" for why in sel["left_out_by"]]

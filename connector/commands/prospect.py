@@ -9,12 +9,17 @@ filter Saber refuses), 3 an API unavailable after its retries.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from connector.clients import hubspot_from, policy_from, saber_from, store_from
 from connector.clock import utcnow
 from connector.errors import ConfigError
-from connector.mapping import load_mapping
+from connector.hubspot.adapter import HubSpotAdapter
+from connector.mapping import Mapping, load_mapping
 from connector.portal import preflight_prospecting
+from connector.saber import SaberClient
 from connector.settings import Settings
+from connector.state import StateStore
 from connector.sync.prospect_effects import effects_for
 from connector.sync.prospect_summary import ProspectSummary
 from connector.sync.prospecting import Prospector
@@ -31,13 +36,34 @@ def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | No
             "(see mappings/prospecting.yaml) to find the people missing at your target accounts"
         )
     policy = policy_from(settings)
-    summary = ProspectSummary(started_at=utcnow(), dry_run=dry_run)
     with (
         hubspot_from(settings, policy) as hubspot,
         saber_from(settings, policy) as saber,
         store_from(settings) as store,
-        store.run_lock(LOCK) as locked,
     ):
+        return prospect_with(mapping, hubspot, saber, store, dry_run=dry_run, max_new=max_new)
+
+
+def prospect_with(
+    mapping: Mapping,
+    hubspot: HubSpotAdapter,
+    saber: SaberClient,
+    store: StateStore,
+    *,
+    dry_run: bool = False,
+    max_new: int | None = None,
+) -> ProspectSummary:
+    """One prospecting run with these clients (the CLI's, or the service's long-lived ones).
+
+    Under the prospect run lock; recorded in the runs table (kind: prospect) unless a dry run.
+    The API calls counted are this run's own, however many runs the clients served before.
+    """
+    section = mapping.prospecting
+    if section is None:
+        raise ConfigError("the mapping has no `prospecting` section")
+    summary = ProspectSummary(started_at=utcnow(), dry_run=dry_run)
+    before = {"hubspot": Counter(hubspot.calls), "saber": Counter(saber.calls)}
+    with store.run_lock(LOCK) as locked:
         if not locked:
             summary.outcome = "skipped"
             summary.stopped = "another prospect run holds the lock on this state database"
@@ -45,7 +71,7 @@ def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | No
         preflight_prospecting(mapping, hubspot)  # exit 2 naming the fix, before any search
         effects = effects_for(summary, store, hubspot)
         stage = Prospector(
-            mapping.prospecting,
+            section,
             hubspot,
             saber,
             store,
@@ -62,7 +88,10 @@ def run_prospect(settings: Settings, *, dry_run: bool = False, max_new: int | No
             raise
         finally:
             summary.finished_at = utcnow()
-            summary.api_calls = {"hubspot": dict(hubspot.calls), "saber": dict(saber.calls)}
+            summary.api_calls = {
+                "hubspot": dict(Counter(hubspot.calls) - before["hubspot"]),
+                "saber": dict(Counter(saber.calls) - before["saber"]),
+            }
             summary.outcome = "failed" if error else "partial" if summary.failures else "ok"
             effects.record_run(error)
         return summary

@@ -7,7 +7,10 @@ from typing import Any
 from connector.clients import store_from
 from connector.settings import Settings
 from connector.state import StateStore
+from connector.state.runs import RunRecord
 from connector.sync.engine import RESEARCH_MODE
+
+PROSPECT_RUNS_LOOKED_AT = 50  # the last prospect run is looked for among this many recent runs
 
 
 def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str, Any]:
@@ -21,6 +24,7 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
         "signals": store.count_signal_asks(),
         "research_mode": store.get_cursor(RESEARCH_MODE),
         "companies": _last_companies(store),
+        "prospecting": _prospecting(store),
         "last_runs": [
             {
                 "id": r.id,
@@ -43,7 +47,7 @@ def _last_skips(store: StateStore) -> dict[str, int]:
     """Skip reasons of the latest finished run, most common first."""
     for run in store.last_runs(5):
         skipped = run.counts.skipped
-        if run.outcome != "running" and skipped is not None:
+        if run.outcome != "running" and skipped is not None and not _is_prospect(run):
             return dict(sorted(skipped.items(), key=lambda item: (-item[1], item[0])))
     return {}
 
@@ -52,7 +56,7 @@ def _last_economy(store: StateStore) -> dict[str, Any]:
     """Credits the latest finished run spent by kind and saved by reason, and its calls per service."""
     for run in store.last_runs(5):
         counts = run.counts
-        if run.outcome != "running" and counts.credits_used is not None:
+        if run.outcome != "running" and counts.credits_used is not None and not _is_prospect(run):
             return {
                 "credits_used": counts.credits_used,
                 "credits_by_kind": counts.credits_by_kind,
@@ -68,9 +72,87 @@ def _last_companies(store: StateStore) -> dict[str, Any]:
     waiting = len(store.companies_pending())  # a write HubSpot refused or failed: retried next cycle
     for run in store.last_runs(5):
         companies = run.counts.companies
-        if run.outcome != "running" and companies is not None:
+        if run.outcome != "running" and companies is not None and not _is_prospect(run):
             return {**companies, "unmatched_contacts": unmatched, "waiting": waiting}
     return {"unmatched_contacts": unmatched, "waiting": waiting} if unmatched or waiting else {}
+
+
+def _is_prospect(run: RunRecord) -> bool:
+    """A `prospect` run (the CLI's or the service's): its counts are prospecting's, not a sync's."""
+    return run.counts.raw.get("kind") == "prospect"
+
+
+def _prospecting(store: StateStore) -> dict[str, Any]:
+    """The last prospect run's counts and prospecting's totals; empty when prospecting never ran."""
+    totals = store.prospects.totals()
+    last = next((r for r in store.last_runs(PROSPECT_RUNS_LOOKED_AT) if _is_prospect(r)), None)
+    if last is None and not any(totals.values()):
+        return {}
+    return {"last_run": None if last is None else _prospect_run(last), "totals": totals}
+
+
+def _prospect_run(run: RunRecord) -> dict[str, Any]:
+    counts = run.counts.raw
+    accounts, people = counts.get("accounts") or {}, counts.get("people") or {}
+    return {
+        "id": run.id,
+        "started_at": run.started_at,
+        "outcome": run.outcome,
+        "accounts_searched": accounts.get("searched", 0),
+        "accounts_skipped": accounts.get("skipped") or {},
+        "people_found": people.get("found", 0),
+        "already_in_hubspot": people.get("already_in_hubspot", 0),
+        "created": people.get("created", 0),
+        "skipped": people.get("skipped") or {},
+        "saber_search_calls": counts.get("saber_search_calls", 0),
+        "stopped": counts.get("stopped"),
+    }
+
+
+def _render_prospecting(prospecting: dict[str, Any]) -> list[str]:
+    last, totals = prospecting.get("last_run"), prospecting["totals"]
+    lines = []
+    if last is not None:
+        lines.append(
+            f"prospecting (last run #{last['id']}, {last['outcome']}): accounts searched"
+            f" {last['accounts_searched']}, people found {last['people_found']}, already in HubSpot"
+            f" {last['already_in_hubspot']}, created {last['created']},"
+            f" Saber contact searches {last['saber_search_calls']}"
+        )
+        lines += [f"  accounts skipped {r}: {n}" for r, n in sorted(last["accounts_skipped"].items())]
+        lines += [f"  people skipped {r}: {n}" for r, n in sorted(last["skipped"].items())]
+        if last["stopped"]:
+            lines.append(f"  stopped: {last['stopped']}")
+    skipped = ", ".join(f"{r} {n}" for r, n in totals["accounts_skipped"].items())
+    lines.append(
+        f"prospecting (all runs): accounts searched {totals['accounts_searched']}"
+        + (f" (skipped: {skipped})" if skipped else "")
+        + f", people created {totals['people_created']}"
+        + (
+            f", create answer lost, looked for next run {totals['people_claimed']}"
+            if totals["people_claimed"]
+            else ""
+        )
+    )
+    return lines
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    c = run["counts"] or {}
+    head = f"  #{run['id']} {run['started_at']:%Y-%m-%d %H:%M:%S} {run['outcome']:<11}"
+    tail = f" ({run['error']})" if run["error"] else ""
+    if c.get("kind") == "prospect":
+        accounts, people = c.get("accounts") or {}, c.get("people") or {}
+        return (
+            f"{head} prospect: accounts searched {accounts.get('searched', 0)},"
+            f" people found {people.get('found', 0)}, created {people.get('created', 0)},"
+            f" failures {len(c.get('failures') or [])}{tail}"
+        )
+    research = c.get("research", {})
+    return (
+        f"{head} seen {c.get('contacts_seen', 0)}, launched {research.get('launched', 0)},"
+        f" written {c.get('contacts_written', 0)}, failures {c.get('record_failures', 0)}{tail}"
+    )
 
 
 def render_status(report: dict[str, Any]) -> str:
@@ -113,18 +195,12 @@ def render_status(report: dict[str, Any]) -> str:
         f"signals in flight at Saber: {in_flight}"
         + (f" (failed, asked again later: {signals['failed']})" if signals.get("failed") else "")
     )
+    if report.get("prospecting"):
+        lines += _render_prospecting(report["prospecting"])
     if report.get("research_mode"):
         lines.append(f"research launched {report['research_mode']}")
     lines.append("last runs:")
-    for run in report["last_runs"] or []:
-        c = run["counts"] or {}
-        research = c.get("research", {})
-        lines.append(
-            f"  #{run['id']} {run['started_at']:%Y-%m-%d %H:%M:%S} {run['outcome']:<11}"
-            f" seen {c.get('contacts_seen', 0)}, launched {research.get('launched', 0)},"
-            f" written {c.get('contacts_written', 0)}, failures {c.get('record_failures', 0)}"
-            + (f" ({run['error']})" if run["error"] else "")
-        )
+    lines += [_run_line(run) for run in report["last_runs"] or []]
     if not report["last_runs"]:
         lines.append("  (no runs yet)")
     lines.append("most common errors:")

@@ -20,6 +20,11 @@ prefixed `saber_connector_`:
 - `webhooks_total{outcome}`: `accepted`, `bad_secret` (or webhooks off), `too_large`,
   `malformed` (not JSON, or no id), `error` (the callback raised: 503); and `unknown`,
   counted by the runner, for accepted ones naming research it does not know
+- `prospect_accounts_searched_total`, `prospect_people_found_total`,
+  `prospect_already_in_hubspot_total`, `prospect_created_total`,
+  `prospect_skipped_total{reason}` (people skipped, by the prospect summary's reason),
+  `prospect_saber_searches_total` (Saber contact search calls): what prospect cycles did
+  (kind `prospect`, with `CONNECTOR_PROSPECT_SCHEDULE` and a `prospecting` section)
 - `last_success_timestamp_seconds`: gauge, unix time of the last cycle that ended `ok`
   or `partial` (0 before the first)
 """
@@ -36,10 +41,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from connector import http_policy
 
 if TYPE_CHECKING:
+    from connector.sync.prospect_summary import ProspectSummary
     from connector.sync.summary import RunSummary
 
 NAMESPACE = "saber_connector"
-CYCLE_KINDS = ("full", "collect", "webhook")
+CYCLE_KINDS = ("full", "collect", "webhook", "prospect")
 CYCLE_OUTCOMES = ("ok", "partial", "failed", "interrupted", "skipped")
 SUCCESS_OUTCOMES = frozenset({"ok", "partial"})
 RESEARCH_EVENTS = ("launched", "adopted", "completed", "failed")
@@ -103,6 +109,18 @@ class Metrics:
             "Signal answers not written because their confidence was below min_confidence, by property.",
             ["property"],
         )
+        self.prospect_accounts = counter(
+            "prospect_accounts_searched", "Target accounts prospecting searched."
+        )
+        self.prospect_found = counter("prospect_people_found", "People Saber's contact search found.")
+        self.prospect_known = counter(
+            "prospect_already_in_hubspot", "People found that HubSpot already had (not created)."
+        )
+        self.prospect_created = counter("prospect_created", "Contacts prospecting created in HubSpot.")
+        self.prospect_skipped = counter(
+            "prospect_skipped", "People found and not created, by reason.", ["reason"]
+        )
+        self.prospect_searches = counter("prospect_saber_searches", "Saber contact search calls.")
         self.last_success = gauge(
             "last_success_timestamp_seconds", "Unix time of the last cycle that ended ok or partial."
         )
@@ -155,6 +173,17 @@ class Metrics:
         _count_each(self.companies, s.company_events)
         self.subscription_entries.inc(max(0, s.subscription_entries_read))
         _count_each(self.held_back, s.low_confidence)
+
+    def prospect_finished(self, summary: ProspectSummary) -> None:
+        """Count what one prospect cycle did (a dry run created nothing and is not counted)."""
+        if summary.dry_run:
+            return
+        self.prospect_accounts.inc(max(0, summary.accounts_searched))
+        self.prospect_found.inc(max(0, summary.people_found))
+        self.prospect_known.inc(max(0, summary.already_in_hubspot))
+        self.prospect_created.inc(max(0, summary.created))
+        _count_each(self.prospect_skipped, summary.skipped)
+        self.prospect_searches.inc(max(0, summary.search_calls))
 
     def webhook(self, outcome: str) -> None:
         """Count one webhook by outcome (`WEBHOOK_OUTCOMES`, or any other word a caller uses)."""

@@ -10,6 +10,13 @@ keep the main thread inside APScheduler). The HTTP server has threads of its own
   in a process (a lock; an overrunning cycle makes the next one skip and log) nor across
   replicas (the state store's run lock: a PostgreSQL session advisory lock, released by the
   server when a replica dies).
+- With `CONNECTOR_PROSPECT_SCHEDULE` set and a `prospecting` section in the mapping, a prospect
+  cycle on that schedule runs the prospecting stage (what `prospect` runs); it takes its turn
+  under the same lock as the other cycles (so never two at once, nor with itself) and the
+  state's prospect run lock across replicas. The setting without the section: one warning
+  at start and no job; the section without the setting: no job (`prospect` runs it by hand).
+  A problem only prospecting has (Sales Navigator not connected, a filter Saber refuses, a
+  company property missing) fails that cycle alone; an API down pauses every cycle, as always.
 - A webhook from Saber is a hint: its contact is collected at once, in a cycle of its own.
 - A refused key, HubSpot's DAILY limit, an API down past its retries or a portal that lacks
   the mapped properties pause the cycles (exponential, capped back-off) and make `/readyz`
@@ -33,6 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connector.clients import hubspot_from, policy_from, saber_from, store_from
 from connector.clock import utcnow
+from connector.commands.prospect import prospect_with
 from connector.commands.setup import setup_properties
 from connector.errors import API_LABELS, ApiName, ApiUnavailableError, ConfigError, ConnectorError
 from connector.logs import get_logger, register_secret
@@ -65,6 +73,12 @@ class Service:
         self.mapping = load_mapping(settings.connector_mapping)
         self.full_trigger = parse_schedule(settings.connector_schedule)
         self.collect_seconds = parse_interval(settings.connector_collect_interval)
+        prospect_schedule = settings.connector_prospect_schedule
+        self.prospect_trigger = (
+            parse_schedule(prospect_schedule)
+            if prospect_schedule and self.mapping.prospecting is not None
+            else None
+        )
         policy = policy_from(settings)
         self.hubspot = hubspot_from(settings, policy)
         self.saber = saber_from(settings, policy)
@@ -114,6 +128,14 @@ class Service:
         self.scheduler.add_job(
             self.collect_cycle, IntervalTrigger(seconds=self.collect_seconds), id="collect"
         )
+        if self.prospect_trigger is not None:
+            self.scheduler.add_job(self.prospect_cycle, self.prospect_trigger, id="prospect")
+        elif self.settings.connector_prospect_schedule:
+            log.warning(
+                "CONNECTOR_PROSPECT_SCHEDULE is set but the mapping has no prospecting section:"
+                " prospecting does not run",
+                mapping=str(self.settings.connector_mapping),
+            )
         self.scheduler.start()
         log.info(
             "service started",
@@ -121,6 +143,7 @@ class Service:
             schedule=self.settings.connector_schedule,
             collect_interval=self.settings.connector_collect_interval,
             webhooks=self.config.webhook_url is not None,
+            prospect_schedule=self.settings.connector_prospect_schedule if self.prospect_trigger else None,
         )
         with stop_on_signals(self.stop):
             while not self.stop.event.wait(0.5):
@@ -158,6 +181,22 @@ class Service:
         """Look due pending research up and write what finished; no pull, no launch."""
         self._cycle("collect", SyncOptions(collect_only=True))
 
+    def prospect_cycle(self) -> None:
+        """Find the people missing at the target accounts and create them (the prospecting stage)."""
+        self._cycle("prospect", SyncOptions(), work=self._prospect)
+
+    def _prospect(self) -> str:
+        """One prospecting run with the service's clients; its outcome, its figures counted."""
+        try:
+            summary = prospect_with(self.mapping, self.hubspot, self.saber, self.store)
+        except ConfigError as exc:  # prospecting's own problem: this cycle fails, the others go on
+            raise ConnectorError(str(exc)) from exc
+        self.metrics.prospect_finished(summary)
+        log.info("prospecting", **summary.to_json()["people"], accounts_searched=summary.accounts_searched)
+        if summary.stopped:
+            log.warning("prospecting stopped", reason=summary.stopped)
+        return summary.outcome
+
     def webhook_cycle(self) -> None:
         """Collect, at once, the contacts Saber's webhooks named (a research, or a signal they wait on)."""
         while not self.stop.requested:
@@ -182,8 +221,17 @@ class Service:
                 self._schedule_webhooks(delay=WEBHOOK_RETRY)
                 return
 
-    def _cycle(self, kind: str, options: SyncOptions, prepare: Callable[[], None] | None = None) -> str:
-        """Run one cycle unless another runs (BUSY) or the service is paused; its outcome."""
+    def _cycle(
+        self,
+        kind: str,
+        options: SyncOptions,
+        prepare: Callable[[], None] | None = None,
+        work: Callable[[], str] | None = None,
+    ) -> str:
+        """Run one cycle unless another runs (BUSY) or the service is paused; its outcome.
+
+        `work`: what the cycle runs instead of a sync (prospecting), returning its outcome.
+        """
         if self.stop.requested:
             return "stopping"
         if not self._cycle_lock.acquire(blocking=False):
@@ -204,17 +252,20 @@ class Service:
             try:
                 if prepare is not None:
                     prepare()
-                engine = build_engine(
-                    self.mapping,
-                    self.hubspot,
-                    self.saber,
-                    self.store,
-                    options=options,
-                    config=self.config,
-                    stop=self.stop,
-                )
-                summary = engine.run()
-                outcome = summary.outcome
+                if work is not None:
+                    outcome = work()
+                else:
+                    engine = build_engine(
+                        self.mapping,
+                        self.hubspot,
+                        self.saber,
+                        self.store,
+                        options=options,
+                        config=self.config,
+                        stop=self.stop,
+                    )
+                    summary = engine.run()
+                    outcome = summary.outcome
                 self._resume()
             except (ApiUnavailableError, ConfigError) as exc:  # a refused key, a daily limit, an API down
                 outcome, error = "failed", str(exc)

@@ -184,3 +184,19 @@ class Prospects:
         with self._db.read() as conn:
             row = conn.execute(query).first()
         return record_from_row(Candidate, row) if row is not None else None
+
+    def totals(self) -> dict[str, Any]:
+        """Prospecting over all runs (`status`): accounts searched, skipped by reason; people by status."""
+        accounts = select(prospect_accounts.c.skip_reason, func.count()).group_by(
+            prospect_accounts.c.skip_reason
+        )
+        people = select(prospect_candidates.c.status, func.count()).group_by(prospect_candidates.c.status)
+        with self._db.read() as conn:
+            by_reason = {reason: int(n) for reason, n in conn.execute(accounts)}
+            by_status = {str(status): int(n) for status, n in conn.execute(people)}
+        return {
+            "accounts_searched": by_reason.pop(None, 0),
+            "accounts_skipped": {str(r): n for r, n in sorted(by_reason.items())},
+            "people_created": by_status.get(CREATED, 0),
+            "people_claimed": by_status.get(CLAIMED, 0),
+        }
