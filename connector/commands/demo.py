@@ -1,4 +1,10 @@
-"""`saber-connector demo`: the whole product against the built-in sandbox, on a fresh machine."""
+"""`saber-connector demo`: the whole product against the built-in sandbox, on a fresh machine.
+
+After the sync it prospects: the sandbox portal has a few target accounts (companies with a
+LinkedIn page and `saber_target_account`), and `prospect` with the packaged demo prospecting
+mapping (connector/mapping/demo_prospecting.yaml) creates the people missing there, so a new
+user sees people found, the ones HubSpot already has left alone, and the ones created.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,18 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from connector.clients import hubspot_from
+from connector.commands.prospect import run_prospect
 from connector.commands.setup import setup_properties
 from connector.commands.sync import run_sync
 from connector.mapping import load_mapping, packaged_mapping
 from connector.sandbox.runner import start_sandbox
 from connector.settings import Settings
 from connector.sync.options import SyncOptions
+from connector.sync.prospect_summary import ProspectSummary
 
 SHOWN_CONTACTS = 5
+SHOWN_PEOPLE = 4  # people created by the demo's prospecting, by name and company
+TARGET_ACCOUNTS = 6  # the sandbox portal's target accounts the demo prospects at
 
 
 def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[str], None]) -> int:
@@ -25,7 +35,9 @@ def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[
         # Run anywhere (an installed wheel, outside the repository): the packaged default mapping.
         settings = settings.model_copy(update={"connector_mapping": packaged_mapping()})
     mapping = load_mapping(settings.connector_mapping)
-    sandbox = start_sandbox(contacts=contacts, research_delay=1.0, signal_delay=(1.0, 3.0))
+    sandbox = start_sandbox(
+        contacts=contacts, research_delay=1.0, signal_delay=(1.0, 3.0), target_accounts=TARGET_ACCOUNTS
+    )
     with sandbox as box, tempfile.TemporaryDirectory() as tmp:
         echo(f"sandbox: HubSpot at {box.hubspot.url}, Saber at {box.saber.url}")
         demo_settings = settings.model_copy(
@@ -68,7 +80,46 @@ def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[
             if skipped.detail:
                 echo(f"  {skipped.detail}")
         echo("\nsee one contact in full: saber-connector explain CONTACT_ID (against your own portal)")
-        return summary.exit_code
+        prospected = _prospect(demo_settings, echo)
+        return summary.exit_code or prospected.exit_code
+
+
+def demo_prospecting_mapping() -> Path:
+    """The packaged prospecting mapping the demo runs `prospect` with."""
+    return packaged_mapping().with_name("demo_prospecting.yaml")
+
+
+def _prospect(settings: Settings, echo: Callable[[str], None]) -> ProspectSummary:
+    """Set up the prospecting mapping's properties, run `prospect`, show who was found and created."""
+    settings = settings.model_copy(update={"connector_mapping": demo_prospecting_mapping()})
+    mapping = load_mapping(settings.connector_mapping)
+    with hubspot_from(settings) as hubspot:
+        setup_properties(mapping, hubspot)
+    echo(
+        f"\nprospect with {settings.connector_mapping} "
+        f"(the people missing at {TARGET_ACCOUNTS} target accounts) ..."
+    )
+    summary = run_prospect(settings)
+    echo(summary.render())
+    # One person per account first, so the examples show several companies.
+    created = sorted(
+        (
+            (i, p.name, a.name)
+            for a in summary.accounts
+            for i, p in enumerate(x for x in a.people if x.action == "created")
+        ),
+        key=lambda e: e[0],
+    )
+    known = [(p.name, a.name) for a in summary.accounts for p in a.people if p.reason == "already_in_hubspot"]
+    for _, name, company in created[:SHOWN_PEOPLE]:
+        echo(f"  created {name}, {company}")
+    for name, company in known[:1]:
+        echo(f"  not created {name}, {company}: HubSpot already has them at that company")
+    echo(
+        "the next sync researches them like any contact: saber-connector sync with a mapping "
+        "whose select takes leads (CONNECTOR_MAPPING=mappings/prospecting.yaml)"
+    )
+    return summary
 
 
 def _who(props: dict[str, str | None]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.saber import SaberSandbox
 from connector.sandbox.server import Knobs
+from connector.sandbox.target_accounts import add_target_accounts
 
 
 @dataclass
@@ -41,6 +42,7 @@ def start_sandbox(
     *,
     contacts: int = 50,
     seed: int = 7,
+    target_accounts: int = 0,
     host: str = "127.0.0.1",
     hubspot_port: int = 0,
     saber_port: int = 0,
@@ -55,7 +57,9 @@ def start_sandbox(
 
     Research and signals take time as Saber's do, only less of it by default (`research_delay`,
     `signal_delay`: seconds, or a (low, high) range for signals): quick enough for tests and the
-    demo, slow enough that every answer is collected later, never at once.
+    demo, slow enough that every answer is collected later, never at once. `target_accounts` > 0:
+    companies with LinkedIn pages, that many flagged as target accounts, and Saber's contact
+    search knowing the people already there (connector/sandbox/target_accounts.py).
     """
     hubspot = HubSpotSandbox(host, hubspot_port, hubspot_knobs, contacts=contacts, seed=seed).start()
     try:
@@ -71,4 +75,6 @@ def start_sandbox(
     except BaseException:
         hubspot.stop()
         raise
+    if target_accounts:
+        add_target_accounts(hubspot, saber.people, target_accounts)
     return RunningSandbox(hubspot=hubspot, saber=saber)

@@ -26,6 +26,10 @@ that crashed exits 1.
 - scale: a large portal with no latency and no rate limits, the connector run as
   `saber-connector sync` in a subprocess: a dry run, a read-and-plan pass (`--max-new 0`)
   and an unchanged re-sync; wall time, peak RSS and CPU time of the connector process.
+- prospecting: 200 target accounts (20 with --quick), `saber-connector prospect` twice in a
+  subprocess with throughput's latency and limits: HubSpot and Saber calls per account searched
+  and per contact created, then the calls of a second run that creates nobody
+  (tests/bench/prospecting.py).
 
 Times are scaled as the research is: research that takes 2-5 minutes for real takes 2-5 s
 in throughput (and (120-300)/speed s in economy), signals that take 15-45 s take as much less,
@@ -74,6 +78,8 @@ from connector.sandbox.saber import SaberSandbox  # noqa: E402
 from connector.sandbox.seed import COMPANIES, seed_contacts  # noqa: E402
 from connector.sandbox.server import Knobs, RecordedRequest  # noqa: E402
 from connector.settings import Settings  # noqa: E402
+from tests.bench import prospecting as prospecting_bench  # noqa: E402
+from tests.bench.prospecting import PROSPECTING_FIGURES  # noqa: E402, F401 - tests/bench/test_quick.py
 from tests.docs_markers import add_write_readme, figures_block, write_between  # noqa: E402
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for  # noqa: E402
 
@@ -1050,11 +1056,23 @@ def scale(quick: bool) -> Section:
     return section
 
 
+# ----------------------------------------------------------------------------- prospecting
+def prospecting(quick: bool) -> Section:
+    """`saber-connector prospect` twice on a portal of target accounts (tests/bench/prospecting.py)."""
+    with workdir("prospecting") as tmp:
+        outcome = prospecting_bench.measure(quick, tmp, say)
+    section = Section("prospecting", outcome.title, notes=outcome.notes)
+    for figure, value in outcome.rows:
+        section.add(figure, value)
+    return section
+
+
 # ----------------------------------------------------------------------------- main
 SECTIONS: dict[str, Callable[[bool], Section]] = {
     "economy": economy,
     "throughput": throughput,
     "scale": scale,
+    "prospecting": prospecting,
 }
 
 

@@ -1,4 +1,4 @@
-"""The benchmark's quick economy run works end to end and reports every economy figure (never its timing)."""
+"""The benchmark's quick economy and prospecting runs work end to end and report every figure of theirs (never its timing)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.run import ECONOMY_FIGURES
+from tests.bench.run import ECONOMY_FIGURES, PROSPECTING_FIGURES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,4 +33,25 @@ def test_quick_economy_bench_exits_0_and_prints_every_economy_figure() -> None:
         cells = [c.strip() for c in rows[0].split("|")]
         assert len(cells) == 4 and cells[1], f"row {rows[0]!r} lacks its value"
         assert cells[3] in ("yes", "NO", "-"), f"row {rows[0]!r} lacks its verdict"
+    assert "crashed" not in table
+
+
+@pytest.mark.slow
+def test_quick_prospecting_bench_exits_0_and_prints_every_prospecting_figure() -> None:
+    """`tests/bench/run.py --quick --only prospecting` exits 0 with a table row and a value for each prospecting figure."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "bench" / "run.py"), "--quick", "--only", "prospecting"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    table = done.stdout
+    for name in PROSPECTING_FIGURES:
+        rows = [line for line in table.splitlines() if line.strip().startswith(name)]
+        assert rows, f"no row for {name!r} in:\n{table}"
+        cells = [c.strip() for c in rows[0].split("|")]
+        assert len(cells) == 4 and cells[1], f"row {rows[0]!r} lacks its value"
     assert "crashed" not in table

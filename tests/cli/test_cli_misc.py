@@ -101,7 +101,7 @@ def test_sandbox_command_serves_both_apis_on_free_ports_and_stops_on_sigterm(tmp
 
 
 def test_demo_runs_a_full_sync_against_the_sandbox() -> None:
-    """`demo` from the repository root sets up, syncs and shows a researched contact, exiting 0."""
+    """`demo` from the repository root sets up, syncs, shows a researched contact, then prospects and shows people created, exiting 0."""
     proc = subprocess.run(
         [*CLI, "demo", "--contacts", "8", "--wait", "30"],
         env=_bare_env(),
@@ -117,6 +117,9 @@ def test_demo_runs_a_full_sync_against_the_sandbox() -> None:
     assert re.search(r"^\s+saber_research_status\s+None -> 'completed'$", proc.stdout, re.MULTILINE), (
         proc.stdout
     )
+    created = re.search(r"people: (\d+) found, (\d+) already in HubSpot, (\d+) created", proc.stdout)
+    assert created and int(created.group(3)) > 0 and int(created.group(2)) > 0, proc.stdout
+    assert len(re.findall(r"^  created .+, .+$", proc.stdout, re.MULTILINE)) >= 3, proc.stdout
 
 
 def test_version_prints_the_installed_version() -> None:
