@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -131,6 +132,29 @@ def test_sigkill_after_the_claim_before_the_create_then_rerun_creates_each_once(
     proc.wait(timeout=10)
     box.hubspot.knobs.latency = 0.0
     assert sum(people_at_targets(box, companies).values()) == 0
+    rerun = run_cli("prospect", "--output", "json", env=env, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    names = people_at_targets(box, companies)
+    assert max(names.values()) == 1 and sum(names.values()) == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_sigkill_at_a_random_moment_then_rerun_leaves_no_duplicate(
+    box: RunningSandbox, tmp_path: Path, seed: int
+) -> None:
+    """Killed at a random moment of a run (start, searches, claims, creates), a rerun leaves every person created once."""
+    _, companies = build(box, tmp_path)
+    box.hubspot.knobs.latency = 0.05  # a run long enough for the moment to fall inside it
+    env = env_for(box, tmp_path)
+    proc = start_cli("prospect", env=env, cwd=tmp_path)
+    moment = random.Random(seed).uniform(0.5, 4.0)
+    try:
+        proc.wait(timeout=moment)  # the run may finish first: then the rerun must create nobody
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    box.hubspot.knobs.latency = 0.0
     rerun = run_cli("prospect", "--output", "json", env=env, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     names = people_at_targets(box, companies)
