@@ -13,11 +13,10 @@ from tests.bench.run import ECONOMY_FIGURES, PROSPECTING_FIGURES
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
-def test_quick_economy_bench_exits_0_and_prints_every_economy_figure() -> None:
-    """`tests/bench/run.py --quick --only economy` exits 0 with a table row for each economy figure and its target."""
+def quick_table(section: str) -> str:
+    """What `tests/bench/run.py --quick --only SECTION` prints, once it exited 0."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "bench" / "run.py"), "--quick", "--only", "economy"],
+        [sys.executable, str(ROOT / "tests" / "bench" / "run.py"), "--quick", "--only", section],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -25,33 +24,33 @@ def test_quick_economy_bench_exits_0_and_prints_every_economy_figure() -> None:
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    table = done.stdout
+    return done.stdout
+
+
+def row_of(table: str, name: str) -> list[str]:
+    """The cells of the first row of `table` that names the figure `name`."""
+    rows = [line for line in table.splitlines() if line.strip().startswith(name)]
+    assert rows, f"no row for {name!r} in:\n{table}"
+    return [c.strip() for c in rows[0].split("|")]
+
+
+@pytest.mark.slow
+def test_quick_economy_bench_exits_0_and_prints_every_economy_figure() -> None:
+    """`tests/bench/run.py --quick --only economy` exits 0 with a table row for each economy figure and its target."""
+    table = quick_table("economy")
     assert table.startswith("figure") and "| target" in table and "| met?" in table
     for name in ECONOMY_FIGURES:
-        rows = [line for line in table.splitlines() if line.strip().startswith(name)]
-        assert rows, f"no row for {name!r} in:\n{table}"
-        cells = [c.strip() for c in rows[0].split("|")]
-        assert len(cells) == 4 and cells[1], f"row {rows[0]!r} lacks its value"
-        assert cells[3] in ("yes", "NO", "-"), f"row {rows[0]!r} lacks its verdict"
+        cells = row_of(table, name)
+        assert len(cells) == 4 and cells[1], f"row {cells!r} lacks its value"
+        assert cells[3] in ("yes", "NO", "-"), f"row {cells!r} lacks its verdict"
     assert "crashed" not in table
 
 
 @pytest.mark.slow
 def test_quick_prospecting_bench_exits_0_and_prints_every_prospecting_figure() -> None:
     """`tests/bench/run.py --quick --only prospecting` exits 0 with a table row and a value for each prospecting figure."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "bench" / "run.py"), "--quick", "--only", "prospecting"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    table = done.stdout
+    table = quick_table("prospecting")
     for name in PROSPECTING_FIGURES:
-        rows = [line for line in table.splitlines() if line.strip().startswith(name)]
-        assert rows, f"no row for {name!r} in:\n{table}"
-        cells = [c.strip() for c in rows[0].split("|")]
-        assert len(cells) == 4 and cells[1], f"row {rows[0]!r} lacks its value"
+        cells = row_of(table, name)
+        assert len(cells) == 4 and cells[1], f"row {cells!r} lacks its value"
     assert "crashed" not in table

@@ -118,6 +118,12 @@ class Service:
         except httpx.HTTPError:
             return False
 
+    def started(self) -> bool:
+        """/healthz answers 200; an AssertionError with the exit code if the process died first."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"run exited with {self.proc.returncode}")
+        return self.healthy()
+
     def ready(self) -> dict:
         """/readyz's body."""
         return self.get("/readyz").json()

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from connector.sandbox.runner import RunningSandbox, start_sandbox
@@ -47,17 +46,8 @@ def service(box: RunningSandbox, tmp_path: Path, **env: str) -> Iterator[Service
     values.update(env)
     with kit.running(values, tmp_path, tmp_path / "run.log") as proc:
         running = Service(proc, port)
-        wait_until(lambda: _answers(running), timeout=30)
+        wait_until(running.started, timeout=30)
         yield running
-
-
-def _answers(running: Service) -> bool:
-    if running.proc.poll() is not None:
-        raise AssertionError(f"run exited with {running.proc.returncode}")
-    try:
-        return running.get("/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _created(box: RunningSandbox, companies: dict[str, str]) -> list[str]:
