@@ -12,6 +12,7 @@ Stores take no lock: the sandbox calls them under its own state lock.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ class ObjectKind:
     faulty: bool = False  # batch updates suffer `reject_rate` and `partial_rate`
 
 
-class ObjectStore:
+class ObjectStore(ABC):
     """One object type's property definitions, groups and records (see the module)."""
 
     def __init__(
@@ -53,13 +54,13 @@ class ObjectStore:
         self.rules: dict[str, tuple[Callable[[str], bool], str]] = {}  # portal validation rules
         self.log: list[int] = []  # record ids in the order they changed (search cache upkeep)
 
+    @abstractmethod
     def resolve(self, raw_id: Any, id_property: str | None) -> int | None:
         """The record an input refers to (by id, or by a unique property), or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write(self, cid: int, changes: Mapping[str, str]) -> None:
         """Apply validated changes and bump the modification stamps."""
-        raise NotImplementedError
 
     def object(self, cid: int, wanted: Sequence[str], extra: Iterable[str] = ()) -> dict[str, Any]:
         """One record as HubSpot answers it: the default properties, plus the wanted ones it defines."""
