@@ -440,17 +440,28 @@ def test_url_upload_imports_one_prospect_per_url_named_from_its_slug(
     api: Api, box: IntegrationsSandbox
 ) -> None:
     """Each uploaded profile URL becomes one prospect named after its slug, with a stable id, at 1 credit each."""
-    urls = ["https://www.linkedin.com/in/jane-doe-12ab", "https://linkedin.com/in/Omar-Haddad/"]
+    urls = [
+        "https://www.linkedin.com/in/jane-doe-12ab",
+        "https://linkedin.com/in/Omar-Haddad/",
+        "https://www.linkedin.com/in/ann-marie-fadbec",
+        "https://www.linkedin.com/in/bob",
+    ]
     audience = api.audience()
     job = api.start_job(
         {"source": "url_upload", "profileUrls": urls, "maxResults": 1, "audienceId": audience}
     )
     api.finished(job[1]["data"]["jobId"])
     people = api.all_items(f"/audiences/{audience}/prospects", 100)
-    assert [(p["firstName"], p["lastName"]) for p in people] == [("Jane", "Doe"), ("Omar", "Haddad")]
+    names = [(p["firstName"], p["lastName"], p["name"]) for p in people]
+    assert names == [
+        ("Jane", "Doe", "Jane Doe"),
+        ("Omar", "Haddad", "Omar Haddad"),
+        ("Ann", "Marie", "Ann Marie"),  # LinkedIn's hex suffix is no name
+        ("Bob", None, "Bob"),
+    ]
     assert people[0]["linkedinUrl"] == "https://www.linkedin.com/in/jane-doe-12ab"
     assert [p["id"] for p in people] == [box.prospect_id_for(u) for u in urls]
-    assert box.credits_used == 2 and box.prospect(people[1]["id"])["publicIdentifier"] == "Omar-Haddad"
+    assert box.credits_used == 4 and box.prospect(people[1]["id"])["publicIdentifier"] == "Omar-Haddad"
 
 
 def test_uploading_a_prospect_again_is_charged_again_into_the_same_prospect(
