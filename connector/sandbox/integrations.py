@@ -240,8 +240,8 @@ class _Evaluation:
 class IntegrationsSandbox(SandboxServer):
     """The account-group API on a loopback port: groups, keys, jobs, audiences, scans, results.
 
-    Test dials: `add_key`, `add_group`, `add_specification`, `fail_next_job`, `fail_next_scan`,
-    `hold_pending`/`release_pending`, `plan_cap`, `credits`, `pool_size`, `job_seconds`,
+    Test dials: `add_key`, `add_group`, `connect_linkedin`, `add_specification`, `fail_next_job`,
+    `fail_next_scan`, `hold_pending`/`release_pending`, `plan_cap`, `credits`, `pool_size`, `job_seconds`,
     `scan_seconds`, `evaluate_seconds`, `job_fields` (the body names it expects, assumption I1).
     Counters: `credits_used`, `jobs_started`, `scans_started`, `imports` (linkedin key -> times
     imported), plus the base class's request log and `count(endpoint)`.
@@ -340,14 +340,21 @@ class IntegrationsSandbox(SandboxServer):
         self._idempotent: dict[tuple[str, str, str], tuple[str, str]] = {}  # (group, kind, key) -> (body, id)
         self._next_failures: list[str] = []
         self._next_scan_failures: list[str] = []
+        self._unconnected: set[str] = set()  # groups with no LinkedIn account connected
         self.group_id = self.add_group("Sandbox")
 
     # ------------------------------------------------------------------ test controls
-    def add_group(self, name: str) -> str:
-        """A new account group (24 hex id) with the default specifications; returns its id."""
+    def add_group(self, name: str, *, linkedin_connected: bool = True) -> str:
+        """A new account group (24 hex id) with the default specifications; returns its id.
+
+        Groups exist before a LinkedIn account is connected; in one without, starting a job or a
+        scan (both use LinkedIn data) is a 409 LINKEDIN_NOT_CONNECTED ("a state that prevents it").
+        """
         with self._lock:
             gid = hex_id("group", str(self._seed), str(len(self._groups)), name)
             self._groups[gid] = {"id": gid, "name": name, "createdAt": iso(time.time())}
+            if not linkedin_connected:
+                self._unconnected.add(gid)
             self._specs[gid] = {
                 sid: {"id": sid, "name": n, "description": d, "sources": ["linkedin_posts", "job_postings"]}
                 for sid, n, d in DEFAULT_SPECIFICATIONS
@@ -366,6 +373,20 @@ class IntegrationsSandbox(SandboxServer):
             sid = hex_id("spec", gid, name)
             self._specs[gid][sid] = {"id": sid, "name": name, "description": description, "sources": []}
             return sid
+
+    def connect_linkedin(self, group: str, connected: bool = True) -> None:
+        """Connect (or disconnect) a group's LinkedIn account."""
+        with self._lock:
+            (self._unconnected.discard if connected else self._unconnected.add)(group)
+
+    def _need_linkedin(self, group: str) -> None:
+        if group in self._unconnected:
+            raise ApiError(
+                409,
+                "LINKEDIN_NOT_CONNECTED",
+                "No LinkedIn account is connected in this account group",
+                {"accountGroupId": group},
+            )
 
     def fail_next_job(self, code: str = "UPSTREAM_ERROR") -> None:
         """The next job started ends `failed` with `code`, importing nothing."""
@@ -552,6 +573,7 @@ class IntegrationsSandbox(SandboxServer):
         if replay is not None:
             job = self._jobs[replay]
             return {"jobId": job.id, "status": job.status(time.time()), "createdAt": iso(job.created)}, 200
+        self._need_linkedin(group_id)
         if body.get("audienceId"):
             self._ready_audience(group_id, body["audienceId"])  # one job fills an audience at a time
         multiplier = 2 if body.get("searchEmails") else 1
@@ -770,6 +792,7 @@ class IntegrationsSandbox(SandboxServer):
                 "status": scan.status(time.time()),
                 "createdAt": iso(scan.created),
             }, 200
+        self._need_linkedin(group_id)
         audience = self._ready_audience(group_id, body["audienceId"])
         now = time.time()
         scan = _Scan(

@@ -163,6 +163,19 @@ def test_a_key_reaches_only_its_groups(box: IntegrationsSandbox) -> None:
     assert status == 404 and body["error"]["code"] == "NOT_FOUND"
 
 
+def test_a_group_without_linkedin_refuses_jobs_and_scans_with_409(box: IntegrationsSandbox) -> None:
+    """In a group with no LinkedIn account connected a job or scan start is 409 until one is connected."""
+    group = box.add_group("Unconnected", linkedin_connected=False)
+    api = Api(box, group=group)
+    audience = api.audience()
+    status, body = api.start_job(search_job(audience))
+    assert status == 409 and body["error"]["code"] == "LINKEDIN_NOT_CONNECTED"
+    scan = {"signalSpecificationId": SPEC, "audienceId": audience}
+    assert api.call("POST", "/signals/scans", json=scan)[1]["error"]["code"] == "LINKEDIN_NOT_CONNECTED"
+    box.connect_linkedin(group)
+    assert api.start_job(search_job(audience))[0] == 202 and box.jobs_started == 1
+
+
 def test_unknown_ids_are_404(api: Api) -> None:
     """A job, audience, its prospects, a scan or a prospect that does not exist answers 404 NOT_FOUND."""
     missing = "0" * 24
