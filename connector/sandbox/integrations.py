@@ -107,12 +107,16 @@ def _invalid(field_name: str, message: str, status: int = 400) -> ApiError:
 
 @dataclass
 class _Key:
+    """An API key's grants: what it may do, and where."""
+
     permissions: frozenset[str]
     groups: frozenset[str] | None  # None: every group
 
 
 @dataclass
 class _Audience:
+    """An audience ("imported list"): its prospects, and the job filling it (409 until done)."""
+
     id: str
     group: str
     name: str
@@ -125,6 +129,8 @@ class _Audience:
 
 @dataclass
 class _Job:
+    """A prospecting job; its status is derived from the clock, its import applied once by `_settle`."""
+
     id: str
     group: str
     body: dict[str, Any]  # canonical field names
@@ -202,6 +208,8 @@ def _stage(status: str, progress: float) -> dict[str, Any]:
 
 @dataclass
 class _Scan:
+    """A signal scan; like a job, its status is derived from the clock."""
+
     id: str
     group: str
     specification: str
@@ -233,6 +241,8 @@ class _Scan:
 
 @dataclass(frozen=True)
 class _Evaluation:
+    """When one scan evaluates one prospect, and with which specification (results are seeded by it)."""
+
     due: float  # when the prospect is evaluated
     specification: str
 
@@ -404,6 +414,7 @@ class IntegrationsSandbox(SandboxServer):
             self._held.add(prospect_id)
 
     def release_pending(self, prospect_id: str) -> None:
+        """Let a held prospect be evaluated (at once, when its scan's evaluation is already due)."""
         with self._lock:
             self._held.discard(prospect_id)
 
@@ -444,10 +455,12 @@ class IntegrationsSandbox(SandboxServer):
         return hex_id("prospect", group or self.group_id, linkedin_key(linkedin_url))
 
     def job_view(self, job_id: str) -> dict[str, Any]:
+        """What `GET /prospecting/{id}` answers for this job now (its `data`)."""
         with self._lock:
             return self._jobs[job_id].view(time.time(), full=True)
 
     def audience_prospect_ids(self, audience_id: str) -> list[str]:
+        """An audience's prospect ids in import order, even while a job fills it."""
         with self._lock:
             self._settle(time.time())
             return list(self._audiences[audience_id].prospects)
