@@ -209,6 +209,19 @@ class LinkedInJob(StrictModel):
         )
 
 
+def job_schema_rules() -> list[dict[str, Any]]:
+    """JSON Schema branches saying each source's one input (for `mapping schema`)."""
+    return [
+        {
+            "properties": {"source": {"const": source}},
+            "required": ["source", key],
+            "description": f"source {source} takes {key}",
+        }
+        for source, keys in SOURCE_INPUTS.items()
+        for key in keys
+    ]
+
+
 # ---------------------------------------------------------------------------- contact
 class LinkedInSource(StrictModel):
     """Where a created contact's property comes from: a prospect field path, or a fixed value."""
@@ -290,7 +303,7 @@ class LinkedInScan(StrictModel):
     )
     every_days: Days = Field(7, description="start it again after this many days")
     min_score: Annotated[float | None, AfterValidator(_score)] = Field(
-        None, description="only items scoring at least this"
+        None, description="only items scoring at least this (0.0-1.0)", json_schema_extra={"maximum": 1}
     )
     properties: dict[PropertyName, ScanProperty] = Field(
         min_length=1, description=LINKEDIN_WANTED["properties"]
