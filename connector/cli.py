@@ -416,6 +416,9 @@ def sandbox(
         int, typer.Option(metavar="PORT", help="HubSpot sandbox port (0: any free).")
     ] = 8081,
     saber_port: Annotated[int, typer.Option(metavar="PORT", help="Saber sandbox port (0: any free).")] = 8082,
+    integrations_port: Annotated[
+        int, typer.Option(metavar="PORT", help="Account-group API sandbox port (0: any free).")
+    ] = 8083,
     research_delay: Annotated[
         float,
         typer.Option(metavar="SECONDS", callback=_at_least(0), help="Seconds until research completes."),
@@ -433,7 +436,7 @@ def sandbox(
     ] = 1000,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed of the generated contacts.")] = 7,
 ) -> None:
-    """Start fake HubSpot and Saber APIs on loopback and print their URLs and tokens."""
+    """Start fake HubSpot, Saber and account-group APIs on loopback and print their URLs and keys."""
     from connector.commands.sandbox import serve_sandbox
 
     settings()
@@ -442,6 +445,7 @@ def sandbox(
         contacts=contacts,
         hubspot_port=hubspot_port,
         saber_port=saber_port,
+        integrations_port=integrations_port,
         research_delay=research_delay,
         signal_delay=signal_delay,
         credits=credits,
