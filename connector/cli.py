@@ -170,6 +170,13 @@ mapping_app = _App(
     help="Inspect the mapping file.", no_args_is_help=True, context_settings=CONTEXT, cls=_Group
 )
 app.add_typer(mapping_app, name="mapping")
+linkedin_app = _App(
+    help="LinkedIn prospecting jobs and signal scans (Saber's account-group API).",
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+    cls=_Group,
+)
+app.add_typer(linkedin_app, name="linkedin")
 
 
 def settings(**overrides: object) -> Settings:
@@ -466,6 +473,16 @@ def demo(
     from connector.commands.demo import run_demo
 
     raise typer.Exit(run_demo(settings(), contacts=contacts, wait=wait, echo=typer.echo))
+
+
+def _linkedin_commands() -> None:
+    """The `linkedin` group's commands (kept in their own module: this one stays small)."""
+    from connector.commands.linkedin_cli import register
+
+    register(linkedin_app, settings)
+
+
+_linkedin_commands()
 
 
 def main() -> None:

@@ -14,7 +14,10 @@ Public API used by the sync and the CLI::
     mapping.company_property_definitions() -> [PropertyDefinition]   # what `setup` creates on companies
     mapping.prospecting: Prospecting | None              # accounts, search, limits, contact (+ its views)
     mapping.prospecting_property_definitions() -> [PropertyDefinition]  # what `prospecting.contact` writes
-    mapping.cycle_dump()                                 # what the sync cycle fingerprints (no prospecting)
+    mapping.linkedin: LinkedIn | None                    # jobs, contact, scans (+ url_property(), scan_properties())
+    mapping.linkedin_property_definitions() -> [PropertyDefinition]  # what `linkedin.contact` and scans write
+    scan_value(scan_property, raw) -> str | None          # a value read from a prospect's results, for HubSpot
+    mapping.cycle_dump()                                 # what the sync cycle fingerprints (no prospecting, linkedin)
     canonical_value(mapping, property, current) -> str | None
     canonical_company_value(mapping, company property, current) -> str | None
     value_hash(value) / should_write(policy, new, current, last_written_hash)
@@ -27,6 +30,8 @@ from __future__ import annotations
 from connector.mapping.convert import ConversionError, canonical, to_hubspot
 from connector.mapping.describe import enumeration_option_problems, explain_mapping, mapping_json_schema
 from connector.mapping.inputs import InputsResult, build_inputs, fingerprint
+from connector.mapping.linkedin import LinkedIn, LinkedInJob, LinkedInScan, LinkedInSource
+from connector.mapping.linkedin_results import ScanPath, ScanProperty, parse_scan_path, scan_value
 from connector.mapping.loader import load_mapping, packaged_mapping, parse_mapping
 from connector.mapping.model import (
     ANSWER_TYPES,
@@ -94,6 +99,14 @@ __all__ = [
     "InputSpec",
     "Inputs",
     "InputsResult",
+    "LinkedIn",
+    "LinkedInJob",
+    "LinkedInScan",
+    "LinkedInSource",
+    "ScanPath",
+    "ScanProperty",
+    "parse_scan_path",
+    "scan_value",
     "Mapping",
     "PropertyDefinition",
     "PropertySpec",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping as AbcMapping
 from typing import Any
 
+from connector.mapping.describe_linkedin import linkedin_lines
+from connector.mapping.linkedin import job_schema_rules
 from connector.mapping.model import (
     NAME_PATTERN,
     OPTIONAL_INPUTS,
@@ -78,9 +80,15 @@ def mapping_json_schema() -> dict[str, Any]:
         ("Companies", "subscriptions"),
         ("SubscriptionSpec", "properties"),
         ("Prospecting", "contact"),
+        ("LinkedIn", "jobs"),
+        ("LinkedIn", "contact"),
+        ("LinkedIn", "scans"),
+        ("LinkedInScan", "properties"),
     ):
         if name in defs:
             defs[name]["properties"][section]["additionalProperties"] = False
+    if "LinkedInJob" in defs:  # each source's one input
+        defs["LinkedInJob"]["anyOf"] = job_schema_rules()
     if "Search" in defs:  # at least one filter besides the company
         defs["Search"]["minProperties"] = 1
     return {
@@ -291,6 +299,7 @@ def explain_mapping(mapping: Mapping) -> str:
         )
     lines += _company_lines(mapping)
     lines += _prospecting_lines(mapping)
+    lines += linkedin_lines(mapping, POLICY_WORDS, TYPE_WORDS)
     return "\n".join(lines)
 
 

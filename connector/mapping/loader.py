@@ -20,6 +20,7 @@ from ruamel.yaml.reader import ReaderError
 
 from connector.errors import ConfigError
 from connector.mapping.hints import did_you_mean, printable, shown
+from connector.mapping.linkedin import LINKEDIN_CHOICES, LINKEDIN_WANTED
 from connector.mapping.model import (
     ANSWER_TYPES,
     COMPANY_MATCHES,
@@ -36,6 +37,7 @@ from connector.mapping.model import (
     PropertySpec,
     SignalSpec,
     company_reference_problems,
+    linkedin_reference_problems,
     prospecting_reference_problems,
     reference_problems,
 )
@@ -46,6 +48,7 @@ Loc = tuple[str | int, ...]
 
 # What a key must hold, for "missing" errors and type errors.
 WANTED = {
+    **LINKEDIN_WANTED,  # the section's own keys (its `from`, `contact`, … are routed by `_wanted`)
     "version": "1",
     "inputs": f"Saber fields mapped to HubSpot properties (at least {', '.join(REQUIRED_INPUTS)})",
     "properties": "HubSpot properties mapped to {from: …}",
@@ -76,7 +79,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 # Keys added to a section after its first release, listed after the others (and the hint), so the
 # keys a mapping has always had read first: model -> keys.
 LATER_KEYS: dict[type[BaseModel], tuple[str, ...]] = {
-    Mapping: ("min_confidence", "companies", "prospecting"),
+    Mapping: ("min_confidence", "companies", "prospecting", "linkedin"),
     SignalSpec: ("template", "verification_mode"),
 }
 TYPE_WORDS = {
@@ -215,6 +218,8 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 
 def _wanted(loc: Loc, field: str) -> str:
     """What a missing or mistyped key must hold; `from` depends on the section it is in."""
+    if loc[:1] == ("linkedin",) and field in LINKEDIN_WANTED:
+        return LINKEDIN_WANTED[field]
     if field == "from" and loc[:1] == ("companies",):
         return SUBSCRIPTION_ALLOWED if "subscriptions" in loc else COMPANY_ALLOWED
     return WANTED.get(field, "a value")
@@ -261,7 +266,9 @@ def _explain(err: Any, data: Any = None) -> tuple[Loc, str]:
     if kind == "missing":
         return loc, f"found nothing, required: {_wanted(loc, field)}"
     if kind == "literal_error":
-        choices = CHOICES.get(field, ())
+        choices = (LINKEDIN_CHOICES if loc[:1] == ("linkedin",) else CHOICES).get(
+            field, CHOICES.get(field, ())
+        )
         found = shown(value)
         hint = did_you_mean(str(value), choices) if isinstance(value, str) else None
         return loc, f"found {found}, allowed: {', '.join(choices) or ctx.get('expected')}" + _hint(hint)
@@ -419,7 +426,7 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
         raise ConfigError(
             f"{name}:1: (top level): found {shown(_plain(doc))}, allowed: a mapping of keys "
             "(version, external_source, select, inputs, signals, properties, hubspot_group, "
-            "min_confidence, companies, prospecting)"
+            "min_confidence, companies, prospecting, linkedin)"
         )
     try:
         data = _plain(doc)
@@ -438,6 +445,7 @@ def parse_mapping(text: str, source: str | Path | None = None) -> Mapping:
     found += prospecting_reference_problems(
         data.get("prospecting"), data.get("inputs"), data.get("properties")
     )
+    found += linkedin_reference_problems(data.get("linkedin"), data.get("properties"))
     if found:
         rendered = sorted(
             {

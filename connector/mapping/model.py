@@ -68,6 +68,7 @@ from connector.mapping.fields import (
     problem,
 )
 from connector.mapping.hints import did_you_mean, shown
+from connector.mapping.linkedin import LinkedIn, linkedin_reference_problems
 from connector.mapping.paths import PathError, parse_from
 from connector.mapping.prospecting import Prospecting, prospecting_reference_problems
 
@@ -96,6 +97,7 @@ __all__ = [
     "FilterSpec",
     "HubspotGroup",
     "InputSpec",
+    "LinkedIn",
     "Inputs",
     "Mapping",
     "PropertyDefinition",
@@ -111,6 +113,7 @@ __all__ = [
     "canonical_value",
     "company_reference_problems",
     "derived_label",
+    "linkedin_reference_problems",
     "problem",
     "prospecting_reference_problems",
     "reference_problems",
@@ -195,6 +198,10 @@ class Mapping(StrictModel):
     prospecting: Prospecting | None = Field(
         None, description="people found at target accounts with Saber's contact search, created in HubSpot"
     )
+    linkedin: LinkedIn | None = Field(
+        None,
+        description="LinkedIn prospecting jobs imported into HubSpot, signal scans written onto contacts",
+    )
 
     _source_path: Path | None = PrivateAttr(None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
@@ -204,7 +211,7 @@ class Mapping(StrictModel):
         """Leave out the later sections when unused: an older mapping dumps (and fingerprints) as before."""
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("min_confidence", "companies", "prospecting"):
+            for key in ("min_confidence", "companies", "prospecting", "linkedin"):
                 if data.get(key) is None:
                     data.pop(key, None)
         return data
@@ -233,6 +240,10 @@ class Mapping(StrictModel):
                 self.inputs.model_dump(exclude_none=True),
                 dict(self.properties),
             )
+        if self.linkedin is not None:
+            found += linkedin_reference_problems(
+                self.linkedin.model_dump(by_alias=True), dict(self.properties)
+            )
         if found:
             loc, message = found[0]
             raise ValueError(f"{'.'.join(str(p) for p in loc)}: {message}")
@@ -259,9 +270,10 @@ class Mapping(StrictModel):
 
     def cycle_dump(self) -> dict[str, Any]:
         """The mapping as the sync cycle reads it (what its fingerprint is taken of): all of it but
-        `prospecting`, a stage of its own, so adding or editing that section pulls nothing again."""
+        `prospecting` and `linkedin`, stages of their own, so adding or editing them pulls nothing again."""
         data: dict[str, Any] = self.model_dump(mode="json")
         data.pop("prospecting", None)
+        data.pop("linkedin", None)
         return data
 
     def prospecting_property_definitions(self) -> list[PropertyDefinition]:
@@ -280,6 +292,25 @@ class Mapping(StrictModel):
             )
             for name, source in self.prospecting.contact.items()
         ]
+
+    def linkedin_property_definitions(self) -> list[PropertyDefinition]:
+        """The contact properties `linkedin.contact` sets (text) and the scans write (their types), as
+        `setup` creates those the portal lacks, in the mapping's group (empty without the section)."""
+        if self.linkedin is None:
+            return []
+        group = self.hubspot_group.name
+        out = [
+            PropertyDefinition(
+                name, derived_label(name), "string", (), group, f"linkedin.contact: {src.words()}"
+            )
+            for name, src in self.linkedin.contact.items()
+        ]
+        for name, (scan, prop) in self.linkedin.scan_properties().items():
+            label = prop.label or derived_label(name)
+            out.append(
+                PropertyDefinition(name, label, prop.type, (), group, f"linkedin.scans.{scan}: {prop.from_}")
+            )
+        return out
 
     def input_properties(self) -> list[str]:
         """HubSpot properties the inputs read, fallbacks included, in order, without repeats."""
