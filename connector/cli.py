@@ -170,6 +170,13 @@ mapping_app = _App(
     help="Inspect the mapping file.", no_args_is_help=True, context_settings=CONTEXT, cls=_Group
 )
 app.add_typer(mapping_app, name="mapping")
+linkedin_app = _App(
+    help="LinkedIn prospecting jobs and signal scans (Saber's account-group API).",
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+    cls=_Group,
+)
+app.add_typer(linkedin_app, name="linkedin")
 
 
 def settings(**overrides: object) -> Settings:
@@ -416,6 +423,9 @@ def sandbox(
         int, typer.Option(metavar="PORT", help="HubSpot sandbox port (0: any free).")
     ] = 8081,
     saber_port: Annotated[int, typer.Option(metavar="PORT", help="Saber sandbox port (0: any free).")] = 8082,
+    integrations_port: Annotated[
+        int, typer.Option(metavar="PORT", help="Account-group API sandbox port (0: any free).")
+    ] = 8083,
     research_delay: Annotated[
         float,
         typer.Option(metavar="SECONDS", callback=_at_least(0), help="Seconds until research completes."),
@@ -433,7 +443,7 @@ def sandbox(
     ] = 1000,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed of the generated contacts.")] = 7,
 ) -> None:
-    """Start fake HubSpot and Saber APIs on loopback and print their URLs and tokens."""
+    """Start fake HubSpot, Saber and account-group APIs on loopback and print their URLs and keys."""
     from connector.commands.sandbox import serve_sandbox
 
     settings()
@@ -442,6 +452,7 @@ def sandbox(
         contacts=contacts,
         hubspot_port=hubspot_port,
         saber_port=saber_port,
+        integrations_port=integrations_port,
         research_delay=research_delay,
         signal_delay=signal_delay,
         credits=credits,
@@ -462,6 +473,16 @@ def demo(
     from connector.commands.demo import run_demo
 
     raise typer.Exit(run_demo(settings(), contacts=contacts, wait=wait, echo=typer.echo))
+
+
+def _linkedin_commands() -> None:
+    """The `linkedin` group's commands (kept in their own module: this one stays small)."""
+    from connector.commands.linkedin_cli import register
+
+    register(linkedin_app, settings)
+
+
+_linkedin_commands()
 
 
 def main() -> None:

@@ -23,8 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ApiName = Literal["hubspot", "saber"]
-API_LABELS: dict[ApiName, str] = {"hubspot": "HubSpot", "saber": "Saber"}  # as messages name them
+ApiName = Literal["hubspot", "saber", "integrations"]
+API_LABELS: dict[ApiName, str] = {  # as messages name them
+    "hubspot": "HubSpot",
+    "saber": "Saber",
+    "integrations": "Saber integrations API",
+}
 
 
 class ConnectorError(Exception):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.sandbox.hubspot import HubSpotSandbox
+from connector.sandbox.integrations import IntegrationsSandbox
 from connector.sandbox.saber import SaberSandbox
 from connector.sandbox.server import Knobs
 from connector.sandbox.target_accounts import add_target_accounts
@@ -13,21 +14,28 @@ from connector.sandbox.target_accounts import add_target_accounts
 
 @dataclass
 class RunningSandbox:
-    """The two servers of one sandbox, started."""
+    """The servers of one sandbox, started (the account-group API unless left out)."""
 
     hubspot: HubSpotSandbox
     saber: SaberSandbox
+    integrations: IntegrationsSandbox | None = None
 
     def env(self) -> dict[str, str]:
         """The connector's settings that point it at this sandbox."""
-        return {
+        env = {
             "HUBSPOT_BASE_URL": self.hubspot.url,
             "HUBSPOT_ACCESS_TOKEN": self.hubspot.token,
             "SABER_BASE_URL": self.saber.url,
             "SABER_API_KEY": self.saber.api_key,
         }
+        if self.integrations is not None:
+            env["INTEGRATIONS_BASE_URL"] = self.integrations.url
+            env["INTEGRATIONS_API_KEY"] = self.integrations.api_key
+        return env
 
     def stop(self) -> None:
+        if self.integrations is not None:
+            self.integrations.stop()
         self.saber.stop()
         self.hubspot.stop()
 
@@ -51,6 +59,10 @@ def start_sandbox(
     credits: int = 1000,
     hubspot_knobs: Knobs | None = None,
     saber_knobs: Knobs | None = None,
+    integrations: bool = True,
+    integrations_port: int = 0,
+    integrations_knobs: Knobs | None = None,
+    integrations_options: dict[str, Any] | None = None,
     **saber_options: Any,
 ) -> RunningSandbox:
     """Start HubSpot and Saber sandboxes on loopback (port 0: a free port).
@@ -60,6 +72,8 @@ def start_sandbox(
     demo, slow enough that every answer is collected later, never at once. `target_accounts` > 0:
     companies with LinkedIn pages, that many flagged as target accounts, and Saber's contact
     search knowing the people already there (connector/sandbox/target_accounts.py).
+    `integrations`: also the account-group API (`integrations_options`: its constructor's
+    keywords, e.g. `job_seconds`, `credits`, `plan_cap`).
     """
     hubspot = HubSpotSandbox(host, hubspot_port, hubspot_knobs, contacts=contacts, seed=seed).start()
     try:
@@ -75,6 +89,15 @@ def start_sandbox(
     except BaseException:
         hubspot.stop()
         raise
+    box = RunningSandbox(hubspot=hubspot, saber=saber)
+    if integrations:
+        try:
+            box.integrations = IntegrationsSandbox(
+                host, integrations_port, integrations_knobs, seed=seed, **(integrations_options or {})
+            ).start()
+        except BaseException:
+            box.stop()
+            raise
     if target_accounts:
         add_target_accounts(hubspot, saber.people, target_accounts)
-    return RunningSandbox(hubspot=hubspot, saber=saber)
+    return box

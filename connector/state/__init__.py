@@ -8,14 +8,16 @@ migrated with alembic when the store opens.
 database: `contacts` (the `ContactState` record), `research` (launches, looks, results),
 `skips` (skips and deferrals), `identity` (merges and twins), `ledger` (what was written),
 `signal_answers`, `signal_asks` and `signal_waits`, `companies`, `runs` (runs, errors and
-`status`), `cursors` (positions and shared values), `timings` and `prospects` (prospecting's
-accounts searched and people claimed or created). `tables` is the schema,
+`status`), `cursors` (positions and shared values), `timings`, `prospects` (prospecting's
+accounts searched and people claimed or created) and `linkedin` (LinkedIn jobs, prospects and
+uploads; its scans and results in `linkedin_scans`). `tables` is the schema,
 `sql` the few query tools they share.
 """
 
 from connector.state.companies import CompanyState
 from connector.state.contacts import ContactState, StoredSignal
 from connector.state.db import StateUnavailableError, mask_url, parse_url
+from connector.state.linkedin import JobRow, LinkedInState, ProspectRow, ResultRow, ScanRow
 from connector.state.research import RetryRule
 from connector.state.runs import RunCounts, RunRecord
 from connector.state.store import StateStore
@@ -25,9 +27,14 @@ __all__ = [
     "DEFERRALS",
     "CompanyState",
     "ContactState",
+    "JobRow",
+    "LinkedInState",
+    "ProspectRow",
+    "ResultRow",
     "RetryRule",
     "RunCounts",
     "RunRecord",
+    "ScanRow",
     "StateStore",
     "StateUnavailableError",
     "StoredSignal",

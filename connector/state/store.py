@@ -23,6 +23,7 @@ from connector.state.database import Database
 from connector.state.db import parse_url
 from connector.state.identity import Identity
 from connector.state.ledger import WriteLedger
+from connector.state.linkedin import LinkedInState
 from connector.state.locks import run_lock
 from connector.state.migrate import MIGRATIONS_DIR, migrate
 from connector.state.prospects import Prospects
@@ -155,6 +156,7 @@ class StateStore:
         self.recent_timings = self.timings.recent_timings
 
         self.prospects = Prospects(db)  # prospecting's accounts and candidates (used through this name)
+        self.linkedin = LinkedInState(db)  # LinkedIn jobs, prospects, uploads, scans and results (this name)
 
     @classmethod
     def open(cls, url: str, *, check_writes: bool = False) -> StateStore:

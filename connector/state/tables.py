@@ -284,6 +284,122 @@ class ProspectCandidateRow(Base):
     )
 
 
+LINKEDIN_KEY = 128  # an Idempotency-Key: "sc-li-" and a sha256, with room to spare
+
+
+class LinkedInJobRow(Base):
+    """A LinkedIn prospecting job planned (its key recorded before the start), started, followed, imported."""
+
+    __tablename__ = "linkedin_jobs"
+
+    key: Mapped[str] = mapped_column(String(LINKEDIN_KEY), primary_key=True)  # the Idempotency-Key
+    kind: Mapped[str] = mapped_column(String(16))  # job | upload
+    name: Mapped[str] = mapped_column(String(255))  # the mapping's job name, or the scan's for an upload
+    request: Mapped[str] = mapped_column(Text)  # the JSON body started (text)
+    credits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the estimate held
+    audience_id: Mapped[str | None] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_linkedin_jobs_kind_name_planned_at", "kind", "name", "planned_at"),
+        Index("ix_linkedin_jobs_status", "status"),
+    )
+
+
+class LinkedInProspectRow(Base):
+    """A prospect of the account-group API and the HubSpot contact it is (claimed before its create)."""
+
+    __tablename__ = "linkedin_prospects"
+
+    prospect_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), default="", server_default="")  # linkedin key, or ""
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # claimed | created | matched | uploaded
+    first_name: Mapped[str | None] = mapped_column(Text)
+    last_name: Mapped[str | None] = mapped_column(Text)
+    company: Mapped[str | None] = mapped_column(Text)
+    job: Mapped[str | None] = mapped_column(String(255))  # the job name that brought them
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_linkedin_prospects_key", "key"),
+        Index("ix_linkedin_prospects_contact_id", "contact_id"),
+        Index("ix_linkedin_prospects_status", "status"),
+    )
+
+
+class LinkedInJobProspectRow(Base):
+    """Which job imported which prospect (a person found by several jobs has a row for each)."""
+
+    __tablename__ = "linkedin_job_prospects"
+
+    job_key: Mapped[str] = mapped_column(String(LINKEDIN_KEY), primary_key=True)
+    prospect_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_linkedin_job_prospects_prospect_id", "prospect_id"),)
+
+
+class LinkedInUploadRow(Base):
+    """A HubSpot contact's LinkedIn URL sent in a `url_upload` job: recorded before the start, paid once."""
+
+    __tablename__ = "linkedin_uploads"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)  # the linkedin key of the URL
+    url: Mapped[str] = mapped_column(Text)
+    contact_id: Mapped[str] = mapped_column(String(64))
+    job_key: Mapped[str] = mapped_column(String(LINKEDIN_KEY))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_linkedin_uploads_job_key", "job_key"),)
+
+
+class LinkedInScanRow(Base):
+    """A signal scan planned (its key recorded before the start), started, followed, its results collected."""
+
+    __tablename__ = "linkedin_scans"
+
+    key: Mapped[str] = mapped_column(String(LINKEDIN_KEY), primary_key=True)  # the Idempotency-Key
+    name: Mapped[str] = mapped_column(String(255))  # the mapping's scan name
+    specification_id: Mapped[str] = mapped_column(String(64))
+    audience_id: Mapped[str] = mapped_column(String(64))
+    scan_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_linkedin_scans_name_planned_at", "name", "planned_at"),
+        Index("ix_linkedin_scans_status", "status"),
+    )
+
+
+class LinkedInResultRow(Base):
+    """A prospect's latest results for one scan (by name): the values to write and the hash last written."""
+
+    __tablename__ = "linkedin_results"
+
+    scan: Mapped[str] = mapped_column(String(255), primary_key=True)  # the mapping's scan name
+    prospect_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # pending | evaluated
+    values_json: Mapped[str] = mapped_column(Text)  # property -> value (JSON text)
+    values_hash: Mapped[str | None] = mapped_column(String(128))
+    written_hash: Mapped[str | None] = mapped_column(String(128))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_linkedin_results_contact_id", "contact_id"),)
+
+
 def _table(model: type[Base]) -> Table:
     """The model's `Table` (typed as such: `Model.__table__` is only a `FromClause` to mypy)."""
     return Base.metadata.tables[model.__tablename__]
@@ -300,3 +416,9 @@ runs = _table(RunRow)
 errors = _table(ErrorRow)
 prospect_accounts = _table(ProspectAccountRow)
 prospect_candidates = _table(ProspectCandidateRow)
+linkedin_jobs = _table(LinkedInJobRow)
+linkedin_prospects = _table(LinkedInProspectRow)
+linkedin_job_prospects = _table(LinkedInJobProspectRow)
+linkedin_uploads = _table(LinkedInUploadRow)
+linkedin_scans = _table(LinkedInScanRow)
+linkedin_results = _table(LinkedInResultRow)

@@ -52,7 +52,18 @@ def _read_until(lines: queue.Queue[str | None], marker: str, timeout: float) -> 
 def test_sandbox_command_serves_both_apis_on_free_ports_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`sandbox` on port 0 prints working URLs and credentials for both APIs and exits 0 promptly on SIGTERM."""
     proc = subprocess.Popen(
-        [*CLI, "sandbox", "--hubspot-port", "0", "--saber-port", "0", "--contacts", "5"],
+        [
+            *CLI,
+            "sandbox",
+            "--hubspot-port",
+            "0",
+            "--saber-port",
+            "0",
+            "--integrations-port",
+            "0",
+            "--contacts",
+            "5",
+        ],
         env=_bare_env(),
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
@@ -72,7 +83,14 @@ def test_sandbox_command_serves_both_apis_on_free_ports_and_stops_on_sigterm(tmp
     try:
         output = _read_until(lines, "Press Ctrl-C to stop.", timeout=20)
         env = dict(m.groups() for line in output if (m := EXPORT.match(line)))
-        assert set(env) == {"HUBSPOT_BASE_URL", "HUBSPOT_ACCESS_TOKEN", "SABER_BASE_URL", "SABER_API_KEY"}
+        assert set(env) == {
+            "HUBSPOT_BASE_URL",
+            "HUBSPOT_ACCESS_TOKEN",
+            "SABER_BASE_URL",
+            "SABER_API_KEY",
+            "INTEGRATIONS_BASE_URL",
+            "INTEGRATIONS_API_KEY",
+        }
         for name in ("HUBSPOT_BASE_URL", "SABER_BASE_URL"):
             assert re.fullmatch(r"http://127\.0\.0\.1:[1-9]\d*", env[name]), env[name]
         assert env["HUBSPOT_BASE_URL"] != env["SABER_BASE_URL"]
