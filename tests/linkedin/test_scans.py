@@ -77,7 +77,9 @@ class World:
     contacts: dict[str, str]  # name -> contact id
     now: datetime
 
-    def run(self, *, at: datetime | None = None, dry_run: bool = False, budget: int | None = None) -> LinkedInSummary:
+    def run(
+        self, *, at: datetime | None = None, dry_run: bool = False, budget: int | None = None
+    ) -> LinkedInSummary:
         """One scan stage, as `linkedin run` would run it at `at` (default: the world's now)."""
         section = self.mapping.linkedin
         assert section is not None
@@ -180,7 +182,9 @@ def collected(summary: LinkedInSummary) -> bool:
     return summary.scans_completed >= 1 or (summary.results_evaluated > 0 and summary.results_pending == 0)
 
 
-def test_each_selected_url_is_uploaded_once_and_the_evaluated_results_land_on_their_contacts(world: World) -> None:
+def test_each_selected_url_is_uploaded_once_and_the_evaluated_results_land_on_their_contacts(
+    world: World,
+) -> None:
     """The selected contacts' profile URLs go up in one upload, once; the scan's evaluated results are written onto the contacts they are about."""
     first = world.run()
     assert first.failures == []
@@ -232,7 +236,12 @@ def test_a_new_contact_s_url_is_uploaded_alone_when_the_scan_is_next_due(world: 
     world.run()
     world.run_until(lambda s: s.results_evaluated > 0 and s.results_pending == 0)
     gil = world.box.hubspot.add_contact(
-        {"firstname": "Gil", "lastname": "Test", "lifecyclestage": "lead", "linkedin_url": "https://www.linkedin.com/in/gil-gray"}
+        {
+            "firstname": "Gil",
+            "lastname": "Test",
+            "lifecyclestage": "lead",
+            "linkedin_url": "https://www.linkedin.com/in/gil-gray",
+        }
     )
     later = world.now + timedelta(days=8)
     summary = world.run(at=later)
@@ -249,9 +258,13 @@ def test_a_pending_prospect_gets_nothing_until_it_is_evaluated(world: World) -> 
     world.run_until(lambda s: world.api.scans_started == 1)
     held = world.prospect_of("bob")
     world.api.hold_pending(held)
-    summary = world.run_until(lambda s: s.results_pending == 1 and s.results_evaluated + s.results_written == 0 or all(
-        world.values(n)["saber_scan_status"] == "evaluated" for n in SELECTED if n != "bob"
-    ))
+    summary = world.run_until(
+        lambda s: (
+            s.results_pending == 1
+            and s.results_evaluated + s.results_written == 0
+            or all(world.values(n)["saber_scan_status"] == "evaluated" for n in SELECTED if n != "bob")
+        )
+    )
     assert summary.failures == []
     assert world.values("bob") == {p: None for p in SCAN_PROPERTIES}
     assert all(world.values(n)["saber_scan_status"] == "evaluated" for n in SELECTED if n != "bob")
