@@ -1,14 +1,16 @@
-"""`saber-connector check`: settings, mapping, state database, both APIs and the portal's properties
-(those the `prospecting` section reads and sets included)."""
+"""`saber-connector check`: settings, mapping, state database, the APIs and the portal's properties
+(those the `prospecting` section reads and sets included); with INTEGRATIONS_API_KEY set, also
+the integrations key, the account groups it reaches, the group used and its permissions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.clients import hubspot_from, saber_from, store_from
+from connector.clients import hubspot_from, integrations_from, saber_from, store_from
 from connector.errors import ApiUnavailableError, ConnectorError
 from connector.hubspot import PropertyInfo
+from connector.integrations.probe import probe
 from connector.logs import scrub
 from connector.mapping import Mapping, load_mapping
 from connector.portal import (
@@ -32,6 +34,7 @@ class CheckReport:
 
     results: list[tuple[bool, str]] = field(default_factory=list)  # (ok, text)
     exit_code: int = 0
+    integrations: dict[str, Any] | None = None  # the integrations probe's findings, when its key is set
 
     @classmethod
     def stopped(cls, exc: ConnectorError) -> CheckReport:
@@ -59,7 +62,10 @@ class CheckReport:
     def to_json(self) -> dict[str, Any]:
         """`{ok, exit_code, checks: [{status: ok|problem, text}]}` (what `check --output json` prints)."""
         checks = [{"status": "ok" if ok else "problem", "text": text.strip()} for ok, text in self.results]
-        return {"ok": self.exit_code == 0, "exit_code": self.exit_code, "checks": checks}
+        out: dict[str, Any] = {"ok": self.exit_code == 0, "exit_code": self.exit_code, "checks": checks}
+        if self.integrations is not None:
+            out["integrations"] = self.integrations
+        return out
 
 
 def run_checks(settings: Settings) -> CheckReport:
@@ -90,6 +96,8 @@ def run_checks(settings: Settings) -> CheckReport:
         report.problem(f"Saber at {settings.saber_base_url}: {exc}", _code(exc))
     finally:
         saber.close()
+
+    check_integrations(settings, report)
 
     hubspot = hubspot_from(settings)
     try:
@@ -156,6 +164,23 @@ def check_prospecting(
             f"prospecting: the {accounts} company properties accounts reads and the"
             f" {len(prospecting.contact)} contact properties it sets exist with compatible types"
         )
+
+
+def check_integrations(settings: Settings, report: CheckReport) -> None:
+    """With INTEGRATIONS_API_KEY set: the key, the groups it reaches, the group used, its permissions."""
+    if settings.integrations_api_key is None:
+        return
+    client = integrations_from(settings)
+    try:
+        found = probe(client)
+    finally:
+        client.close()
+    for ok, text in found.lines():
+        if ok:
+            report.ok(text)
+    for text, code in found.problems:
+        report.problem(f"Saber integrations API at {settings.integrations_base_url}: {text}", code)
+    report.integrations = found.as_dict()
 
 
 def check_state(settings: Settings, report: CheckReport) -> None:

@@ -24,7 +24,7 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -409,6 +409,19 @@ class IntegrationsSandbox(SandboxServer):
             self._settle(time.time())
             return self._signals(prospect_id, time.time(), min_score)
 
+    def people_for(
+        self, source: str, value: str | Sequence[str], n: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The people a job of `source` over `value` imports (url_upload: the URLs), without ids."""
+        if source == "url_upload":
+            urls = [value] if isinstance(value, str) else list(value)
+            return people_for(source, "\n".join(urls), len(urls))
+        return people_for(source, str(value), min(n or DEFAULT_MAX_RESULTS, self.pool_size))
+
+    def prospect_id_for(self, linkedin_url: str, group: str | None = None) -> str:
+        """The id a prospect with this LinkedIn URL has (or will have) in a group: stable per (group, key)."""
+        return hex_id("prospect", group or self.group_id, linkedin_key(linkedin_url))
+
     def job_view(self, job_id: str) -> dict[str, Any]:
         with self._lock:
             return self._jobs[job_id].view(time.time(), full=True)
@@ -497,7 +510,7 @@ class IntegrationsSandbox(SandboxServer):
                 continue
             for person in job.people:
                 key = linkedin_key(person["linkedinUrl"])
-                pid = hex_id("prospect", job.group, key)
+                pid = self.prospect_id_for(person["linkedinUrl"], job.group)
                 self._prospects.setdefault(pid, {"id": pid, **person, "_group": job.group})
                 self.imports[key] += 1
                 self.credits_used += job.multiplier
@@ -586,7 +599,8 @@ class IntegrationsSandbox(SandboxServer):
         unknown = sorted(set(raw) - set(wire))
         if unknown:
             raise _invalid(unknown[0], "unknown field")
-        body = {wire[name]: value for name, value in raw.items()}
+        # An optional field sent as null counts as absent (clients serialise their None).
+        body = {wire[name]: value for name, value in raw.items() if value is not None}
         name = {canon: self.job_fields.get(canon, canon) for canon in JOB_FIELDS}
         source = body.get("source")
         if source not in SOURCES:
