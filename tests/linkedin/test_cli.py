@@ -141,6 +141,7 @@ def test_sigkill_at_random_moments_then_reruns_leave_no_duplicate_and_one_job(
         rerun = run_cli("linkedin", "run", "--output", "json", env=env, cwd=tmp_path)
         assert rerun.returncode == 0, rerun.stderr
         jobs_finished(box, settings)
+    assert any(c.returncode == -signal.SIGKILL for c in child)  # the moment fell inside a run
     final = json.loads(run_cli("linkedin", "run", "--output", "json", env=env, cwd=tmp_path).stdout)
     assert final["exit_code"] == 0 and final["jobs"]["started"] == 0
     profiles = contacts_by_profile(box)
