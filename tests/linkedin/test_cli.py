@@ -113,6 +113,30 @@ def test_a_mapping_without_a_linkedin_section_exits_2(box: RunningSandbox, tmp_p
     assert sandbox(box).count() == 0
 
 
+def test_sigkill_once_the_create_landed_then_rerun_finds_the_claims(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Killed once HubSpot applied the batch create and before the state heard it: the rerun finds all five, creates none."""
+    settings = build(box, tmp_path)
+    env = env_for(box, tmp_path)
+    assert run_cli("linkedin", "run", env=env, cwd=tmp_path).returncode == 0
+    jobs_finished(box, settings)
+    child: list[subprocess.Popen[str]] = []
+
+    def kill_on_create(entry: RecordedRequest) -> None:
+        if entry.endpoint == "contacts_batch_create" and 200 <= entry.status < 300 and child:
+            os.kill(child[0].pid, signal.SIGKILL)
+
+    box.hubspot.on_request.append(kill_on_create)
+    child.append(start_cli("linkedin", "run", env=env, cwd=tmp_path))
+    child[0].wait(timeout=60)
+    box.hubspot.on_request.remove(kill_on_create)
+    assert child[0].returncode == -signal.SIGKILL and len(contacts_by_profile(box)) == 5
+    rerun = json.loads(run_cli("linkedin", "run", "--output", "json", env=env, cwd=tmp_path).stdout)
+    assert rerun["contacts"]["recovered"] == 5 and rerun["contacts"]["created"] == 0
+    assert max(contacts_by_profile(box).values()) == 1 and box.hubspot.count("contacts_batch_create") == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_sigkill_at_random_moments_then_reruns_leave_no_duplicate_and_one_job(
