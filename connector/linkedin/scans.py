@@ -119,7 +119,9 @@ class ScanStage:
         """Never planned, or planned `every_days` ago or longer."""
         return last is None or self.now >= last.planned_at + timedelta(days=scan.every_days)
 
-    def begin(self, name: str, scan: LinkedInScan, audience: HubSpotAudience | None, last: ScanRow | None) -> None:
+    def begin(
+        self, name: str, scan: LinkedInScan, audience: HubSpotAudience | None, last: ScanRow | None
+    ) -> None:
         """Plan the due scan on its audience (uploading new URLs first for `hubspot`), then start it."""
         if audience is not None:
             audience.upload()
@@ -147,7 +149,9 @@ class ScanStage:
             return scan.audience
         last = self.store.linkedin.last_job("job", scan.audience)
         if last is None or last.status != IMPORTED:
-            older = [r for r in self.store.linkedin.jobs(limit=500) if r.kind == "job" and r.name == scan.audience]
+            older = [
+                r for r in self.store.linkedin.jobs(limit=500) if r.kind == "job" and r.name == scan.audience
+            ]
             last = next((r for r in older if r.status == IMPORTED), None)
         if last is None or last.audience_id is None:
             log.info("scan waits for its job's first import", scan=name, job=scan.audience)
@@ -168,7 +172,12 @@ class ScanStage:
             self.summary.fail(f"scan:{name}", exc.code or "FORBIDDEN", str(exc))
             return
         except IntegrationsError as exc:
-            if isinstance(exc, IntegrationsAuthError) or exc.maybe_applied or exc.status is None or exc.status >= 500:
+            if (
+                isinstance(exc, IntegrationsAuthError)
+                or exc.maybe_applied
+                or exc.status is None
+                or exc.status >= 500
+            ):
                 raise
             self.store.linkedin.scan_status(row.key, "refused", str(exc))
             self.summary.scans_failed += 1
@@ -180,7 +189,7 @@ class ScanStage:
 
     # ---------------------------------------------------------------- following
     def follow(self, name: str, row: ScanRow) -> None:
-        """Read a started scan; once completed, its mapped prospects get pending results and it is collected."""
+        """Read a started scan; once completed, its mapped prospects get pending results; it is collected."""
         assert row.scan_id is not None
         found = self.client.scan(row.scan_id)
         if found.status in ("failed", "cancelled"):
@@ -231,13 +240,15 @@ class ScanStage:
             try:
                 signals = self.client.prospect_signals(row.prospect_id, min_score=scan.min_score)
             except RUN_GOES_ON as exc:  # a wrong shape, a refusal, an outage: read again next run
-                self.summary.fail(f"prospect:{row.prospect_id}", getattr(exc, "code", None) or "UNREADABLE", str(exc))
+                self.summary.fail(
+                    f"prospect:{row.prospect_id}", getattr(exc, "code", None) or "UNREADABLE", str(exc)
+                )
                 continue
             if signals.status != "evaluated":
                 self.summary.results_pending += 1
                 continue
             values = scan_values(scan, signals)
-            for prop, error in values.errors.items():
+            for error in values.errors.values():
                 self.summary.fail(f"prospect:{row.prospect_id}", "CONVERSION_ERROR", error)
             self.summary.results_evaluated += 1
             read.append(
