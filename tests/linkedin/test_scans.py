@@ -164,20 +164,29 @@ def make_world(tmp_path: Path, box: RunningSandbox, mapping_text: str) -> World:
     return holder[0]
 
 
+def scan_sandbox() -> RunningSandbox:
+    """Empty HubSpot and account-group sandboxes whose jobs, scans and evaluations take 0.2 s each."""
+    options = {"job_seconds": 0.2, "scan_seconds": 0.2, "evaluate_seconds": 0.2}
+    return start_sandbox(contacts=0, seed=5, integrations=True, integrations_options=options)
+
+
+def closing(w: World) -> Iterator[World]:
+    """Yield the world, then close its clients and state."""
+    yield w
+    w.client.close()
+    w.hubspot.close()
+    w.store.close()
+
+
 @pytest.fixture
 def box() -> Iterator[RunningSandbox]:
-    options = {"job_seconds": 0.2, "scan_seconds": 0.2, "evaluate_seconds": 0.2}
-    with start_sandbox(contacts=0, seed=5, integrations=True, integrations_options=options) as running:
+    with scan_sandbox() as running:
         yield running
 
 
 @pytest.fixture
 def world(box: RunningSandbox, tmp_path: Path) -> Iterator[World]:
-    w = make_world(tmp_path, box, scan_mapping())
-    yield w
-    w.client.close()
-    w.hubspot.close()
-    w.store.close()
+    yield from closing(make_world(tmp_path, box, scan_mapping()))
 
 
 SELECTED = ["ann", "bob", "cid", "dee", "eve", "fay"]
