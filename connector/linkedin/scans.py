@@ -47,6 +47,10 @@ from connector.state.linkedin import ResultRow, ScanRow
 log = get_logger("linkedin")
 
 CLOSED = ("collected", "failed", "cancelled", "refused")  # a scan row that needs nothing more
+# Results do not say which scan made them: right after a scan completes, a prospect evaluated
+# by an earlier scan may still show that earlier evaluation. A re-scanned prospect's results
+# are taken as the new scan's only once read this long after the scan was collected.
+RESCAN_SETTLE = timedelta(minutes=10)
 IMPORTED = "imported"
 
 
@@ -59,7 +63,8 @@ def scan_key(group: str, name: str, specification: str, audience: str, due: date
 class ScanStage:
     """Starts, follows and collects the mapping's scans (see the module); one per run, one thread.
 
-    `filters`: the mapping's `select.filters` (which HubSpot contacts the `hubspot` audience takes).
+    `filters`: the mapping's `select.filters` (which HubSpot contacts the `hubspot` audience takes);
+    `settle`: how long after a scan was collected a re-scanned prospect's results are taken as its.
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class ScanStage:
         dry_run: bool = False,
         *,
         filters: Sequence[FilterSpec] = (),
+        settle: timedelta = RESCAN_SETTLE,
     ) -> None:
         self.section = section
         self.client = client
@@ -84,16 +90,25 @@ class ScanStage:
         self.now = now
         self.dry_run = dry_run
         self.filters = filters
+        self.settle = settle
 
     def run(self) -> None:
         """Every mapped scan in turn; what fails for one is recorded against it and the others go on."""
         for name, scan in self.section.scans.items():
             try:
                 self.scan(name, scan)
-            except RUN_GOES_ON as exc:
-                code = getattr(exc, "code", None) or type(exc).__name__
-                log.warning("scan not done", scan=name, error=str(exc))
-                self.summary.fail(f"scan:{name}", str(code), str(exc))
+            except IntegrationsAuthError as exc:
+                if not isinstance(exc, IntegrationsPermissionError):
+                    raise  # a refused key: the run stops (exit 3)
+                self._failed(name, exc)
+            except (IntegrationsError, *RUN_GOES_ON) as exc:
+                self._failed(name, exc)
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        """What stopped one scan this run (a 403, an outage past its retries, a wrong shape): recorded."""
+        code = getattr(exc, "code", None) or type(exc).__name__
+        log.warning("scan not done", scan=name, error=str(exc))
+        self.summary.fail(f"scan:{name}", str(code), str(exc))
 
     def scan(self, name: str, scan: LinkedInScan) -> None:
         """One scan: follow what is open, start it when due, then read and write its pending results."""
@@ -244,7 +259,7 @@ class ScanStage:
                     f"prospect:{row.prospect_id}", getattr(exc, "code", None) or "UNREADABLE", str(exc)
                 )
                 continue
-            if signals.status != "evaluated":
+            if signals.status != "evaluated" or self.unsettled(row):
                 self.summary.results_pending += 1
                 continue
             values = scan_values(scan, signals)
@@ -266,6 +281,12 @@ class ScanStage:
         writer = ResultWriter(name, scan, self.hubspot, self.store, self.summary)
         settled = writer.write([*evaluated, *read])
         self.store.linkedin.results_written(name, settled)
+
+    def unsettled(self, row: ResultRow) -> bool:
+        """A re-scanned prospect (written before) read too soon: its answer may be the earlier scan's."""
+        return (
+            row.written_hash is not None and row.read_at is not None and self.now < row.read_at + self.settle
+        )
 
     def _hubspot_audience(self, name: str, scan: LinkedInScan) -> HubSpotAudience | None:
         if scan.audience_kind(self.section.jobs) != "hubspot":

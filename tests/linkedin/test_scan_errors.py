@@ -6,16 +6,18 @@ Over real HTTP against the sandboxes, driving the scan stage directly (see `test
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from connector.integrations.client import IntegrationsClient
 from connector.integrations.models import JobRequest
+from connector.mapping import load_mapping
 from connector.sandbox.runner import RunningSandbox
 from tests.linkedin.test_scans import SELECTED, SPEC, World, closing, make_world, scan_mapping, scan_sandbox
 from tests.support import wait_for
-from tests.sync_harness import EXAMPLE_MAPPING
+from tests.sync_harness import EXAMPLE_MAPPING, write_mapping
 
 
 @pytest.fixture
@@ -153,3 +155,38 @@ def test_an_answer_of_the_wrong_shape_is_recorded_against_the_prospect_and_read_
     assert len(wrong) == 1 and "maybe" in wrong[0]["message"]
     world.run_until(lambda s: landed(world))
     assert all(world.values(n)["saber_scan_status"] == "evaluated" for n in SELECTED)
+
+
+def best_summary(w: World, name: str) -> str | None:
+    """The best item's summary the sandbox answers now for a contact's prospect (None: nothing found)."""
+    signals = w.api.prospect_signals_for(w.prospect_of(name))
+    items = [i for g in signals["results"] for i in g["items"]]
+    return max(items, key=lambda i: float(i["score"]))["summary"] if items else None
+
+
+def test_a_later_result_keeps_a_person_s_edit_and_nothing_found_clears_only_the_connector_s_values(
+    world: World,
+) -> None:
+    """When a later scan finds other things, a person's edit stays (`unless_edited`), and "nothing found" empties what the connector wrote."""
+    world.run()
+    world.run_until(lambda s: landed(world))
+    before = {n: world.values(n)["saber_scan_top"] for n in SELECTED}
+    edited = next(n for n in reversed(SELECTED) if before[n])
+    world.box.hubspot.edit_contact(world.contacts[edited], {"saber_scan_top": "a person's note"})
+    # The mapping now asks another specification: its results differ.
+    other = "66a1f0c2e4b0a1b2c3d4e5f7"
+    world.mapping = load_mapping(write_mapping(world.tmp_path, scan_mapping().replace(SPEC, other)))
+    later = world.now + timedelta(days=8)
+    world.run(at=later)
+    world.run_until(lambda s: not world.store.linkedin.open_scans() and s.results_pending == 0, at=later)
+    after = {n: best_summary(world, n) for n in SELECTED}
+    assert world.values(edited)["saber_scan_top"] == "a person's note"
+    cleared = [n for n in SELECTED if n != edited and before[n] and after[n] is None]
+    assert cleared, "the sandbox's two specifications should differ for someone"
+    for name in SELECTED:
+        if name == edited:
+            continue
+        values = world.values(name)
+        assert values["saber_scan_top"] == after[name]
+        if after[name] is None:
+            assert values["saber_scan_items"] == "0" and values["saber_scan_score"] is None

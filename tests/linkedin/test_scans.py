@@ -75,17 +75,19 @@ class World:
     hubspot: HubSpotAdapter
     store: StateStore
     contacts: dict[str, str]  # name -> contact id
-    now: datetime
-    clock: datetime  # the state store's clock: the time of the run going on
+    now: datetime  # when the test began
+    shift: timedelta  # how far ahead of the real time the world's clock runs (days pass in a test)
+    tmp_path: Path
 
     def run(
         self, *, at: datetime | None = None, dry_run: bool = False, budget: int | None = None
     ) -> LinkedInSummary:
-        """One scan stage, as `linkedin run` would run it at `at` (default: the world's now)."""
+        """One scan stage, as `linkedin run` would run it now, or at `at` (the clock moves there and runs on)."""
         section = self.mapping.linkedin
         assert section is not None
-        when = at or self.now
-        self.clock = when
+        if at is not None:
+            self.shift = max(self.shift, at - datetime.now(UTC))
+        when = self.clock()
         summary = LinkedInSummary(started_at=when, dry_run=dry_run)
         limit = section.max_credits_per_run if budget is None else budget
         stage = ScanStage(
@@ -98,9 +100,14 @@ class World:
             when,
             dry_run,
             filters=self.mapping.select.filters,
+            settle=timedelta(seconds=0.5),
         )
         stage.run()
         return summary
+
+    def clock(self) -> datetime:
+        """The time of the world: real time, shifted by the days the test made pass."""
+        return datetime.now(UTC) + self.shift
 
     def run_until(self, done: Any, *, at: datetime | None = None, timeout: float = 10.0) -> LinkedInSummary:
         """Run the stage again and again (each a run) until `done(summary)` holds."""
@@ -157,10 +164,12 @@ def make_world(tmp_path: Path, box: RunningSandbox, mapping_text: str) -> World:
     assert api is not None
     policy = CallPolicy(backoff_base=0.01, max_backoff=0.05, connect_timeout=2.0, read_timeout=10.0)
     client = IntegrationsClient(api.url, api.api_key, policy=policy)
-    now = datetime.now(UTC)
     holder: list[World] = []
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}", clock=lambda: holder[0].clock if holder else now)
-    holder.append(World(box, api, mapping, client, fast_adapter(hub), store, contacts, now, now))
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}", clock=lambda: holder[0].clock())
+    now = datetime.now(UTC)
+    holder.append(
+        World(box, api, mapping, client, fast_adapter(hub), store, contacts, now, timedelta(0), tmp_path)
+    )
     return holder[0]
 
 
