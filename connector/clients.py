@@ -1,9 +1,10 @@
-"""Builds the two API clients and the state store from settings, in one place."""
+"""Builds the API clients and the state store from settings, in one place."""
 
 from __future__ import annotations
 
 from connector.http_policy import CallPolicy
 from connector.hubspot import HubSpotAdapter
+from connector.integrations import IntegrationsClient
 from connector.logs import register_secret
 from connector.saber import SaberClient
 from connector.settings import Settings
@@ -49,6 +50,19 @@ def saber_from(settings: Settings, policy: CallPolicy | None = None) -> SaberCli
         reads_per_minute=settings.saber_reads_per_minute,
         read_burst=settings.saber_read_burst,
         send_external_ids=settings.saber_external_ids == "auto",
+    )
+
+
+def integrations_from(settings: Settings, policy: CallPolicy | None = None) -> IntegrationsClient:
+    """The account-group API client; its key is registered as a secret, masked wherever text is scrubbed."""
+    key = settings.require_integrations_key()
+    register_secret(key)
+    return IntegrationsClient(
+        settings.integrations_base_url,
+        key,
+        account_group=settings.integrations_account_group,
+        policy=policy or policy_from(settings),
+        job_fields=settings.integrations_job_fields,
     )
 
 

@@ -7,15 +7,17 @@ names below are exactly those names in lower case, and the TOML file uses the sa
 from __future__ import annotations
 
 import io
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -27,6 +29,7 @@ from connector.mapping.hints import did_you_mean
 CONFIG_ENV = "CONNECTOR_CONFIG"
 DEFAULT_STATE_URL = "sqlite:///state/connector.db"
 DEFAULT_MAPPING = "mappings/default.yaml"  # relative to the working directory
+SECRET_FIELDS = ("hubspot_access_token", "saber_api_key", "integrations_api_key", "connector_webhook_secret")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -46,8 +49,23 @@ class Settings(BaseSettings):
         None, description="HubSpot private app token (secret: never printed or logged)"
     )
     saber_api_key: SecretStr | None = Field(None, description="Saber API key (secret)")
+    integrations_api_key: SecretStr | None = Field(
+        None, description="Saber integrations (account-group) API key, for LinkedIn jobs and scans (secret)"
+    )
     hubspot_base_url: str = Field("https://api.hubapi.com", description="HubSpot API base URL")
     saber_base_url: str = Field("https://api.saber.app", description="Saber API base URL")
+    integrations_base_url: str = Field(
+        "https://api.sonarly.io", description="integrations API base URL (paths are under /v1)"
+    )
+    integrations_account_group: str | None = Field(
+        None, description="account group id (or name) to use; unset: the only one the key reaches"
+    )
+    # NoDecode: the validator reads the JSON, so a malformed value is one line naming the setting.
+    integrations_job_fields: Annotated[dict[str, str], NoDecode] = Field(
+        {},
+        description="JSON renames of the unpublished job request fields (assumption I1), "
+        'e.g. {"profileUrls": "urls"}',
+    )
     connector_state_url: str = Field(
         DEFAULT_STATE_URL, description="state database; postgresql+psycopg://user@host/db for replicas"
     )
@@ -151,6 +169,12 @@ class Settings(BaseSettings):
         description="prospecting stage (`prospect`), on its own schedule: a five-field cron expression or an "
         "interval (30s, 15m, 1h); unset: off (it runs only with a prospecting section in the mapping)",
     )
+    connector_linkedin_schedule: str | None = Field(
+        None,
+        description="linkedin cycle (start the jobs and scans that are due, collect what finished): "
+        "a five-field cron expression or an interval; unset: the collect interval, when the mapping "
+        "has a linkedin section and INTEGRATIONS_API_KEY is set",
+    )
     connector_setup_on_start: bool = Field(
         True, description="create the mapped properties at start, as `setup` does (false: only check them)"
     )
@@ -204,6 +228,34 @@ class Settings(BaseSettings):
         parse_schedule(value)  # raises ValueError naming what is allowed
         return value.strip()
 
+    @field_validator("connector_linkedin_schedule", mode="before")
+    @classmethod
+    def _linkedin_schedule(cls, value: Any) -> Any:
+        """Empty or unset: the collect interval; anything else must be a schedule, as `CONNECTOR_SCHEDULE`."""
+        return cls._prospect_schedule(value)
+
+    @field_validator("integrations_account_group", mode="before")
+    @classmethod
+    def _group(cls, value: Any) -> Any:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("integrations_job_fields", mode="before")
+    @classmethod
+    def _job_fields(cls, value: Any) -> Any:
+        """Empty: no renames; each rename maps a canonical field name to a non-empty name."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('must be a JSON object such as {"profileUrls": "urls"}') from None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, str) and v.strip() for k, v in value.items()
+        ):
+            raise ValueError('must be a JSON object of field names such as {"profileUrls": "urls"}')
+        return {k: v.strip() for k, v in value.items()}
+
     @field_validator("connector_collect_interval")
     @classmethod
     def _interval(cls, value: str) -> str:
@@ -212,7 +264,9 @@ class Settings(BaseSettings):
         parse_interval(value)
         return value.strip()
 
-    @field_validator("connector_webhook_secret", "saber_requests_per_second", mode="before")
+    @field_validator(
+        "connector_webhook_secret", "saber_requests_per_second", "integrations_api_key", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         """An empty value (as `.env.example` leaves it) means unset (for the webhook secret: generate one)."""
@@ -225,7 +279,7 @@ class Settings(BaseSettings):
             return None
         return cls._http_url(value)
 
-    @field_validator("hubspot_base_url", "saber_base_url")
+    @field_validator("hubspot_base_url", "saber_base_url", "integrations_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
@@ -264,6 +318,12 @@ class Settings(BaseSettings):
         if self.hubspot_access_token is None or not self.hubspot_access_token.get_secret_value():
             raise ConfigError("HUBSPOT_ACCESS_TOKEN is not set")
         return self.hubspot_access_token.get_secret_value()
+
+    def require_integrations_key(self) -> str:
+        """The integrations API key, or a `ConfigError` naming the variable."""
+        if self.integrations_api_key is None or not self.integrations_api_key.get_secret_value():
+            raise ConfigError("INTEGRATIONS_API_KEY is not set")
+        return self.integrations_api_key.get_secret_value()
 
     def require_saber_key(self) -> str:
         """The Saber key, or a `ConfigError` naming the variable."""
@@ -343,7 +403,7 @@ def _describe(exc: ValidationError, path: Path | None, toml_keys: set[str]) -> s
     err = exc.errors()[0]
     field = str(err["loc"][0]) if err["loc"] else "?"
     message = err["msg"].removeprefix("Value error, ")
-    if "input" in err and field not in ("hubspot_access_token", "saber_api_key"):
+    if "input" in err and field not in SECRET_FIELDS:
         message += f" (got {err['input']!r})"
     if field.upper() in os.environ or path is None or field not in toml_keys:
         return f"setting {field.upper()}: {message}"

@@ -1,20 +1,23 @@
-"""`saber-connector check`: settings, mapping, state database, both APIs and the portal's properties
-(those the `prospecting` section reads and sets included)."""
+"""`saber-connector check`: settings, mapping, state database, the APIs and the portal's properties
+(those the `prospecting` section reads and sets included); with INTEGRATIONS_API_KEY set, also
+the integrations key, the account groups it reaches, the group used and its permissions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.clients import hubspot_from, saber_from, store_from
+from connector.clients import hubspot_from, integrations_from, saber_from, store_from
 from connector.errors import ApiUnavailableError, ConnectorError
 from connector.hubspot import PropertyInfo
+from connector.integrations.probe import probe
 from connector.logs import scrub
 from connector.mapping import Mapping, load_mapping
 from connector.portal import (
     check_object_properties,
     company_where,
     diff_properties,
+    linkedin_problems,
     missing_properties,
     option_problems,
     prospecting_problems,
@@ -32,6 +35,7 @@ class CheckReport:
 
     results: list[tuple[bool, str]] = field(default_factory=list)  # (ok, text)
     exit_code: int = 0
+    integrations: dict[str, Any] | None = None  # the integrations probe's findings, when its key is set
 
     @classmethod
     def stopped(cls, exc: ConnectorError) -> CheckReport:
@@ -59,7 +63,10 @@ class CheckReport:
     def to_json(self) -> dict[str, Any]:
         """`{ok, exit_code, checks: [{status: ok|problem, text}]}` (what `check --output json` prints)."""
         checks = [{"status": "ok" if ok else "problem", "text": text.strip()} for ok, text in self.results]
-        return {"ok": self.exit_code == 0, "exit_code": self.exit_code, "checks": checks}
+        out: dict[str, Any] = {"ok": self.exit_code == 0, "exit_code": self.exit_code, "checks": checks}
+        if self.integrations is not None:
+            out["integrations"] = self.integrations
+        return out
 
 
 def run_checks(settings: Settings) -> CheckReport:
@@ -91,6 +98,8 @@ def run_checks(settings: Settings) -> CheckReport:
     finally:
         saber.close()
 
+    check_integrations(settings, report)
+
     hubspot = hubspot_from(settings)
     try:
         hubspot.check_access()
@@ -108,6 +117,7 @@ def run_checks(settings: Settings) -> CheckReport:
     outputs = set(mapping.output_properties())
     inputs = set(mapping.input_properties())
     prospected = set(mapping.prospecting.contact) if mapping.prospecting is not None else set()
+    prospected |= {d.name for d in mapping.linkedin_property_definitions()}  # reported by check_linkedin
     for name in missing_properties(mapping, existing):
         if name in prospected:
             continue  # `setup` creates it: reported with its line by `check_prospecting`
@@ -133,7 +143,21 @@ def run_checks(settings: Settings) -> CheckReport:
         if not problems:
             report.ok(f"all {len(company_specs)} mapped company properties exist with compatible types")
     check_prospecting(mapping, existing, company_existing, report)
+    check_linkedin(mapping, existing, report)
     return report
+
+
+def check_linkedin(mapping: Mapping, existing: dict[str, PropertyInfo], report: CheckReport) -> None:
+    """The `linkedin` section against the portal: the contact properties it writes and the scans'
+    LinkedIn URL properties (each problem with its file:line)."""
+    if mapping.linkedin is None:
+        return
+    problems = linkedin_problems(mapping, existing)
+    for text in problems:
+        report.problem(text, 2)
+    if not problems:
+        count = len(mapping.linkedin_property_definitions())
+        report.ok(f"linkedin: the {count} contact properties it writes exist with compatible types")
 
 
 def check_prospecting(
@@ -156,6 +180,23 @@ def check_prospecting(
             f"prospecting: the {accounts} company properties accounts reads and the"
             f" {len(prospecting.contact)} contact properties it sets exist with compatible types"
         )
+
+
+def check_integrations(settings: Settings, report: CheckReport) -> None:
+    """With INTEGRATIONS_API_KEY set: the key, the groups it reaches, the group used, its permissions."""
+    if settings.integrations_api_key is None:
+        return
+    client = integrations_from(settings)
+    try:
+        found = probe(client)
+    finally:
+        client.close()
+    for ok, text in found.lines():
+        if ok:
+            report.ok(text)
+    for text, code in found.problems:
+        report.problem(f"Saber integrations API at {settings.integrations_base_url}: {text}", code)
+    report.integrations = found.as_dict()
 
 
 def check_state(settings: Settings, report: CheckReport) -> None:

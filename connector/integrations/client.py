@@ -182,7 +182,7 @@ class IntegrationsClient:
         def parse(data: Any) -> Prospect:
             return Prospect.parse(data, "audience_prospects", audience_id)
 
-        return self._pages("audience_prospects", path, [], page_size, parse, PROSPECTS_READ, audience_id)
+        return self._pages("audience_prospects", path, [], page_size, parse, AUDIENCES_READ, audience_id)
 
     # ------------------------------------------------------------------ prospecting jobs
     def start_job(self, request: JobRequest, *, idempotency_key: str) -> Started:

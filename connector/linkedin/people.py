@@ -24,15 +24,11 @@ from connector.state.prospects import fold_name
 
 NameAt = tuple[str, str, str]  # (folded first name, folded last name, folded company)
 # The ways a profile URL is written, all asked for: HubSpot compares `IN` values whole.
-URL_FORMS = (
-    "https://www.{k}",
-    "https://www.{k}/",
-    "https://{k}",
-    "https://{k}/",
-    "http://www.{k}",
-    "http://www.{k}/",
-    "www.{k}",
-    "{k}",
+URL_FORMS = tuple(
+    f"{scheme}{host}{{k}}{slash}"
+    for scheme in ("https://", "http://", "")
+    for host in ("www.", "")
+    for slash in ("", "/")
 )
 
 

@@ -14,10 +14,10 @@ Public API used by the sync and the CLI::
     mapping.company_property_definitions() -> [PropertyDefinition]   # what `setup` creates on companies
     mapping.prospecting: Prospecting | None              # accounts, search, limits, contact (+ its views)
     mapping.prospecting_property_definitions() -> [PropertyDefinition]  # what `prospecting.contact` writes
-    mapping.linkedin: LinkedIn | None                    # jobs, contact, scans (+ url_property(), scan_properties())
+    mapping.linkedin: LinkedIn | None                    # jobs, contact, scans (+ their views)
     mapping.linkedin_property_definitions() -> [PropertyDefinition]  # what `linkedin.contact` and scans write
-    scan_value(scan_property, raw) -> str | None          # a value read from a prospect's results, for HubSpot
-    mapping.cycle_dump()                                 # what the sync cycle fingerprints (no prospecting, linkedin)
+    scan_value(scan_property, raw) -> str | None         # a prospect's result value, as HubSpot takes it
+    mapping.cycle_dump()                                 # what the sync fingerprints (no linkedin etc.)
     canonical_value(mapping, property, current) -> str | None
     canonical_company_value(mapping, company property, current) -> str | None
     value_hash(value) / should_write(policy, new, current, last_written_hash)
