@@ -89,3 +89,39 @@ def test_a_scan_over_a_job_s_prospects_lands_on_the_contacts_the_job_created(
     again = run_linkedin(settings)
     assert (again.scans_started, again.results_written, again.exit_code()) == (0, 0, 0)
     assert box.hubspot.count("contacts_batch_update") == updates and api.scans_started == 1
+
+
+HUBSPOT_SCAN = """
+linkedin:
+  scans:
+    hiring_signals:
+      signal_specification: "66a1f0c2e4b0a1b2c3d4e5f6"
+      audience: hubspot
+      linkedin_url: linkedin_url
+      properties:
+        saber_scan_status: {from: status}
+        saber_scan_items:  {from: items.count, type: number}
+"""
+
+
+def test_linkedin_run_uploads_only_the_contacts_the_mapping_selects(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Through `linkedin run`, the `hubspot` audience takes the contacts `select.filters` select, each URL once."""
+    hub = box.hubspot
+    lead = hub.add_contact(
+        {"firstname": "Lea", "lifecyclestage": "lead", "linkedin_url": "https://www.linkedin.com/in/lea-lead"}
+    )
+    other = hub.add_contact(
+        {
+            "firstname": "Cus",
+            "lifecyclestage": "customer",
+            "linkedin_url": "https://www.linkedin.com/in/cus-customer",
+        }
+    )
+    settings = build(box, tmp_path, HUBSPOT_SCAN)
+    api = sandbox(box)
+    run_until(settings, lambda s: hub.contact(lead).get("saber_scan_status") == "evaluated")
+    assert dict(api.imports) == {"linkedin.com/in/lea-lead": 1}
+    assert hub.contact(other).get("saber_scan_status") is None
+    assert run_linkedin(settings).uploads_started == 0 and api.jobs_started == 1
