@@ -10,6 +10,8 @@ company properties the same way. The `prospecting` section has its own: the cont
 `prospecting.contact` sets (`setup` creates those the portal lacks, as text) and the company
 properties `accounts` reads and filters on (only checked: they are the portal's own), reported
 by `check` and stopped on by `preflight_prospecting` before the prospecting stage spends anything.
+The `linkedin` section's checks live in `connector.portal_linkedin` and are re-exported here
+(`linkedin_specs`, `linkedin_conflict`, `linkedin_problems`, `preflight_linkedin`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from connector.errors import ConfigError
 from connector.hubspot import HubSpotAdapter, PropertyInfo, PropertySpec
 from connector.mapping import FilterSpec, Mapping, enumeration_option_problems
 from connector.mapping.hints import did_you_mean
+from connector.portal_linkedin import linkedin_conflict as linkedin_conflict  # re-exported
+from connector.portal_linkedin import linkedin_problems as linkedin_problems
+from connector.portal_linkedin import linkedin_specs as linkedin_specs
+from connector.portal_linkedin import preflight_linkedin as preflight_linkedin
 
 # Mapping type -> (HubSpot type, fieldType).
 HUBSPOT_TYPES: dict[str, tuple[str, str]] = {

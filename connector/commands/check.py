@@ -17,6 +17,7 @@ from connector.portal import (
     check_object_properties,
     company_where,
     diff_properties,
+    linkedin_problems,
     missing_properties,
     option_problems,
     prospecting_problems,
@@ -116,6 +117,7 @@ def run_checks(settings: Settings) -> CheckReport:
     outputs = set(mapping.output_properties())
     inputs = set(mapping.input_properties())
     prospected = set(mapping.prospecting.contact) if mapping.prospecting is not None else set()
+    prospected |= {d.name for d in mapping.linkedin_property_definitions()}  # reported by check_linkedin
     for name in missing_properties(mapping, existing):
         if name in prospected:
             continue  # `setup` creates it: reported with its line by `check_prospecting`
@@ -141,7 +143,21 @@ def run_checks(settings: Settings) -> CheckReport:
         if not problems:
             report.ok(f"all {len(company_specs)} mapped company properties exist with compatible types")
     check_prospecting(mapping, existing, company_existing, report)
+    check_linkedin(mapping, existing, report)
     return report
+
+
+def check_linkedin(mapping: Mapping, existing: dict[str, PropertyInfo], report: CheckReport) -> None:
+    """The `linkedin` section against the portal: the contact properties it writes and the scans'
+    LinkedIn URL properties (each problem with its file:line)."""
+    if mapping.linkedin is None:
+        return
+    problems = linkedin_problems(mapping, existing)
+    for text in problems:
+        report.problem(text, 2)
+    if not problems:
+        count = len(mapping.linkedin_property_definitions())
+        report.ok(f"linkedin: the {count} contact properties it writes exist with compatible types")
 
 
 def check_prospecting(

@@ -21,6 +21,8 @@ from connector.portal import (
     WrittenSpec,
     diff_properties,
     hubspot_spec,
+    linkedin_conflict,
+    linkedin_specs,
     option_problems,
     property_spec,
     prospect_conflict,
@@ -112,6 +114,7 @@ def plan_setup(
             values = tuple(value for _, value in diff.lacking)
             after[diff.name] = replace(diff.info, options=(*diff.info.options, *values))
     plan_prospecting(plan, mapping, existing)
+    plan_linkedin(plan, mapping, existing)
     plan.option_conflicts = option_problems(mapping, after)
     company_specs = mapping.company_specs()
     if company_specs and company_existing is not None:
@@ -134,6 +137,22 @@ def plan_prospecting(plan: SetupPlan, mapping: Mapping, existing: AbcMapping[str
             continue
         plan.existing.append(name)
         if conflict := prospect_conflict(mapping, name, info):
+            plan.conflicts.append(conflict)
+
+
+def plan_linkedin(plan: SetupPlan, mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> None:
+    """Add to the contact plan the properties the `linkedin` section writes (`contact` and the scans):
+    those the portal lacks are created in the group, those it has checked."""
+    for name, spec in linkedin_specs(mapping).items():
+        if name in plan.order:
+            continue
+        plan.order.append(name)
+        info = existing.get(name)
+        if info is None:
+            plan.create.append(spec)
+            continue
+        plan.existing.append(name)
+        if conflict := linkedin_conflict(mapping, name, info):
             plan.conflicts.append(conflict)
 
 

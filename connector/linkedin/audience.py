@@ -163,7 +163,7 @@ class HubSpotAudience:
         except IntegrationsError as exc:
             self.summary.fail(f"scan:{self.scan}", exc.code or "AUDIENCE_UNREADABLE", str(exc))
             return False
-                rows = [
+        rows = [
             ProspectRow(
                 prospect_id=p.id,
                 key=p.key,
@@ -261,7 +261,12 @@ class HubSpotAudience:
             return False
         except IntegrationsError as exc:
             self.budget.release(row.credits)
-            if isinstance(exc, IntegrationsAuthError) or exc.maybe_applied or exc.status is None or exc.status >= 500:
+            if (
+                isinstance(exc, IntegrationsAuthError)
+                or exc.maybe_applied
+                or exc.status is None
+                or exc.status >= 500
+            ):
                 raise  # the API may have it: the planned row is restarted (same key) by the next run
             self.store.linkedin.job_status(row.key, "refused", str(exc))
             self.summary.fail(f"scan:{self.scan}", exc.code or f"HTTP_{exc.status}", str(exc))

@@ -27,8 +27,8 @@ from connector.hubspot.limits import MAX_BATCH
 from connector.integrations.models import ProspectSignals
 from connector.linkedin.summary import LinkedInSummary
 from connector.logs import get_logger
-from connector.mapping import canonical, value_hash, write_decision
-from connector.mapping.linkedin import LinkedInScan, scan_value
+from connector.mapping import canonical, scan_value, value_hash, write_decision
+from connector.mapping.linkedin import LinkedInScan
 from connector.state import StateStore
 from connector.state.linkedin import ResultRow
 
@@ -97,7 +97,7 @@ class ResultWriter:
         self.dry_run = dry_run
 
     def write(self, rows: Sequence[ResultRow]) -> dict[str, str]:
-        """Write these evaluated results; prospect id -> values hash of those settled (landed or unchanged)."""
+        """Write these evaluated results; prospect id -> values hash of those settled (landed, unchanged)."""
         settled: dict[str, str] = {}
         rows = [r for r in rows if r.status == "evaluated" and r.contact_id]
         for start in range(0, len(rows), MAX_BATCH):

@@ -104,6 +104,7 @@ class LinkedInRun:
             budget,
             self.now,
             self.summary.dry_run,
+            filters=self.mapping.select.filters,
         )
         scans.run()
         log.info("linkedin run", **self.summary.as_dict()["jobs"], **self.summary.as_dict()["contacts"])

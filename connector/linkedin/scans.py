@@ -47,6 +47,10 @@ from connector.state.linkedin import ResultRow, ScanRow
 log = get_logger("linkedin")
 
 CLOSED = ("collected", "failed", "cancelled", "refused")  # a scan row that needs nothing more
+# Results do not say which scan made them: right after a scan completes, a prospect evaluated
+# by an earlier scan may still show that earlier evaluation. A re-scanned prospect's results
+# are taken as the new scan's only once read this long after the scan was collected.
+RESCAN_SETTLE = timedelta(minutes=10)
 IMPORTED = "imported"
 
 
@@ -59,7 +63,8 @@ def scan_key(group: str, name: str, specification: str, audience: str, due: date
 class ScanStage:
     """Starts, follows and collects the mapping's scans (see the module); one per run, one thread.
 
-    `filters`: the mapping's `select.filters` (which HubSpot contacts the `hubspot` audience takes).
+    `filters`: the mapping's `select.filters` (which HubSpot contacts the `hubspot` audience takes);
+    `settle`: how long after a scan was collected a re-scanned prospect's results are taken as its.
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class ScanStage:
         dry_run: bool = False,
         *,
         filters: Sequence[FilterSpec] = (),
+        settle: timedelta = RESCAN_SETTLE,
     ) -> None:
         self.section = section
         self.client = client
@@ -84,16 +90,25 @@ class ScanStage:
         self.now = now
         self.dry_run = dry_run
         self.filters = filters
+        self.settle = settle
 
     def run(self) -> None:
         """Every mapped scan in turn; what fails for one is recorded against it and the others go on."""
         for name, scan in self.section.scans.items():
             try:
                 self.scan(name, scan)
-            except RUN_GOES_ON as exc:
-                code = getattr(exc, "code", None) or type(exc).__name__
-                log.warning("scan not done", scan=name, error=str(exc))
-                self.summary.fail(f"scan:{name}", str(code), str(exc))
+            except IntegrationsAuthError as exc:
+                if not isinstance(exc, IntegrationsPermissionError):
+                    raise  # a refused key: the run stops (exit 3)
+                self._failed(name, exc)
+            except (IntegrationsError, *RUN_GOES_ON) as exc:
+                self._failed(name, exc)
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        """What stopped one scan this run (a 403, an outage past its retries, a wrong shape): recorded."""
+        code = getattr(exc, "code", None) or type(exc).__name__
+        log.warning("scan not done", scan=name, error=str(exc))
+        self.summary.fail(f"scan:{name}", str(code), str(exc))
 
     def scan(self, name: str, scan: LinkedInScan) -> None:
         """One scan: follow what is open, start it when due, then read and write its pending results."""
@@ -119,7 +134,9 @@ class ScanStage:
         """Never planned, or planned `every_days` ago or longer."""
         return last is None or self.now >= last.planned_at + timedelta(days=scan.every_days)
 
-    def begin(self, name: str, scan: LinkedInScan, audience: HubSpotAudience | None, last: ScanRow | None) -> None:
+    def begin(
+        self, name: str, scan: LinkedInScan, audience: HubSpotAudience | None, last: ScanRow | None
+    ) -> None:
         """Plan the due scan on its audience (uploading new URLs first for `hubspot`), then start it."""
         if audience is not None:
             audience.upload()
@@ -147,7 +164,9 @@ class ScanStage:
             return scan.audience
         last = self.store.linkedin.last_job("job", scan.audience)
         if last is None or last.status != IMPORTED:
-            older = [r for r in self.store.linkedin.jobs(limit=500) if r.kind == "job" and r.name == scan.audience]
+            older = [
+                r for r in self.store.linkedin.jobs(limit=500) if r.kind == "job" and r.name == scan.audience
+            ]
             last = next((r for r in older if r.status == IMPORTED), None)
         if last is None or last.audience_id is None:
             log.info("scan waits for its job's first import", scan=name, job=scan.audience)
@@ -168,7 +187,12 @@ class ScanStage:
             self.summary.fail(f"scan:{name}", exc.code or "FORBIDDEN", str(exc))
             return
         except IntegrationsError as exc:
-            if isinstance(exc, IntegrationsAuthError) or exc.maybe_applied or exc.status is None or exc.status >= 500:
+            if (
+                isinstance(exc, IntegrationsAuthError)
+                or exc.maybe_applied
+                or exc.status is None
+                or exc.status >= 500
+            ):
                 raise
             self.store.linkedin.scan_status(row.key, "refused", str(exc))
             self.summary.scans_failed += 1
@@ -180,7 +204,7 @@ class ScanStage:
 
     # ---------------------------------------------------------------- following
     def follow(self, name: str, row: ScanRow) -> None:
-        """Read a started scan; once completed, its mapped prospects get pending results and it is collected."""
+        """Read a started scan; once completed, its mapped prospects get pending results; it is collected."""
         assert row.scan_id is not None
         found = self.client.scan(row.scan_id)
         if found.status in ("failed", "cancelled"):
@@ -231,13 +255,15 @@ class ScanStage:
             try:
                 signals = self.client.prospect_signals(row.prospect_id, min_score=scan.min_score)
             except RUN_GOES_ON as exc:  # a wrong shape, a refusal, an outage: read again next run
-                self.summary.fail(f"prospect:{row.prospect_id}", getattr(exc, "code", None) or "UNREADABLE", str(exc))
+                self.summary.fail(
+                    f"prospect:{row.prospect_id}", getattr(exc, "code", None) or "UNREADABLE", str(exc)
+                )
                 continue
-            if signals.status != "evaluated":
+            if signals.status != "evaluated" or self.unsettled(row):
                 self.summary.results_pending += 1
                 continue
             values = scan_values(scan, signals)
-            for prop, error in values.errors.items():
+            for error in values.errors.values():
                 self.summary.fail(f"prospect:{row.prospect_id}", "CONVERSION_ERROR", error)
             self.summary.results_evaluated += 1
             read.append(
@@ -255,6 +281,12 @@ class ScanStage:
         writer = ResultWriter(name, scan, self.hubspot, self.store, self.summary)
         settled = writer.write([*evaluated, *read])
         self.store.linkedin.results_written(name, settled)
+
+    def unsettled(self, row: ResultRow) -> bool:
+        """A re-scanned prospect (written before) read too soon: its answer may be the earlier scan's."""
+        return (
+            row.written_hash is not None and row.read_at is not None and self.now < row.read_at + self.settle
+        )
 
     def _hubspot_audience(self, name: str, scan: LinkedInScan) -> HubSpotAudience | None:
         if scan.audience_kind(self.section.jobs) != "hubspot":

@@ -107,12 +107,16 @@ def _invalid(field_name: str, message: str, status: int = 400) -> ApiError:
 
 @dataclass
 class _Key:
+    """An API key's grants: what it may do, and where."""
+
     permissions: frozenset[str]
     groups: frozenset[str] | None  # None: every group
 
 
 @dataclass
 class _Audience:
+    """An audience ("imported list"): its prospects, and the job filling it (409 until done)."""
+
     id: str
     group: str
     name: str
@@ -125,6 +129,8 @@ class _Audience:
 
 @dataclass
 class _Job:
+    """A prospecting job; its status is derived from the clock, its import applied once by `_settle`."""
+
     id: str
     group: str
     body: dict[str, Any]  # canonical field names
@@ -202,6 +208,8 @@ def _stage(status: str, progress: float) -> dict[str, Any]:
 
 @dataclass
 class _Scan:
+    """A signal scan; like a job, its status is derived from the clock."""
+
     id: str
     group: str
     specification: str
@@ -233,6 +241,8 @@ class _Scan:
 
 @dataclass(frozen=True)
 class _Evaluation:
+    """When one scan evaluates one prospect, and with which specification (results are seeded by it)."""
+
     due: float  # when the prospect is evaluated
     specification: str
 
@@ -240,8 +250,8 @@ class _Evaluation:
 class IntegrationsSandbox(SandboxServer):
     """The account-group API on a loopback port: groups, keys, jobs, audiences, scans, results.
 
-    Test dials: `add_key`, `add_group`, `add_specification`, `fail_next_job`, `fail_next_scan`,
-    `hold_pending`/`release_pending`, `plan_cap`, `credits`, `pool_size`, `job_seconds`,
+    Test dials: `add_key`, `add_group`, `connect_linkedin`, `add_specification`, `fail_next_job`,
+    `fail_next_scan`, `hold_pending`/`release_pending`, `plan_cap`, `credits`, `pool_size`, `job_seconds`,
     `scan_seconds`, `evaluate_seconds`, `job_fields` (the body names it expects, assumption I1).
     Counters: `credits_used`, `jobs_started`, `scans_started`, `imports` (linkedin key -> times
     imported), plus the base class's request log and `count(endpoint)`.
@@ -340,14 +350,21 @@ class IntegrationsSandbox(SandboxServer):
         self._idempotent: dict[tuple[str, str, str], tuple[str, str]] = {}  # (group, kind, key) -> (body, id)
         self._next_failures: list[str] = []
         self._next_scan_failures: list[str] = []
+        self._unconnected: set[str] = set()  # groups with no LinkedIn account connected
         self.group_id = self.add_group("Sandbox")
 
     # ------------------------------------------------------------------ test controls
-    def add_group(self, name: str) -> str:
-        """A new account group (24 hex id) with the default specifications; returns its id."""
+    def add_group(self, name: str, *, linkedin_connected: bool = True) -> str:
+        """A new account group (24 hex id) with the default specifications; returns its id.
+
+        Groups exist before a LinkedIn account is connected; in one without, starting a job or a
+        scan (both use LinkedIn data) is a 409 LINKEDIN_NOT_CONNECTED ("a state that prevents it").
+        """
         with self._lock:
             gid = hex_id("group", str(self._seed), str(len(self._groups)), name)
             self._groups[gid] = {"id": gid, "name": name, "createdAt": iso(time.time())}
+            if not linkedin_connected:
+                self._unconnected.add(gid)
             self._specs[gid] = {
                 sid: {"id": sid, "name": n, "description": d, "sources": ["linkedin_posts", "job_postings"]}
                 for sid, n, d in DEFAULT_SPECIFICATIONS
@@ -367,6 +384,20 @@ class IntegrationsSandbox(SandboxServer):
             self._specs[gid][sid] = {"id": sid, "name": name, "description": description, "sources": []}
             return sid
 
+    def connect_linkedin(self, group: str, connected: bool = True) -> None:
+        """Connect (or disconnect) a group's LinkedIn account."""
+        with self._lock:
+            (self._unconnected.discard if connected else self._unconnected.add)(group)
+
+    def _need_linkedin(self, group: str) -> None:
+        if group in self._unconnected:
+            raise ApiError(
+                409,
+                "LINKEDIN_NOT_CONNECTED",
+                "No LinkedIn account is connected in this account group",
+                {"accountGroupId": group},
+            )
+
     def fail_next_job(self, code: str = "UPSTREAM_ERROR") -> None:
         """The next job started ends `failed` with `code`, importing nothing."""
         with self._lock:
@@ -383,6 +414,7 @@ class IntegrationsSandbox(SandboxServer):
             self._held.add(prospect_id)
 
     def release_pending(self, prospect_id: str) -> None:
+        """Let a held prospect be evaluated (at once, when its scan's evaluation is already due)."""
         with self._lock:
             self._held.discard(prospect_id)
 
@@ -423,10 +455,12 @@ class IntegrationsSandbox(SandboxServer):
         return hex_id("prospect", group or self.group_id, linkedin_key(linkedin_url))
 
     def job_view(self, job_id: str) -> dict[str, Any]:
+        """What `GET /prospecting/{id}` answers for this job now (its `data`)."""
         with self._lock:
             return self._jobs[job_id].view(time.time(), full=True)
 
     def audience_prospect_ids(self, audience_id: str) -> list[str]:
+        """An audience's prospect ids in import order, even while a job fills it."""
         with self._lock:
             self._settle(time.time())
             return list(self._audiences[audience_id].prospects)
@@ -552,6 +586,7 @@ class IntegrationsSandbox(SandboxServer):
         if replay is not None:
             job = self._jobs[replay]
             return {"jobId": job.id, "status": job.status(time.time()), "createdAt": iso(job.created)}, 200
+        self._need_linkedin(group_id)
         if body.get("audienceId"):
             self._ready_audience(group_id, body["audienceId"])  # one job fills an audience at a time
         multiplier = 2 if body.get("searchEmails") else 1
@@ -770,6 +805,7 @@ class IntegrationsSandbox(SandboxServer):
                 "status": scan.status(time.time()),
                 "createdAt": iso(scan.created),
             }, 200
+        self._need_linkedin(group_id)
         audience = self._ready_audience(group_id, body["audienceId"])
         now = time.time()
         scan = _Scan(

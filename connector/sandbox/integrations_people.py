@@ -119,13 +119,13 @@ def _company(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def _person(first: str, last: str, slug: str, rng: random.Random) -> dict[str, Any]:
+def _person(first: str, last: str | None, slug: str, rng: random.Random) -> dict[str, Any]:
     title = rng.choice(_TITLES)
     company = _company(rng)
     return {
         "firstName": first,
         "lastName": last,
-        "name": f"{first} {last}",
+        "name": f"{first} {last}" if last else first,
         "headline": f"{title} at {company['name']}",
         "about": f"{first} works on {rng.choice(('platforms', 'growth', 'data', 'security'))}.",
         "photoUrl": f"https://media.licdn.com/dms/image/{hex_id('photo', slug)}",
@@ -147,9 +147,12 @@ def universe_person(index: int) -> dict[str, Any]:
 def person_from_url(url: str) -> dict[str, Any]:
     """The person an uploaded profile URL imports, named after its slug ('jane-doe-12ab' -> Jane Doe)."""
     slug = profile_slug(url)
-    words = [w for w in re.split(r"[-_]+", slug) if w.isalpha()] or [slug or "unknown"]
+    parts = re.split(r"[-_]+", slug)
+    if len(parts) > 1 and re.fullmatch(r"[0-9a-f]{5,}", parts[-1].lower()):
+        parts = parts[:-1]  # LinkedIn's de-duplicating suffix ('jane-doe-3f9a2c'), not a name
+    words = [w for w in parts if w.isalpha()] or [slug or "unknown"]
     first = words[0].capitalize()
-    last = " ".join(w.capitalize() for w in words[1:]) or "Unknown"
+    last = " ".join(w.capitalize() for w in words[1:]) or None
     return _person(first, last, slug, _rng("url", slug.lower()))
 
 

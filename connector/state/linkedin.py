@@ -148,9 +148,7 @@ class LinkedInState:
             self._status(conn, key, status, error)
 
     def _status(self, conn: Connection, key: str, status: str, error: str | None) -> None:
-        done = conn.execute(select(linkedin_jobs.c.status).where(linkedin_jobs.c.key == key)).scalar()
-        if done != "imported":
-            set_status(conn, linkedin_jobs, key, status, error, self._db.clock())
+        set_status(conn, linkedin_jobs, key, status, error, self._db.clock(), final=("imported",))
 
     def job_imported(self, key: str) -> None:
         """Every prospect of this completed job's audience is in HubSpot (created or matched)."""

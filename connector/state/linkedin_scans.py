@@ -40,13 +40,19 @@ def insert_or_get(db: Database, table: Table, values: Mapping[str, Any]) -> Row[
 
 
 def set_status(
-    conn: Connection, table: Table, key: str, status: str, error: str | None, now: datetime
+    conn: Connection,
+    table: Table,
+    key: str,
+    status: str,
+    error: str | None,
+    now: datetime,
+    final: tuple[str, ...] = (),
 ) -> None:
-    """Move a job or scan to `status` (with its error); a terminal status also stamps `finished_at`."""
+    """Move a job or scan to `status` and its error unless `final`; terminal ones stamp `finished_at`."""
     values: dict[str, Any] = {"status": status, "error": clip(error)}
     if status in TERMINAL:
         values["finished_at"] = func.coalesce(table.c.finished_at, now)
-    conn.execute(update(table).where(table.c.key == key).values(**values))
+    conn.execute(update(table).where(table.c.key == key, table.c.status.not_in(final)).values(**values))
 
 
 def dumps(value: Mapping[str, Any]) -> str:
@@ -125,12 +131,12 @@ class LinkedInScans:
                 .where(t.c.key == key)
                 .values(scan_id=scan_id, started_at=func.coalesce(t.c.started_at, now))
             )
-            set_status(conn, t, key, status, None, now)
+            set_status(conn, t, key, status, None, now, final=("collected",))
 
     def scan_status(self, key: str, status: str, error: str | None = None) -> None:
-        """The scan's status as last read (or `refused` with why); terminal ones stamp `finished_at`."""
+        """The scan's status as last read (or `refused` with why); a collected scan stays collected."""
         with self._db.write() as conn:
-            set_status(conn, linkedin_scans, key, status, error, self._db.clock())
+            set_status(conn, linkedin_scans, key, status, error, self._db.clock(), final=("collected",))
 
     def scan_collected(self, key: str) -> None:
         """Every result of this completed scan was read (pending ones are kept in `linkedin_results`)."""

@@ -163,6 +163,19 @@ def test_a_key_reaches_only_its_groups(box: IntegrationsSandbox) -> None:
     assert status == 404 and body["error"]["code"] == "NOT_FOUND"
 
 
+def test_a_group_without_linkedin_refuses_jobs_and_scans_with_409(box: IntegrationsSandbox) -> None:
+    """In a group with no LinkedIn account connected a job or scan start is 409 until one is connected."""
+    group = box.add_group("Unconnected", linkedin_connected=False)
+    api = Api(box, group=group)
+    audience = api.audience()
+    status, body = api.start_job(search_job(audience))
+    assert status == 409 and body["error"]["code"] == "LINKEDIN_NOT_CONNECTED"
+    scan = {"signalSpecificationId": SPEC, "audienceId": audience}
+    assert api.call("POST", "/signals/scans", json=scan)[1]["error"]["code"] == "LINKEDIN_NOT_CONNECTED"
+    box.connect_linkedin(group)
+    assert api.start_job(search_job(audience))[0] == 202 and box.jobs_started == 1
+
+
 def test_unknown_ids_are_404(api: Api) -> None:
     """A job, audience, its prospects, a scan or a prospect that does not exist answers 404 NOT_FOUND."""
     missing = "0" * 24
@@ -440,17 +453,28 @@ def test_url_upload_imports_one_prospect_per_url_named_from_its_slug(
     api: Api, box: IntegrationsSandbox
 ) -> None:
     """Each uploaded profile URL becomes one prospect named after its slug, with a stable id, at 1 credit each."""
-    urls = ["https://www.linkedin.com/in/jane-doe-12ab", "https://linkedin.com/in/Omar-Haddad/"]
+    urls = [
+        "https://www.linkedin.com/in/jane-doe-12ab",
+        "https://linkedin.com/in/Omar-Haddad/",
+        "https://www.linkedin.com/in/ann-marie-fadbec",
+        "https://www.linkedin.com/in/bob",
+    ]
     audience = api.audience()
     job = api.start_job(
         {"source": "url_upload", "profileUrls": urls, "maxResults": 1, "audienceId": audience}
     )
     api.finished(job[1]["data"]["jobId"])
     people = api.all_items(f"/audiences/{audience}/prospects", 100)
-    assert [(p["firstName"], p["lastName"]) for p in people] == [("Jane", "Doe"), ("Omar", "Haddad")]
+    names = [(p["firstName"], p["lastName"], p["name"]) for p in people]
+    assert names == [
+        ("Jane", "Doe", "Jane Doe"),
+        ("Omar", "Haddad", "Omar Haddad"),
+        ("Ann", "Marie", "Ann Marie"),  # LinkedIn's hex suffix is no name
+        ("Bob", None, "Bob"),
+    ]
     assert people[0]["linkedinUrl"] == "https://www.linkedin.com/in/jane-doe-12ab"
     assert [p["id"] for p in people] == [box.prospect_id_for(u) for u in urls]
-    assert box.credits_used == 2 and box.prospect(people[1]["id"])["publicIdentifier"] == "Omar-Haddad"
+    assert box.credits_used == 4 and box.prospect(people[1]["id"])["publicIdentifier"] == "Omar-Haddad"
 
 
 def test_uploading_a_prospect_again_is_charged_again_into_the_same_prospect(

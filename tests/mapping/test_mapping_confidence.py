@@ -119,7 +119,7 @@ ERRORS = [
         edit("version: 1\n", "version: 1\nmin_confidance: 0.7\n"),
         "min_confidance",
         "min_confidance: found unknown key 'min_confidance', allowed: version, external_source, select, inputs, "
-        "signals, properties, hubspot_group; did you mean 'min_confidence'? (also: min_confidence, companies, prospecting)",
+        "signals, properties, hubspot_group; did you mean 'min_confidence'? (also: min_confidence, companies, prospecting, linkedin)",
     ),
     (
         "property threshold out of range",

@@ -568,6 +568,7 @@ def schema_errors(root: dict[str, Any], schema: dict[str, Any], value: Any, path
         "$ref", "$defs", "$schema", "anyOf", "type", "enum", "const", "properties", "required",
         "additionalProperties", "patternProperties", "items", "pattern", "minLength", "maxLength",
         "minimum", "maxItems", "minItems", "minProperties", "default", "description", "title",
+        "maximum", "exclusiveMinimum",
     }  # fmt: skip
     assert set(schema) <= known, set(schema) - known
     errors: list[str] = []
@@ -590,6 +591,14 @@ def schema_errors(root: dict[str, Any], schema: dict[str, Any], value: Any, path
             errors.append(f"{path}: bad length")
     if isinstance(value, int | float) and "minimum" in schema and value < schema["minimum"]:
         errors.append(f"{path}: below minimum")
+    if (
+        isinstance(value, int | float)
+        and "exclusiveMinimum" in schema
+        and value <= schema["exclusiveMinimum"]
+    ):
+        errors.append(f"{path}: not above exclusiveMinimum")
+    if isinstance(value, int | float) and "maximum" in schema and value > schema["maximum"]:
+        errors.append(f"{path}: above maximum")
     if isinstance(value, list):
         if len(value) > schema.get("maxItems", 10**9) or len(value) < schema.get("minItems", 0):
             errors.append(f"{path}: bad item count")

@@ -301,6 +301,7 @@ def test_a_scan_is_planned_once_followed_and_collected(store: StateStore, clock:
     assert (open_scan.scan_id, open_scan.started_at, open_scan.finished_at) == ("scan-1", started, finished)
     collected = clock.tick()
     li.scan_collected("s1")
+    li.scan_status("s1", "completed")  # a late status read does not reopen a collected scan
     assert li.open_scans() == []
     clock.tick()
     li.plan_scan("s2", "hiring_signals", "spec", "aud-1")

@@ -1,0 +1,1 @@
+"""Tests of the account-group API client (connector.integrations)."""
