@@ -71,6 +71,7 @@ def test_dry_run_starts_nothing_and_prints_the_estimate(box: RunningSandbox, tmp
         run_cli("linkedin", "run", "--dry-run", "--output", "json", env=env, cwd=tmp_path).stdout
     )
     assert as_json["would_start"][0]["credits"] == 5 and as_json["dry_run"] is True
+    assert as_json["credits"] == {"budget": 500, "estimated": 5, "held": 0}
     status = json.loads(run_cli("status", "--output", "json", env=env, cwd=tmp_path).stdout)
     assert status["last_runs"] == [] and not status["linkedin"]
 
