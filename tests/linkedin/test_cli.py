@@ -55,6 +55,8 @@ def test_run_json_then_status_and_explain_show_the_job(box: RunningSandbox, tmp_
     explained = json.loads(run_cli("explain", cid, "--output", "json", env=env, cwd=tmp_path).stdout)
     assert [p["job"] for p in explained["linkedin"]["prospects"]] == ["platform_leaders"]
     assert explained["linkedin"]["prospects"][0]["status"] == "created"
+    text = run_cli("explain", cid, env=env, cwd=tmp_path).stdout
+    assert "created by the connector; jobs: platform_leaders" in text
 
 
 def test_dry_run_starts_nothing_and_prints_the_estimate(box: RunningSandbox, tmp_path: Path) -> None:
