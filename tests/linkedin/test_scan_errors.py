@@ -78,7 +78,7 @@ def test_a_scan_on_an_audience_still_being_filled_starts_once_it_is_ready(
     client = IntegrationsClient(api.url, api.api_key)
     try:
         audience = client.create_audience("filled slowly")
-        api.job_seconds = 1.5
+        api.job_seconds = 3.0
         urls = ["https://www.linkedin.com/in/slow-one", "https://www.linkedin.com/in/slow-two"]
         request = JobRequest("url_upload", {"profileUrls": urls}, None, False, audience.id)
         job = client.start_job(request, idempotency_key="test-slow-fill")
@@ -94,7 +94,7 @@ def test_a_scan_on_an_audience_still_being_filled_starts_once_it_is_ready(
         assert first.failures == [] and api.scans_started == 0
         (row,) = w.store.linkedin.open_scans()
         assert row.status == "planned" and row.scan_id is None
-        wait_for(lambda: client.job(job.id).finished, timeout=10)
+        wait_for(lambda: client.job(job.id).finished, timeout=15)
         w.run()
         assert api.scans_started == 1
         (started,) = w.store.linkedin.scans()
