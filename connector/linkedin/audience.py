@@ -239,12 +239,12 @@ class HubSpotAudience:
         key = upload_key(self.client.group(), body)
         row = self.store.linkedin.plan_job(key, UPLOAD, self.scan, body, request.credits(), audience)
         self.store.linkedin.record_uploads(key, {p.key: (p.url, p.contact_id) for p in chunk})
-        return self._start(row, held=False) is not False
+        return self._start(row) is not False
 
-    def _start(self, row: JobRow, *, held: bool = False) -> bool | None:
+    def _start(self, row: JobRow) -> bool | None:
         """Start (or restart with the same key) a planned upload: True started, None waits, False stop."""
         request = request_of(row)
-        if not held and not self.budget.hold(row.credits):
+        if not self.budget.hold(row.credits):
             return None  # no room left this run: the planned row is started by a later run
         try:
             started = self.client.start_job(request, idempotency_key=row.key)
@@ -260,14 +260,11 @@ class HubSpotAudience:
             self.summary.fail(f"scan:{self.scan}", exc.code or "FORBIDDEN", str(exc))
             return False
         except IntegrationsError as exc:
+            if exc.maybe_applied:  # the API may have started it: its credits stay held
+                raise  # the planned row is restarted (same key: a replay) by the next run
             self.budget.release(row.credits)
-            if (
-                isinstance(exc, IntegrationsAuthError)
-                or exc.maybe_applied
-                or exc.status is None
-                or exc.status >= 500
-            ):
-                raise  # the API may have it: the planned row is restarted (same key) by the next run
+            if isinstance(exc, IntegrationsAuthError) or exc.status is None or exc.status >= 500:
+                raise
             self.store.linkedin.job_status(row.key, "refused", str(exc))
             self.summary.fail(f"scan:{self.scan}", exc.code or f"HTTP_{exc.status}", str(exc))
             return False

@@ -86,15 +86,12 @@ class ResultWriter:
         hubspot: HubSpotAdapter,
         store: StateStore,
         summary: LinkedInSummary,
-        *,
-        dry_run: bool = False,
     ) -> None:
         self.name = name
         self.scan = scan
         self.hubspot = hubspot
         self.store = store
         self.summary = summary
-        self.dry_run = dry_run
 
     def write(self, rows: Sequence[ResultRow]) -> dict[str, str]:
         """Write these evaluated results; prospect id -> values hash of those settled (landed, unchanged)."""
@@ -131,8 +128,6 @@ class ResultWriter:
             else:
                 self.summary.results_unchanged += 1
                 settled[row.prospect_id] = done
-        if self.dry_run:
-            return {}
         return settled | self._send(planned)
 
     def updates(

@@ -78,7 +78,7 @@ def test_a_scan_on_an_audience_still_being_filled_starts_once_it_is_ready(
     client = IntegrationsClient(api.url, api.api_key)
     try:
         audience = client.create_audience("filled slowly")
-        api.job_seconds = 1.5
+        api.job_seconds = 3.0
         urls = ["https://www.linkedin.com/in/slow-one", "https://www.linkedin.com/in/slow-two"]
         request = JobRequest("url_upload", {"profileUrls": urls}, None, False, audience.id)
         job = client.start_job(request, idempotency_key="test-slow-fill")
@@ -94,7 +94,7 @@ def test_a_scan_on_an_audience_still_being_filled_starts_once_it_is_ready(
         assert first.failures == [] and api.scans_started == 0
         (row,) = w.store.linkedin.open_scans()
         assert row.status == "planned" and row.scan_id is None
-        wait_for(lambda: client.job(job.id).finished, timeout=10)
+        wait_for(lambda: client.job(job.id).finished, timeout=15)
         w.run()
         assert api.scans_started == 1
         (started,) = w.store.linkedin.scans()
@@ -190,3 +190,18 @@ def test_a_later_result_keeps_a_person_s_edit_and_nothing_found_clears_only_the_
         assert values["saber_scan_top"] == after[name]
         if after[name] is None:
             assert values["saber_scan_items"] == "0" and values["saber_scan_score"] is None
+
+
+def test_a_lost_answer_to_an_upload_or_a_scan_start_is_replayed_never_started_twice(world: World) -> None:
+    """An upload and a scan whose start was applied but whose answer was lost are sent again with the same key: one of each, each URL imported once."""
+    world.api.reset_next(endpoint="job_start", after=True)
+    world.api.reset_next(endpoint="scan_start", after=True)
+    world.run()
+    world.run_until(lambda s: landed(world))
+    assert world.api.jobs_started == 1 and world.api.scans_started == 1
+    assert set(world.api.imports.values()) == {1} and len(world.api.imports) == len(SELECTED)
+    for endpoint in ("job_start", "scan_start"):
+        sent = world.api.requests_to(endpoint)
+        assert [r.status for r in sent][-1] == 200  # the replay
+        keys = {next(v for k, v in r.headers.items() if k.lower() == "idempotency-key") for r in sent}
+        assert len(keys) == 1 and len(sent) == 2

@@ -127,9 +127,9 @@ class World:
 
     def prospect_of(self, name: str) -> str:
         """The account-group prospect id of a contact's LinkedIn URL."""
-        key = linkedin_key(self.box.hubspot.contact(self.contacts[name]).get("linkedin_url"))
-        found = [p["id"] for p in self.api.prospects() if linkedin_key(p.get("linkedinUrl")) == key]
-        return found[0] if found else ""
+        return self.api.prospect_id_for(
+            str(self.box.hubspot.contact(self.contacts[name]).get("linkedin_url"))
+        )
 
     def updates(self) -> int:
         return self.box.hubspot.count("contacts_batch_update")
@@ -208,9 +208,10 @@ def test_each_selected_url_is_uploaded_once_and_the_evaluated_results_land_on_th
     first = world.run()
     assert first.failures == []
     assert first.uploads_started == 1 and first.urls_uploaded == len(SELECTED)
-    assert world.api.scans_started == 0  # the scan waits for its upload to be imported
     done = world.run_until(lambda s: s.results_evaluated > 0 and s.results_pending == 0)
     assert done.failures == []
+    # The scan waited for its upload to be imported: started once, never answered 409.
+    assert [r.status for r in world.api.requests_to("scan_start")] == [202]
     assert sorted(world.api.imports) == sorted(linkedin_key(PEOPLE[n][1]) for n in SELECTED)
     assert set(world.api.imports.values()) == {1}
     assert world.api.scans_started == 1
@@ -273,8 +274,7 @@ def test_a_new_contact_s_url_is_uploaded_alone_when_the_scan_is_next_due(world: 
 
 def test_a_pending_prospect_gets_nothing_until_it_is_evaluated(world: World) -> None:
     """A prospect still pending gets nothing written while the others land; once evaluated, a later run writes it."""
-    world.run()
-    held = wait_for(lambda: world.prospect_of("bob"))  # uploaded: a prospect now, not scanned yet
+    held = world.prospect_of("bob")  # the id its upload will give it
     world.api.hold_pending(held)
     others = [n for n in SELECTED if n != "bob"]
     summary = world.run_until(
