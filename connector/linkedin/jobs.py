@@ -200,6 +200,9 @@ class JobStage:
                 # recorded and its rerun the same day derive the same key.
                 out.append(Due(name, job, self.now.replace(hour=0, minute=0, second=0, microsecond=0)))
                 continue
+            if last.status == "refused" and dict(last.request) != canonical_request(job):
+                out.append(Due(name, job, self.now))  # refused, then corrected: at once
+                continue
             due_at = last.planned_at + timedelta(days=job.every_days)
             if self.now >= due_at:
                 out.append(Due(name, job, due_at))

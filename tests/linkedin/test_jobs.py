@@ -26,6 +26,7 @@ from tests.linkedin.world import (
     sandbox,
     started_job_ids,
 )
+from tests.support import wait_for
 
 START = "job_start"
 
@@ -213,3 +214,31 @@ def test_a_job_that_does_not_fit_what_is_left_waits_for_the_next_run(
     second = run_linkedin(settings)
     assert (second.jobs_started, second.jobs_deferred) == (1, 0)
     assert sandbox(box).jobs_started == 2 and len(set(started_job_ids(settings))) == 2
+
+
+def test_a_job_due_again_starts_under_a_new_key_and_creates_nobody_twice(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Once `every_days` has passed the job starts again with another key; its prospects are known, none created."""
+    settings = build(box, tmp_path, linkedin_section(every_days=0.00002))  # due again after 1.7 s
+    run_linkedin(settings)
+    jobs_finished(box, settings)
+    assert run_linkedin(settings).contacts_created == 5
+    wait_for(lambda: run_linkedin(settings).jobs_started == 1, timeout=15, interval=0.2)
+    jobs_finished(box, settings)
+    again = run_linkedin(settings)
+    assert (again.prospects_imported, again.contacts_created) == (5, 0)
+    assert sandbox(box).jobs_started == 2 and len({key_of(r) for r in sandbox(box).requests_to(START)}) == 2
+    assert max(contacts_by_profile(box).values()) == 1
+
+
+def test_a_refused_job_corrected_in_the_mapping_starts_at_once(box: RunningSandbox, tmp_path: Path) -> None:
+    """Refused (422), then its max_results lowered in the mapping: the next run starts it without waiting every_days."""
+    settings = build(box, tmp_path, linkedin_section(max_results=50))
+    sandbox(box).plan_cap = 20
+    assert run_linkedin(settings).exit_code() == 1
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        mapping.read_text(encoding="utf-8").replace("max_results: 50", "max_results: 5"), "utf-8"
+    )
+    assert run_linkedin(settings).jobs_started == 1 and sandbox(box).jobs_started == 1

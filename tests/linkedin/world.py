@@ -25,7 +25,9 @@ SEARCH = "3318"
 URL_PROPERTY = "saber_linkedin_url"
 
 
-def linkedin_section(max_results: int = 5, budget: int = 500, search_emails: bool = False) -> str:
+def linkedin_section(
+    max_results: int = 5, budget: int = 500, search_emails: bool = False, every_days: float = 7
+) -> str:
     """The mapping's `linkedin` section: one job over saved search 3318 and the issue's contact part."""
     return f"""
 linkedin:
@@ -36,7 +38,7 @@ linkedin:
       saved_search_id: "{SEARCH}"
       max_results: {max_results}
       search_emails: {"true" if search_emails else "false"}
-      every_days: 7
+      every_days: {every_days}
   contact:
     firstname: firstName
     lastname: lastName
