@@ -10,17 +10,20 @@ with the mapping's `contact` values through HubSpot's batch create.
 Never twice: each prospect is claimed in the state before its create is sent and marked created
 with HubSpot's id once the answer says so. Claims an earlier run left (a crash, a lost answer:
 `CreateMaybeApplied`) are settled first, before anything is created: looked up in HubSpot by
-their LinkedIn URL and name, recorded as created when found, released otherwise. A job is marked
-imported only once all of its prospects are settled, so a run cut short imports it again, and
-what it already did is then known.
+their LinkedIn URL and name, recorded as created when found, released otherwise. HubSpot's search
+lags behind its writes by a few seconds, so a claim younger than `SEARCH_LAG` that the search does
+not find yet is kept (its job waits for a later run) rather than released and created twice. A
+job is marked imported only once all of its prospects are settled, so a run cut short imports it
+again, and what it already did is then known.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from connector.clock import utcnow
 from connector.hubspot.adapter import HubSpotAdapter
 from connector.hubspot.errors import CreateMaybeApplied
 from connector.hubspot.records import NewContact
@@ -39,7 +42,9 @@ log = get_logger("linkedin")
 
 COMPANY_FIELD = "company.name"
 DONE = ("created", "matched", "uploaded")
-UNCERTAIN = ("UNATTRIBUTED",)  # a create HubSpot may have made although it said otherwise: kept claimed
+UNCERTAIN = ("UNATTRIBUTED",)
+# How long after its create a contact may still be missing from HubSpot's search results.
+SEARCH_LAG = timedelta(seconds=10)  # a create HubSpot may have made although it said otherwise: kept claimed
 
 
 class Importer:
@@ -81,10 +86,16 @@ class Importer:
             )
             if cid:
                 found[claim.prospect_id] = cid
+        now = utcnow()
+        lost = [c for c in claims if c.prospect_id not in found]
+        young = {c.prospect_id for c in lost if now - c.seen_at < SEARCH_LAG}  # perhaps not searchable yet
         self.store.linkedin.record_created(found)
-        self.store.linkedin.release([c.prospect_id for c in claims if c.prospect_id not in found])
+        self.store.linkedin.release([c.prospect_id for c in lost if c.prospect_id not in young])
         self.summary.recovered += len(found)
-        log.info("linkedin claims settled", found=len(found), released=len(claims) - len(found))
+        self.summary.claims_waiting = len(young)
+        log.info(
+            "linkedin claims settled", found=len(found), released=len(lost) - len(young), kept=len(young)
+        )
 
     # ---------------------------------------------------------------- one job
     def run(self, row: JobRow) -> bool:
@@ -111,15 +122,19 @@ class Importer:
     def import_prospects(self, job: str, prospects: Sequence[Prospect]) -> bool:
         """Match or create each prospect once; whether every one is settled (none left claimed)."""
         known = self.store.linkedin.prospects([p.id for p in prospects])
-        fresh = [p for p in prospects if p.id not in known or known[p.id].status not in DONE]
+        waiting = any(known[p.id].status not in DONE for p in prospects if p.id in known)  # claims kept
+        fresh = [p for p in prospects if p.id not in known]
         if not fresh:
-            return True
+            return not waiting
         same_key = self.store.linkedin.prospects_by_key([p.key for p in fresh if p.key])
         matched: dict[str, str] = {}
         for p in fresh:
             earlier = same_key.get(p.key) if p.key else None
             if earlier is not None and earlier.contact_id and earlier.status in DONE:
                 matched[p.id] = earlier.contact_id
+            elif earlier is not None:  # the same person under another id, claimed: wait for it
+                waiting = True
+        fresh = [p for p in fresh if p.id in matched or not (p.key and p.key in same_key)]
         todo = [p for p in fresh if p.id not in matched]
         by_key = self.people.by_keys({p.key: p.linkedin_url for p in todo if p.key})
         for p in todo:
@@ -132,9 +147,10 @@ class Importer:
             if cid:
                 matched[p.id] = cid
         if matched:
-            self.store.linkedin.record_matched(matched, job)
+            rows = [self._row(job, p, "matched") for p in fresh if p.id in matched]
+            self.store.linkedin.record_matched(matched, job, known=rows)
             self.summary.contacts_matched += len(matched)
-        return self._create(job, [p for p in fresh if p.id not in matched])
+        return self._create(job, [p for p in fresh if p.id not in matched]) and not waiting
 
     def _create(self, job: str, prospects: Sequence[Prospect]) -> bool:
         """Claim, then create these people (one per LinkedIn key); whether all are settled."""
@@ -149,29 +165,33 @@ class Importer:
         people = list(first.values())
         if not people:
             return True
-        self.store.linkedin.claim([self._claim(job, p) for p in people])
+        self.store.linkedin.claim([self._row(job, p, "claimed") for p in people])
         inputs = [NewContact(p.id, self._values(p)) for p in people]
         try:
             result = self.hubspot.contacts.create(inputs)
         except CreateMaybeApplied as exc:
             # What landed is kept; what was never sent is released; the rest stays claimed and is
             # looked up in HubSpot by the next run before anything is sent again.
-            self._record(job, exc.result.created, twins)
+            self._record(job, exc.result.created, twins, first)
             self._refused(exc.result.failures)
             self.store.linkedin.release([k for k in exc.unsent if k not in exc.result.created])
             raise
-        self._record(job, result.created, twins)
+        self._record(job, result.created, twins, first)
         self._refused(result.failures)
         # Refused creates are failures of the run, not retried (the same values would be refused
         # again); an unattributed one stays claimed and keeps the job open until it is settled.
         return not any(f.code in UNCERTAIN for f in result.failures)
 
-    def _record(self, job: str, created: Mapping[str, str], twins: Mapping[str, str]) -> None:
+    def _record(
+        self, job: str, created: Mapping[str, str], twins: Mapping[str, str], first: Mapping[str, Prospect]
+    ) -> None:
         self.store.linkedin.record_created(created)
         self.summary.contacts_created += len(created)
         same = {twin: created[of] for twin, of in twins.items() if of in created}
         if same:
-            self.store.linkedin.record_matched(same, job)
+            by_id = {p.id: p for p in first.values()}
+            rows = [self._row(job, by_id[twins[t]], "matched", t) for t in same]
+            self.store.linkedin.record_matched(same, job, known=rows)
             self.summary.contacts_matched += len(same)
 
     def _refused(self, failures: Sequence[Any]) -> None:
@@ -179,12 +199,13 @@ class Importer:
         for f in failures:
             self.summary.fail(f"prospect:{f.key}", f.code, f.message)
 
-    def _claim(self, job: str, p: Prospect) -> ProspectRow:
+    def _row(self, job: str, p: Prospect, status: str, prospect_id: str | None = None) -> ProspectRow:
+        """The state's row of a prospect: its key and names, so that it is found again by key or name."""
         return ProspectRow(
-            prospect_id=p.id,
+            prospect_id=prospect_id or p.id,
             key=p.key,
             contact_id=None,
-            status="claimed",
+            status=status,
             first_name=p.first_name,
             last_name=p.last_name,
             company=self._company(p),

@@ -38,6 +38,7 @@ class LinkedInSummary:
     contacts_created: int = 0
     contacts_matched: int = 0
     recovered: int = 0  # claims an earlier run left, found created in HubSpot
+    claims_waiting: int = 0  # claims too recent to be searchable in HubSpot: looked for next run
     uploads_started: int = 0
     urls_uploaded: int = 0
     scans_started: int = 0
@@ -86,6 +87,7 @@ class LinkedInSummary:
                 "created": self.contacts_created,
                 "matched": self.contacts_matched,
                 "recovered": self.recovered,
+                "claims_waiting": self.claims_waiting,
             },
             "uploads": {"started": self.uploads_started, "urls": self.urls_uploaded},
             "scans": {
@@ -128,6 +130,7 @@ class LinkedInSummary:
             f"  contacts: {self.prospects_imported} prospects imported, {self.contacts_created} created,"
             f" {self.contacts_matched} already in HubSpot"
             + (f", {self.recovered} found created by an earlier run" if self.recovered else "")
+            + (f", {self.claims_waiting} claims looked for again next run" if self.claims_waiting else "")
         )
         if self.uploads_started or self.urls_uploaded:
             lines.append(f"  uploads: {self.uploads_started} started, {self.urls_uploaded} URLs")

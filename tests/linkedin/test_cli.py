@@ -19,7 +19,7 @@ import pytest
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from connector.sandbox.server import RecordedRequest
 from tests.linkedin.world import build, contacts_by_profile, expected, jobs_finished, key_of, sandbox
-from tests.support import run_cli, start_cli
+from tests.support import run_cli, start_cli, wait_for
 from tests.sync_harness import sandbox_env
 
 START = "job_start"
@@ -169,7 +169,12 @@ def test_sigkill_at_random_moments_then_reruns_leave_no_duplicate_and_one_job(
         assert rerun.returncode == 0, rerun.stderr
         jobs_finished(box, settings)
     assert any(c.returncode == -signal.SIGKILL for c in child)  # the moment fell inside a run
-    final = json.loads(run_cli("linkedin", "run", "--output", "json", env=env, cwd=tmp_path).stdout)
+
+    def settled() -> dict | None:  # claims kept until HubSpot's search could show them (SEARCH_LAG)
+        done = json.loads(run_cli("linkedin", "run", "--output", "json", env=env, cwd=tmp_path).stdout)
+        return done if len(contacts_by_profile(box)) == len(expected()) else None
+
+    final = wait_for(settled, timeout=40, interval=1.0)
     assert final["exit_code"] == 0 and final["jobs"]["started"] == 0
     profiles = contacts_by_profile(box)
     assert len(profiles) == len(expected()) and max(profiles.values()) == 1

@@ -13,6 +13,7 @@ import pytest
 
 from connector.clients import store_from
 from connector.commands.linkedin import run_linkedin
+from connector.errors import ConnectorError
 from connector.integrations.models import linkedin_key
 from connector.sandbox.runner import RunningSandbox, start_sandbox
 from tests.linkedin.world import (
@@ -242,3 +243,23 @@ def test_a_refused_job_corrected_in_the_mapping_starts_at_once(box: RunningSandb
         mapping.read_text(encoding="utf-8").replace("max_results: 50", "max_results: 5"), "utf-8"
     )
     assert run_linkedin(settings).jobs_started == 1 and sandbox(box).jobs_started == 1
+
+
+@pytest.mark.slow
+def test_claims_a_lost_create_left_wait_for_the_search_then_are_created_once(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A create whose answer was lost (and never applied): the claims are kept while HubSpot's search may lag, then created once."""
+    settings = build(box, tmp_path)
+    run_linkedin(settings)
+    jobs_finished(box, settings)
+    box.hubspot.reset_next(endpoint="contacts_batch_create")
+    with pytest.raises(ConnectorError):
+        run_linkedin(settings)
+    soon = run_linkedin(settings)
+    assert (soon.claims_waiting, soon.contacts_created, soon.recovered) == (5, 0, 0)
+    assert not contacts_by_profile(box)
+    wait_for(lambda: run_linkedin(settings).contacts_created == 5, timeout=30, interval=0.5)
+    assert len(contacts_by_profile(box)) == 5 and max(contacts_by_profile(box).values()) == 1
+    with store_from(settings) as store:
+        assert [r.status for r in store.linkedin.jobs()] == ["imported"] and not store.linkedin.claimed()
