@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from connector import __version__
+from connector.commands.linkedin_cli import register as register_linkedin
 from connector.errors import ConnectorError
 from connector.logs import configure_logging, scrub
 from connector.settings import LOG_LEVELS, Settings, load_settings
@@ -475,14 +476,7 @@ def demo(
     raise typer.Exit(run_demo(settings(), contacts=contacts, wait=wait, echo=typer.echo))
 
 
-def _linkedin_commands() -> None:
-    """The `linkedin` group's commands (kept in their own module: this one stays small)."""
-    from connector.commands.linkedin_cli import register
-
-    register(linkedin_app, settings)
-
-
-_linkedin_commands()
+register_linkedin(linkedin_app, settings)  # the `linkedin` commands: a module of their own
 
 
 def main() -> None:

@@ -19,7 +19,13 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from connector.http_policy import CallPolicy
-from connector.integrations.errors import GROUP_VARIABLE, IntegrationsAnswerError, IntegrationsConfigError
+from connector.integrations.errors import (
+    GROUP_VARIABLE,
+    IntegrationsAnswerError,
+    IntegrationsConfigError,
+    IntegrationsNotFound,
+    IntegrationsRejected,
+)
 from connector.integrations.models import (
     AccountGroup,
     Audience,
@@ -211,7 +217,15 @@ class IntegrationsClient:
     def cancel_job(self, job_id: str) -> Job:
         """Cancel a queued or running job (a finished one answers 422)."""
         path = self._path(f"prospecting/{_segment(job_id)}/cancel")
-        reply = self._call("cancel_job", "POST", path, PROSPECTING_WRITE, body={})
+        try:
+            reply = self._call("cancel_job", "POST", path, PROSPECTING_WRITE, body={})
+        except IntegrationsRejected as exc:
+            if isinstance(exc, IntegrationsNotFound):
+                raise
+            job = self.job(job_id)  # a retry after a lost answer finds the job cancelled already
+            if job.status == "cancelled":
+                return job
+            raise
         if isinstance(reply.data, Mapping) and get(reply.data, "status") is None:
             return self.job(job_id)  # an answer that says only "done": read the job
         return self._parse(reply, lambda d: Job.parse(d, "cancel_job", job_id))

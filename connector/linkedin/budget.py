@@ -31,18 +31,24 @@ class CreditBudget:
         return self.stopped is None and credits <= self.left
 
     def hold(self, credits: int) -> bool:
-        """Hold `credits` for a start about to be sent; False (nothing held) when it does not fit."""
+        """Hold `credits` for a start about to be sent; False (nothing held) when it does not fit.
+
+        A dry run holds too (what would start is what fits), but the summary's `credits_held`
+        stays 0: nothing was started.
+        """
         if not self.fits(credits):
             return False
         self.held += credits
-        self.summary.credits_held += credits
+        if not self.summary.dry_run:
+            self.summary.credits_held += credits
         return True
 
     def release(self, credits: int) -> None:
         """Give back what a start held that the API refused (nothing was charged)."""
         credits = min(credits, self.held)
         self.held -= credits
-        self.summary.credits_held -= credits
+        if not self.summary.dry_run:
+            self.summary.credits_held -= credits
 
     def stop(self, reason: str) -> None:
         """No more starts this run (the API said there are no credits left); the summary says why."""

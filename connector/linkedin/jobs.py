@@ -29,6 +29,7 @@ from connector.integrations.errors import (
     IntegrationsConflict,
     IntegrationsCreditsError,
     IntegrationsError,
+    IntegrationsNotFound,
     IntegrationsRejected,
 )
 from connector.integrations.models import Job, JobRequest
@@ -125,6 +126,9 @@ class JobStage:
             except IntegrationsError as exc:
                 if not isinstance(exc, IntegrationsAnswerError | IntegrationsRejected):
                     raise
+                if isinstance(exc, IntegrationsNotFound):  # gone: never asked again
+                    self.store.linkedin.job_status(row.key, "failed", str(exc))
+                    self.summary.jobs_failed += 1
                 self.summary.fail(f"job:{row.name}", exc.code or type(exc).__name__, str(exc))
                 continue
             if self._followed(row, job):

@@ -150,6 +150,7 @@ class Metrics:
             )
             for name in LINKEDIN_TOTALS
         }
+        self._linkedin_statuses: dict[str, set[str]] = {}
         self.linkedin_updated = counter(
             "linkedin_contacts_updated", "Contacts whose LinkedIn scan results linkedin cycles wrote."
         )
@@ -227,8 +228,11 @@ class Metrics:
         self.linkedin_updated.inc(max(0, summary.results_written))
         self.linkedin_held.inc(max(0, summary.credits_held))
         for gauge, key in ((self.linkedin_jobs, "jobs"), (self.linkedin_scans, "scans")):
-            for status, n in (totals.get(key) or {}).items():
-                gauge.labels(status).set(n)
+            now = dict(totals.get(key) or {})
+            seen = self._linkedin_statuses.setdefault(key, set())
+            seen.update(now)
+            for status in seen:  # a status no job holds any more shows 0, not its last count
+                gauge.labels(status).set(now.get(status, 0))
         for name, gauge in self.linkedin_totals.items():
             value = totals.get(name)
             if isinstance(value, int | float):

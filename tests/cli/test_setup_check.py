@@ -353,6 +353,7 @@ def test_mapping_schema_prints_json_schema_with_the_top_level_keys(tmp_path: Pat
         "min_confidence",
         "companies",
         "prospecting",
+        "linkedin",
     }
     assert set(schema["required"]) == {"version", "inputs", "properties"}
     assert schema["additionalProperties"] is False

@@ -173,3 +173,22 @@ def test_logs_carry_trace_ids_and_never_the_key() -> None:
     assert retried and retried[0]["status"] == 503 and retried[0]["request_id"]
     assert failed and failed[0]["status"] == 404 and re.fullmatch(r"[0-9a-f]{24}", failed[0]["request_id"])
     assert secret not in text
+
+
+def test_a_cancel_whose_answer_was_lost_finds_the_job_cancelled(
+    box: IntegrationsSandbox, client: IntegrationsClient
+) -> None:
+    """The cancel is applied and its answer lost; the retry's 422 is settled by reading the job: cancelled."""
+    box.job_seconds = 5.0
+    audience = client.create_audience("cancel lost")
+    started = client.start_job(search(audience.id), idempotency_key="sc-li-cancel")
+    box._script(1, Fault(status=0, after=True), "job_cancel")
+    assert client.cancel_job(started.id).status == "cancelled"
+    assert box.count("job_cancel") == 2 and client.retries["cancel_job"] == 1
+    box.job_seconds = 0.1
+    finished = client.create_audience("finished")
+    done = client.start_job(search(finished.id), idempotency_key="sc-li-done")
+    wait_for(lambda: client.job(done.id).finished, timeout=10)
+    with pytest.raises(IntegrationsRejected) as caught:
+        client.cancel_job(done.id)
+    assert caught.value.status == 422

@@ -55,6 +55,8 @@ def test_run_json_then_status_and_explain_show_the_job(box: RunningSandbox, tmp_
     explained = json.loads(run_cli("explain", cid, "--output", "json", env=env, cwd=tmp_path).stdout)
     assert [p["job"] for p in explained["linkedin"]["prospects"]] == ["platform_leaders"]
     assert explained["linkedin"]["prospects"][0]["status"] == "created"
+    text = run_cli("explain", cid, env=env, cwd=tmp_path).stdout
+    assert "created by the connector; jobs: platform_leaders" in text
 
 
 def test_dry_run_starts_nothing_and_prints_the_estimate(box: RunningSandbox, tmp_path: Path) -> None:
@@ -71,6 +73,7 @@ def test_dry_run_starts_nothing_and_prints_the_estimate(box: RunningSandbox, tmp
         run_cli("linkedin", "run", "--dry-run", "--output", "json", env=env, cwd=tmp_path).stdout
     )
     assert as_json["would_start"][0]["credits"] == 5 and as_json["dry_run"] is True
+    assert as_json["credits"] == {"budget": 500, "estimated": 5, "held": 0}
     status = json.loads(run_cli("status", "--output", "json", env=env, cwd=tmp_path).stdout)
     assert status["last_runs"] == [] and not status["linkedin"]
 
@@ -111,6 +114,30 @@ def test_a_mapping_without_a_linkedin_section_exits_2(box: RunningSandbox, tmp_p
     proc = run_cli("linkedin", "run", env=env_for(box, tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "linkedin" in proc.stderr, proc.stderr
     assert sandbox(box).count() == 0
+
+
+def test_sigkill_once_the_create_landed_then_rerun_finds_the_claims(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Killed once HubSpot applied the batch create and before the state heard it: the rerun finds all five, creates none."""
+    settings = build(box, tmp_path)
+    env = env_for(box, tmp_path)
+    assert run_cli("linkedin", "run", env=env, cwd=tmp_path).returncode == 0
+    jobs_finished(box, settings)
+    child: list[subprocess.Popen[str]] = []
+
+    def kill_on_create(entry: RecordedRequest) -> None:
+        if entry.endpoint == "contacts_batch_create" and 200 <= entry.status < 300 and child:
+            os.kill(child[0].pid, signal.SIGKILL)
+
+    box.hubspot.on_request.append(kill_on_create)
+    child.append(start_cli("linkedin", "run", env=env, cwd=tmp_path))
+    child[0].wait(timeout=60)
+    box.hubspot.on_request.remove(kill_on_create)
+    assert child[0].returncode == -signal.SIGKILL and len(contacts_by_profile(box)) == 5
+    rerun = json.loads(run_cli("linkedin", "run", "--output", "json", env=env, cwd=tmp_path).stdout)
+    assert rerun["contacts"]["recovered"] == 5 and rerun["contacts"]["created"] == 0
+    assert max(contacts_by_profile(box).values()) == 1 and box.hubspot.count("contacts_batch_create") == 1
 
 
 @pytest.mark.slow

@@ -171,3 +171,45 @@ def test_a_failed_job_is_recorded_and_imports_nothing(box: RunningSandbox, tmp_p
     assert summary.jobs_failed == 1 and summary.exit_code() == 1
     assert summary.failures[0]["code"] == "LINKEDIN_ACCOUNT_DISCONNECTED"
     assert len(box.hubspot.contact_ids()) == before
+
+
+def test_an_audience_not_ready_is_imported_by_a_later_run(box: RunningSandbox, tmp_path: Path) -> None:
+    """409 AUDIENCE_NOT_READY when the completed job's audience is read: nothing created, the next run imports it."""
+    settings = build(box, tmp_path)
+    run_linkedin(settings)
+    jobs_finished(box, settings)
+    not_ready = {
+        "success": False,
+        "data": None,
+        "error": {"code": "AUDIENCE_NOT_READY", "message": "Audience is being filled", "details": None},
+        "traceId": "0" * 24,
+    }
+    sandbox(box).fail_next(status=409, endpoint="audience_prospects", body=not_ready)
+    waiting = run_linkedin(settings)
+    assert (waiting.contacts_created, waiting.exit_code()) == (0, 0)
+    with store_from(settings) as store:
+        assert [r.status for r in store.linkedin.jobs()] == ["completed"]
+    later = run_linkedin(settings)
+    assert later.contacts_created == 5 and max(contacts_by_profile(box).values()) == 1
+
+
+def test_a_job_that_does_not_fit_what_is_left_waits_for_the_next_run(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Two jobs of 5 credits under a budget of 8: one starts, the other is deferred and starts next run."""
+    section = linkedin_section(budget=8).replace(
+        "  contact:",
+        '    post_people:\n      source: post_commenters\n      post_url: "https://www.linkedin.com/feed/update/urn:li:activity:1"\n'
+        "      max_results: 5\n  contact:",
+    )
+    settings = build(box, tmp_path, section)
+    first = run_linkedin(settings)
+    assert (first.jobs_started, first.jobs_deferred, first.credits_held, first.credits_estimated) == (
+        1,
+        1,
+        5,
+        10,
+    )
+    second = run_linkedin(settings)
+    assert (second.jobs_started, second.jobs_deferred) == (1, 0)
+    assert sandbox(box).jobs_started == 2 and len(set(started_job_ids(settings))) == 2
