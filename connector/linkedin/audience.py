@@ -6,7 +6,9 @@ state's cursors) and fills it with `url_upload` jobs. Importing a URL is charged
 (assumption I2), so each LinkedIn URL is uploaded once and never again: the URLs of a job are
 recorded (`record_uploads`) before the job is started, under the job's Idempotency-Key, so a
 crash between the two restarts the same job (a replay) instead of paying twice. Each job takes
-at most 1,000 URLs and holds its credits against the run's budget first; a 402 stops uploading.
+at most 1,000 URLs and holds its credits against the run's budget first; a 402 stops uploading
+(the planned upload is sent again, same key, by a later run). A refused upload's URLs are sent
+again later (never paid); a failed one's are not (the API may have charged for some).
 
 When an upload job completes, the audience's prospects are mapped to the contacts whose URL
 they came from, by LinkedIn key (`record_uploaded`); the scans then find them by prospect id.

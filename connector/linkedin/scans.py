@@ -12,8 +12,13 @@ is sent, so a crash or a lost answer is answered by a replay, never a second sca
 The audience: a job's (the audience of the newest imported job of that name), an audience id
 as given, or `hubspot` (`audience.HubSpotAudience`: the selected contacts' LinkedIn URLs,
 uploaded once each). An audience still being filled answers `409 AUDIENCE_NOT_READY`: the scan
-stays planned and the next run starts it. A refusal (403, 422, a conflicting key) is recorded
-against the scan; an answer of the wrong shape against its scan or prospect, never a traceback.
+stays planned and the next run starts it. Results name no scan, and a prospect scanned before
+may show its earlier evaluation until the new one is done, so a re-scanned prospect's results
+are taken only once read `RESCAN_SETTLE` (10 minutes) after the scan was collected.
+
+A refusal (422, a conflicting key) is recorded against the scan, which waits for its next due
+time; a 403 too, but the scan stays planned and starts once the key may; an answer of the wrong
+shape or an outage is recorded against its scan or prospect, never a traceback.
 """
 
 from __future__ import annotations

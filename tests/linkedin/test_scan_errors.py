@@ -205,3 +205,33 @@ def test_a_lost_answer_to_an_upload_or_a_scan_start_is_replayed_never_started_tw
         assert [r.status for r in sent][-1] == 200  # the replay
         keys = {next(v for k, v in r.headers.items() if k.lower() == "idempotency-key") for r in sent}
         assert len(keys) == 1 and len(sent) == 2
+
+
+def test_uploads_hold_their_credits_against_the_run_s_budget_and_the_rest_wait(world: World) -> None:
+    """With room for 4 credits, 4 URLs go up; the other 2 go up when the scan is next due, each once."""
+    first = world.run(budget=4)
+    assert (first.uploads_started, first.urls_uploaded, first.credits_held) == (1, 4, 4)
+    world.run_until(lambda s: not world.store.linkedin.open_scans() and s.results_pending == 0)
+    assert len(world.api.imports) == 4
+    later = world.now + timedelta(days=8)
+    again = world.run(at=later)
+    assert (again.uploads_started, again.urls_uploaded) == (1, 2)
+    world.run_until(lambda s: landed(world), at=later)
+    assert set(world.api.imports.values()) == {1} and len(world.api.imports) == len(SELECTED)
+
+
+def test_an_outage_reading_results_is_recorded_and_the_results_are_read_next_run(world: World) -> None:
+    """Results the API fails to answer (5xx past the retries) are failures against their prospects; the next run reads them."""
+    held = [world.prospect_of(n) for n in SELECTED]
+    for pid in held:  # nothing evaluated before the outage
+        world.api.hold_pending(pid)
+    world.run()
+    world.run_until(lambda s: world.api.scans_started == 1 and not world.store.linkedin.open_scans())
+    world.api.fail_next(100, status=503, endpoint="prospect_signals")
+    for pid in held:
+        world.api.release_pending(pid)
+    down = world.run()
+    assert down.failures and all(f["subject"].startswith("prospect:") for f in down.failures)
+    assert not any(world.values(n)["saber_scan_status"] for n in SELECTED)
+    world.api.clear_faults()
+    world.run_until(lambda s: landed(world))
