@@ -55,6 +55,10 @@ def test_run_json_then_status_and_explain_show_the_job(box: RunningSandbox, tmp_
     explained = json.loads(run_cli("explain", cid, "--output", "json", env=env, cwd=tmp_path).stdout)
     assert [p["job"] for p in explained["linkedin"]["prospects"]] == ["platform_leaders"]
     assert explained["linkedin"]["prospects"][0]["status"] == "created"
+    jobs = json.loads(run_cli("linkedin", "jobs", "--output", "json", env=env, cwd=tmp_path).stdout)
+    assert [j["status"] for j in jobs] == ["completed"]
+    audiences = run_cli("linkedin", "audiences", env=env, cwd=tmp_path).stdout
+    assert "saber-connector platform_leaders" in audiences
     text = run_cli("explain", cid, env=env, cwd=tmp_path).stdout
     assert "created by the connector; jobs: platform_leaders" in text
 
