@@ -10,8 +10,9 @@ request, the time it fell due), so a job due again later is a new one.
 What the API says: a 402 stops starting (this job stays planned and is started by a later run
 with its key); a 400/422, or a 409 such as IDEMPOTENCY_CONFLICT, is recorded against the job
 (refused); an answer of the wrong shape too, the row kept planned so that the same key asks again;
-a 403 or an API down stops the run (exit 3). A dry run starts and writes nothing: it lists what
-would start and its credit estimate.
+a 403 is recorded against the job and stops the run (exit 3, naming the permission), the job kept
+planned for the same key once the key has it; an API down stops the run (exit 3). A dry run
+starts and writes nothing: it lists what would start and its credit estimate.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from connector.integrations.errors import (
     IntegrationsCreditsError,
     IntegrationsError,
     IntegrationsNotFound,
+    IntegrationsPermissionError,
     IntegrationsRejected,
 )
 from connector.integrations.models import Job, JobRequest
@@ -233,6 +235,10 @@ class JobStage:
             self.budget.stop(NO_CREDITS)
             log.warning("linkedin job not started: no credits", job=row.name, error=str(exc))
             return False
+        except IntegrationsPermissionError as exc:  # recorded against the job, then the run stops (exit 3)
+            self.budget.release(row.credits)
+            self.summary.fail(f"job:{row.name}", exc.code or "FORBIDDEN", str(exc))
+            raise
         except (IntegrationsRejected, IntegrationsConflict) as exc:
             self.budget.release(row.credits)
             self.store.linkedin.job_status(row.key, "refused", str(exc))

@@ -95,6 +95,10 @@ def test_a_key_without_prospecting_write_exits_3_naming_the_permission(
     assert "prospecting:write" in proc.stderr and "Traceback" not in proc.stderr
     assert "sk_live_readonly" not in proc.stderr + proc.stdout
     assert api.jobs_started == 0
+    status = json.loads(run_cli("status", "--output", "json", env=env, cwd=tmp_path).stdout)
+    last = status["last_runs"][0]
+    assert last["outcome"] == "failed" and "prospecting:write" in last["error"]
+    assert last["counts"]["failures"][0]["subject"] == "job:platform_leaders"
 
 
 def test_the_lists_read_the_account_group(box: RunningSandbox, tmp_path: Path) -> None:
