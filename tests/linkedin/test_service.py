@@ -55,3 +55,31 @@ def test_the_linkedin_cycle_imports_a_job_once_and_metrics_count_it(
     profiles = contacts_by_profile(box)
     assert len(profiles) == 5 and max(profiles.values()) == 1
     assert sandbox(box).jobs_started == 1
+
+
+def test_a_key_without_a_permission_fails_the_linkedin_cycle_alone(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A key lacking prospecting:write fails each linkedin cycle; the collect cycles go on and /readyz stays ready."""
+    build(box, tmp_path)
+    sandbox(box).add_key("sk_live_readonly", ["prospecting:read", "audiences:read", "audiences:write"])
+    port = free_port()
+    env = sandbox_env(box, tmp_path, tmp_path / "mapping.yaml")
+    env.update(http_env(port))
+    env.update(
+        {
+            "CONNECTOR_SCHEDULE": "1h",
+            "CONNECTOR_COLLECT_INTERVAL": "1s",
+            "CONNECTOR_LINKEDIN_SCHEDULE": "1s",
+            "INTEGRATIONS_API_KEY": "sk_live_readonly",
+        }
+    )
+    with kit.running(env, tmp_path, tmp_path / "run.log") as proc:
+        run = Service(proc, port)
+        wait_until(run.started, timeout=30)
+        failed = ("saber_connector_cycles_total",)
+        wait_until(lambda: run.metric(*failed, kind="linkedin", outcome="failed") >= 2, timeout=30)
+        wait_until(lambda: run.metric(*failed, kind="collect", outcome="ok") >= 1, timeout=30)
+        assert run.ready()["ready"] is True
+    assert sandbox(box).jobs_started == 0
+    assert "prospecting:write" in (tmp_path / "run.log").read_text(encoding="utf-8")
