@@ -263,3 +263,14 @@ def test_claims_a_lost_create_left_wait_for_the_search_then_are_created_once(
     assert len(contacts_by_profile(box)) == 5 and max(contacts_by_profile(box).values()) == 1
     with store_from(settings) as store:
         assert [r.status for r in store.linkedin.jobs()] == ["imported"] and not store.linkedin.claimed()
+
+
+def test_a_run_while_another_holds_the_lock_does_nothing(box: RunningSandbox, tmp_path: Path) -> None:
+    """Two linkedin runs never overlap: the second is skipped (exit 0) and starts nothing."""
+    settings = build(box, tmp_path)
+    with store_from(settings) as store, store.run_lock("linkedin") as locked:
+        assert locked
+        summary = run_linkedin(settings)
+    assert summary.outcome == "skipped" and summary.exit_code() == 0
+    assert summary.stopped is not None and "lock" in summary.stopped
+    assert sandbox(box).count(START) == 0
