@@ -26,6 +26,7 @@ from typing import Any
 
 from connector.integrations.client import IntegrationsClient
 from connector.integrations.errors import (
+    AudienceNotReady,
     IntegrationsAnswerError,
     IntegrationsConflict,
     IntegrationsCreditsError,
@@ -243,6 +244,10 @@ class JobStage:
             self.budget.release(row.credits)
             self.store.linkedin.job_status(row.key, "refused", str(exc))
             self.summary.fail(f"job:{row.name}", exc.code or type(exc).__name__, str(exc))
+            return True
+        except AudienceNotReady:  # its audience is being filled (a start made elsewhere): next run
+            self.budget.release(row.credits)
+            log.info("linkedin job not started: its audience is being filled", job=row.name)
             return True
         except IntegrationsAnswerError as exc:  # may have started: the same key asks again next run
             self.summary.fail(f"job:{row.name}", exc.code or "BAD_ANSWER", str(exc))
