@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from connector import __version__
+from connector.commands.linkedin_cli import register as register_linkedin
 from connector.errors import ConnectorError
 from connector.logs import configure_logging, scrub
 from connector.settings import LOG_LEVELS, Settings, load_settings
@@ -170,6 +171,13 @@ mapping_app = _App(
     help="Inspect the mapping file.", no_args_is_help=True, context_settings=CONTEXT, cls=_Group
 )
 app.add_typer(mapping_app, name="mapping")
+linkedin_app = _App(
+    help="LinkedIn prospecting jobs and signal scans (Saber's account-group API).",
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+    cls=_Group,
+)
+app.add_typer(linkedin_app, name="linkedin")
 
 
 def settings(**overrides: object) -> Settings:
@@ -466,6 +474,9 @@ def demo(
     from connector.commands.demo import run_demo
 
     raise typer.Exit(run_demo(settings(), contacts=contacts, wait=wait, echo=typer.echo))
+
+
+register_linkedin(linkedin_app, settings)  # the `linkedin` commands: a module of their own
 
 
 def main() -> None:

@@ -42,12 +42,14 @@ def explain_report(
     props = sorted(set(mapping.hubspot_properties()))
     found = hubspot.read_contacts([contact_id], props)
     brought_in = _brought_in(hubspot, store, contact_id)
+    linkedin = _linkedin(store, contact_id)
     if not found:
         return {
             "contact_id": contact_id,
             "exists": False,
             "state": _state(store.get(contact_id)),
             "prospecting": brought_in,
+            "linkedin": linkedin,
         }
     contact = found[0]
     state = store.get(contact_id)
@@ -61,6 +63,7 @@ def explain_report(
         "signals": [],
         "properties": [],
         "prospecting": brought_in,
+        "linkedin": linkedin,
     }
     research = stored_research(state) if state is not None else None
     if state is None or research is None:
@@ -128,6 +131,63 @@ def _brought_in(hubspot: HubSpotAdapter, store: StateStore, contact_id: str) -> 
         "claimed_at": _iso(candidate.claimed_at),
         "created_at": _iso(candidate.created_at),
     }
+
+
+def _linkedin(store: StateStore, contact_id: str) -> dict[str, Any] | None:
+    """The LinkedIn prospects this contact is, the jobs that brought them, their latest scan results."""
+    prospects = store.linkedin.prospects_of_contact(contact_id)
+    results = store.linkedin.results_of_contact(contact_id)
+    if not prospects and not results:
+        return None
+    return {
+        "prospects": [
+            {
+                "prospect_id": p.prospect_id,
+                "linkedin": p.key or None,
+                "status": p.status,
+                "job": p.job,
+                "jobs": [
+                    {"name": j.name, "job_id": j.job_id, "started_at": _iso(j.started_at)}
+                    for j in store.linkedin.jobs_of_prospect(p.prospect_id)
+                ],
+                "seen_at": _iso(p.seen_at),
+            }
+            for p in prospects
+        ],
+        "scans": [
+            {
+                "scan": r.scan,
+                "prospect_id": r.prospect_id,
+                "status": r.status,
+                "values": dict(r.values),
+                "written": r.written_hash is not None and r.written_hash == r.values_hash,
+                "read_at": _iso(r.read_at),
+                "written_at": _iso(r.written_at),
+            }
+            for r in results
+        ],
+    }
+
+
+def _render_linkedin(li: dict[str, Any]) -> list[str]:
+    how = {
+        "created": "created by the connector",
+        "matched": "already in HubSpot",
+        "uploaded": "its LinkedIn URL uploaded",
+        "claimed": "create sent, answer not known yet",
+    }
+    lines = []
+    for p in li["prospects"]:
+        jobs = ", ".join(f"{j['name']} ({j['job_id']})" for j in p["jobs"]) or p["job"] or "none"
+        lines.append(
+            f"linkedin: prospect {p['prospect_id']} ({p['linkedin'] or 'no profile URL'}):"
+            f" {how.get(p['status'], p['status'])}; jobs: {jobs}"
+        )
+    for r in li["scans"]:
+        state = "written" if r["written"] else "not written yet" if r["status"] == "evaluated" else "pending"
+        values = ", ".join(f"{k}={v!r}" for k, v in sorted(r["values"].items())) or "nothing found"
+        lines.append(f"  scan {r['scan']}: {r['status']} (read {r['read_at']}, {state}): {values}")
+    return lines
 
 
 def _render_brought_in(p: dict[str, Any]) -> list[str]:
@@ -229,6 +289,7 @@ def render_explain(report: dict[str, Any]) -> str:
     """The report as text for a terminal."""
     cid = report["contact_id"]
     brought_in = _render_brought_in(report["prospecting"]) if report.get("prospecting") else []
+    brought_in += _render_linkedin(report["linkedin"]) if report.get("linkedin") else []
     if not report["exists"]:
         gone = f"contact {cid}: HubSpot has no contact with this id" + (
             " (the connector's state still has a record of it)" if report.get("state") else ""

@@ -25,6 +25,7 @@ def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str
         "research_mode": store.get_cursor(RESEARCH_MODE),
         "companies": _last_companies(store),
         "prospecting": _prospecting(store),
+        "linkedin": _linkedin(store),
         "last_runs": [
             {
                 "id": r.id,
@@ -78,14 +79,73 @@ def _last_companies(store: StateStore) -> dict[str, Any]:
 
 
 def _is_prospect(run: RunRecord) -> bool:
-    """A `prospect` run (the CLI's or the service's): its counts are prospecting's, not a sync's."""
-    return run.counts.raw.get("kind") == "prospect"
+    """A `prospect` or `linkedin` run (the CLI's or the service's): its counts are not a sync's."""
+    return run.counts.raw.get("kind") in ("prospect", "linkedin")
+
+
+def _linkedin(store: StateStore) -> dict[str, Any]:
+    """The last linkedin run's counts and the LinkedIn totals; empty when no linkedin run ever ran."""
+    last = next(
+        (r for r in store.last_runs(PROSPECT_RUNS_LOOKED_AT) if r.counts.raw.get("kind") == "linkedin"), None
+    )
+    totals = store.linkedin.totals()
+    if last is None and not totals.get("jobs") and not totals.get("scans"):
+        return {}
+    run = None
+    if last is not None:
+        c = last.counts.raw
+        run = {
+            "id": last.id,
+            "started_at": last.started_at,
+            "outcome": last.outcome,
+            "jobs": c.get("jobs") or {},
+            "contacts": c.get("contacts") or {},
+            "scans": c.get("scans") or {},
+            "results": c.get("results") or {},
+            "credits": c.get("credits") or {},
+            "failures": len(c.get("failures") or []),
+            "stopped": c.get("stopped"),
+        }
+    return {"last_run": run, "totals": totals}
+
+
+def _render_linkedin(linkedin: dict[str, Any]) -> list[str]:
+    last, t = linkedin.get("last_run"), linkedin["totals"]
+    lines = []
+    if last is not None:
+        jobs, contacts, scans, results = last["jobs"], last["contacts"], last["scans"], last["results"]
+        lines.append(
+            f"linkedin (last run #{last['id']}, {last['outcome']}): jobs started {jobs.get('started', 0)},"
+            f" completed {jobs.get('completed', 0)}, failed {jobs.get('failed', 0)}; prospects imported"
+            f" {contacts.get('prospects_imported', 0)}, contacts created {contacts.get('created', 0)},"
+            f" matched {contacts.get('matched', 0)}; scans started {scans.get('started', 0)};"
+            f" results written {results.get('written', 0)}; credits held {last['credits'].get('held', 0)}"
+        )
+        if last["stopped"]:
+            lines.append(f"  stopped: {last['stopped']}")
+    jobs = ", ".join(f"{s} {n}" for s, n in (t.get("jobs") or {}).items()) or "none"
+    scans = ", ".join(f"{s} {n}" for s, n in (t.get("scans") or {}).items()) or "none"
+    lines.append(
+        f"linkedin (all runs): jobs {jobs}; scans {scans};"
+        f" prospects imported {t.get('prospects_imported', 0)},"
+        f" contacts created {t.get('contacts_created', 0)}, matched {t.get('contacts_matched', 0)},"
+        f" URLs uploaded {t.get('urls_uploaded', 0)}, results written {t.get('results_written', 0)},"
+        f" credits spent {t.get('credits_spent', 0)}"
+        + (
+            f", create answer lost, looked for next run {t['prospects_claimed']}"
+            if t.get("prospects_claimed")
+            else ""
+        )
+    )
+    return lines
 
 
 def _prospecting(store: StateStore) -> dict[str, Any]:
     """The last prospect run's counts and prospecting's totals; empty when prospecting never ran."""
     totals = store.prospects.totals()
-    last = next((r for r in store.last_runs(PROSPECT_RUNS_LOOKED_AT) if _is_prospect(r)), None)
+    last = next(
+        (r for r in store.last_runs(PROSPECT_RUNS_LOOKED_AT) if r.counts.raw.get("kind") == "prospect"), None
+    )
     if last is None and not any(totals.values()):
         return {}
     return {"last_run": None if last is None else _prospect_run(last), "totals": totals}
@@ -141,6 +201,13 @@ def _run_line(run: dict[str, Any]) -> str:
     c = run["counts"] or {}
     head = f"  #{run['id']} {run['started_at']:%Y-%m-%d %H:%M:%S} {run['outcome']:<11}"
     tail = f" ({run['error']})" if run["error"] else ""
+    if c.get("kind") == "linkedin":
+        jobs, contacts = c.get("jobs") or {}, c.get("contacts") or {}
+        return (
+            f"{head} linkedin: jobs started {jobs.get('started', 0)}, contacts created"
+            f" {contacts.get('created', 0)}, results written {(c.get('results') or {}).get('written', 0)},"
+            f" failures {len(c.get('failures') or [])}{tail}"
+        )
     if c.get("kind") == "prospect":
         accounts, people = c.get("accounts") or {}, c.get("people") or {}
         return (
@@ -197,6 +264,8 @@ def render_status(report: dict[str, Any]) -> str:
     )
     if report.get("prospecting"):
         lines += _render_prospecting(report["prospecting"])
+    if report.get("linkedin"):
+        lines += _render_linkedin(report["linkedin"])
     if report.get("research_mode"):
         lines.append(f"research launched {report['research_mode']}")
     lines.append("last runs:")

@@ -208,9 +208,10 @@ class SandboxServer:
         fault = Fault(status=429, retry_after=retry_after, header_only=header_only, body=body)
         self._script(count, fault, endpoint)
 
-    def reset_next(self, count: int = 1, endpoint: str | None = None) -> None:
-        """Reset the connection of the next `count` matching requests (no answer at all)."""
-        self._script(count, Fault(status=0), endpoint)
+    def reset_next(self, count: int = 1, endpoint: str | None = None, *, after: bool = False) -> None:
+        """Reset the connection of the next `count` matching requests (no answer at all);
+        `after`: once each was applied (an answer lost, as a start whose retry must be replayed)."""
+        self._script(count, Fault(status=0, after=after), endpoint)
 
     def clear_faults(self) -> None:
         """Drop every scripted fault not yet served (the API is healthy again)."""

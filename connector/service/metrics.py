@@ -25,6 +25,13 @@ prefixed `saber_connector_`:
   `prospect_skipped_total{reason}` (people skipped, by the prospect summary's reason),
   `prospect_saber_searches_total` (Saber contact search calls): what prospect cycles did
   (kind `prospect`, with `CONNECTOR_PROSPECT_SCHEDULE` and a `prospecting` section)
+- `linkedin_jobs{status}`, `linkedin_scans{status}`: gauges, the state's jobs and scans by
+  state; `linkedin_prospects_imported`, `linkedin_contacts_created`, `linkedin_contacts_matched`,
+  `linkedin_urls_uploaded`, `linkedin_results_written`, `linkedin_credits_spent`: gauges, the
+  state's totals over every run (so a restart or another replica changes nothing); and
+  `linkedin_contacts_updated_total` (contacts whose scan results a linkedin cycle wrote),
+  `linkedin_credits_held_total` (credits held by the jobs and uploads cycles started): what
+  linkedin cycles did (kind `linkedin`, with a `linkedin` section and `INTEGRATIONS_API_KEY`)
 - `last_success_timestamp_seconds`: gauge, unix time of the last cycle that ended `ok`
   or `partial` (0 before the first)
 """
@@ -34,18 +41,28 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from connector import http_policy
 
 if TYPE_CHECKING:
+    from connector.linkedin.summary import LinkedInSummary
     from connector.sync.prospect_summary import ProspectSummary
     from connector.sync.summary import RunSummary
 
 NAMESPACE = "saber_connector"
-CYCLE_KINDS = ("full", "collect", "webhook", "prospect")
+CYCLE_KINDS = ("full", "collect", "webhook", "prospect", "linkedin")
+# The state's `totals()` figures shown as gauges (`linkedin_<name>`).
+LINKEDIN_TOTALS = (
+    "prospects_imported",
+    "contacts_created",
+    "contacts_matched",
+    "urls_uploaded",
+    "results_written",
+    "credits_spent",
+)
 CYCLE_OUTCOMES = ("ok", "partial", "failed", "interrupted", "skipped")
 SUCCESS_OUTCOMES = frozenset({"ok", "partial"})
 RESEARCH_EVENTS = ("launched", "adopted", "completed", "failed")
@@ -121,6 +138,25 @@ class Metrics:
             "prospect_skipped", "People found and not created, by reason.", ["reason"]
         )
         self.prospect_searches = counter("prospect_saber_searches", "Saber contact search calls.")
+        self.linkedin_jobs = gauge(
+            "linkedin_jobs", "LinkedIn prospecting jobs in the state, by status.", ["status"]
+        )
+        self.linkedin_scans = gauge(
+            "linkedin_scans", "LinkedIn signal scans in the state, by status.", ["status"]
+        )
+        self.linkedin_totals = {
+            name: gauge(
+                f"linkedin_{name}", f"LinkedIn {name.replace('_', ' ')}, over every run (the state's)."
+            )
+            for name in LINKEDIN_TOTALS
+        }
+        self._linkedin_statuses: dict[str, set[str]] = {}
+        self.linkedin_updated = counter(
+            "linkedin_contacts_updated", "Contacts whose LinkedIn scan results linkedin cycles wrote."
+        )
+        self.linkedin_held = counter(
+            "linkedin_credits_held", "Credits held by the jobs and uploads linkedin cycles started."
+        )
         self.last_success = gauge(
             "last_success_timestamp_seconds", "Unix time of the last cycle that ended ok or partial."
         )
@@ -184,6 +220,23 @@ class Metrics:
         self.prospect_created.inc(max(0, summary.created))
         _count_each(self.prospect_skipped, summary.skipped)
         self.prospect_searches.inc(max(0, summary.search_calls))
+
+    def linkedin_finished(self, summary: LinkedInSummary, totals: Mapping[str, Any]) -> None:
+        """Count what one linkedin cycle did, and show the state's totals (a dry run counts nothing)."""
+        if summary.dry_run:
+            return
+        self.linkedin_updated.inc(max(0, summary.results_written))
+        self.linkedin_held.inc(max(0, summary.credits_held))
+        for gauge, key in ((self.linkedin_jobs, "jobs"), (self.linkedin_scans, "scans")):
+            now = dict(totals.get(key) or {})
+            seen = self._linkedin_statuses.setdefault(key, set())
+            seen.update(now)
+            for status in seen:  # a status no job holds any more shows 0, not its last count
+                gauge.labels(status).set(now.get(status, 0))
+        for name, gauge in self.linkedin_totals.items():
+            value = totals.get(name)
+            if isinstance(value, int | float):
+                gauge.set(value)
 
     def webhook(self, outcome: str) -> None:
         """Count one webhook by outcome (`WEBHOOK_OUTCOMES`, or any other word a caller uses)."""

@@ -17,6 +17,12 @@ keep the main thread inside APScheduler). The HTTP server has threads of its own
   at start and no job; the section without the setting: no job (`prospect` runs it by hand).
   A problem only prospecting has (Sales Navigator not connected, a filter Saber refuses, a
   company property missing) fails that cycle alone; an API down pauses every cycle, as always.
+- With a `linkedin` section in the mapping and `INTEGRATIONS_API_KEY` set, a linkedin cycle
+  (what `linkedin run` runs: collect what finished, start what is due) on
+  `CONNECTOR_LINKEDIN_SCHEDULE`, else on the collect interval. It takes its turn under the same
+  lock and the state's linkedin run lock; anything only the account-group API says (a refused
+  key or permission, the API down, no account group) fails that cycle alone: HubSpot's and
+  Saber's cycles go on.
 - A webhook from Saber is a hint: its contact is collected at once, in a cycle of its own.
 - A refused key, HubSpot's DAILY limit, an API down past its retries or a portal that lacks
   the mapped properties pause the cycles (exponential, capped back-off) and make `/readyz`
@@ -36,13 +42,19 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connector.clients import hubspot_from, policy_from, saber_from, store_from
+from connector.clients import hubspot_from, integrations_from, policy_from, saber_from, store_from
 from connector.clock import utcnow
+from connector.commands.linkedin import NO_SECTION
 from connector.commands.prospect import prospect_with
 from connector.commands.setup import setup_properties
 from connector.errors import API_LABELS, ApiName, ApiUnavailableError, ConfigError, ConnectorError
+from connector.integrations.client import IntegrationsClient
+from connector.integrations.errors import IntegrationsError
+from connector.linkedin.run import LinkedInRun
+from connector.linkedin.summary import LinkedInSummary
 from connector.logs import get_logger, register_secret
 from connector.mapping import load_mapping
 from connector.portal import preflight
@@ -82,6 +94,10 @@ class Service:
         policy = policy_from(settings)
         self.hubspot = hubspot_from(settings, policy)
         self.saber = saber_from(settings, policy)
+        self.linkedin_trigger = self._linkedin_trigger()
+        self.integrations: IntegrationsClient | None = (
+            integrations_from(settings, policy) if self.linkedin_trigger is not None else None
+        )
         # One-attempt clients: once a pause is over, one call asks whether the API that failed
         # is back before a whole cycle (every call with all its retries) is spent finding out.
         probe = replace(policy, max_attempts=1)
@@ -130,6 +146,14 @@ class Service:
         )
         if self.prospect_trigger is not None:
             self.scheduler.add_job(self.prospect_cycle, self.prospect_trigger, id="prospect")
+        if self.linkedin_trigger is not None:
+            self.scheduler.add_job(self.linkedin_cycle, self.linkedin_trigger, id="linkedin")
+        elif self.settings.connector_linkedin_schedule:
+            log.warning(
+                "CONNECTOR_LINKEDIN_SCHEDULE is set but the mapping has no linkedin section or"
+                " INTEGRATIONS_API_KEY is unset: the linkedin cycle does not run",
+                mapping=str(self.settings.connector_mapping),
+            )
         elif self.settings.connector_prospect_schedule:
             log.warning(
                 "CONNECTOR_PROSPECT_SCHEDULE is set but the mapping has no prospecting section:"
@@ -144,6 +168,7 @@ class Service:
             collect_interval=self.settings.connector_collect_interval,
             webhooks=self.config.webhook_url is not None,
             prospect_schedule=self.settings.connector_prospect_schedule if self.prospect_trigger else None,
+            linkedin=self.linkedin_trigger is not None,
         )
         with stop_on_signals(self.stop):
             while not self.stop.event.wait(0.5):
@@ -166,6 +191,8 @@ class Service:
         self.metrics.uninstall()
         self.saber.close()
         self.hubspot.close()
+        if self.integrations is not None:
+            self.integrations.close()
         for client in self._probes:
             client.close()
         self.store.close()
@@ -196,6 +223,36 @@ class Service:
         if summary.stopped:
             log.warning("prospecting stopped", reason=summary.stopped)
         return summary.outcome
+
+    def linkedin_cycle(self) -> None:
+        """Collect the LinkedIn jobs and scans that finished, start what is due (`linkedin run`)."""
+        self._cycle("linkedin", SyncOptions(), work=self._linkedin)
+
+    def _linkedin(self) -> str:
+        """One LinkedIn run with the service's clients; its outcome, its figures counted."""
+        if self.integrations is None or self.mapping.linkedin is None:
+            raise ConnectorError(NO_SECTION)
+        summary = LinkedInSummary(started_at=self.clock())
+        try:
+            LinkedInRun(
+                self.mapping, self.integrations, self.hubspot, self.store, summary, summary.started_at
+            ).run()
+        except (IntegrationsError, ConfigError) as exc:  # the account-group API's own: this cycle alone
+            raise ConnectorError(str(exc)) from exc
+        self.metrics.linkedin_finished(summary, self.store.linkedin.totals())
+        log.info("linkedin", **summary.as_dict()["jobs"], **summary.as_dict()["contacts"])
+        if summary.stopped:
+            log.warning("linkedin stopped", reason=summary.stopped)
+        return summary.outcome
+
+    def _linkedin_trigger(self) -> BaseTrigger | None:
+        """The linkedin cycle's schedule: its setting, else the collect interval; None when it cannot run."""
+        s = self.settings
+        if self.mapping.linkedin is None or s.integrations_api_key is None:
+            return None
+        if s.connector_linkedin_schedule:
+            return parse_schedule(s.connector_linkedin_schedule)
+        return IntervalTrigger(seconds=self.collect_seconds)
 
     def webhook_cycle(self) -> None:
         """Collect, at once, the contacts Saber's webhooks named (a research, or a signal they wait on)."""

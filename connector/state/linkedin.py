@@ -363,6 +363,13 @@ class LinkedInState:
                     )
                 )
 
+    def uploads_of(self, job_key: str) -> dict[str, tuple[str, str]]:
+        """The URLs this upload sent: linkedin key -> (url, contact id) (its prospects' contacts)."""
+        u = linkedin_uploads
+        with self._db.read() as conn:
+            rows = conn.execute(select(u.c.key, u.c.url, u.c.contact_id).where(u.c.job_key == job_key))
+            return {str(k): (str(url), str(cid)) for k, url, cid in rows}
+
     # ---------------------------------------------------------------- totals
     def totals(self) -> dict[str, Any]:
         """Over all runs (`status`, `/metrics`): jobs, scans, people, uploads, results, credits."""
