@@ -379,7 +379,11 @@ class LinkedInState:
         imported = select(func.count(distinct(jp.c.prospect_id)))
         refused = select(j.c.key).where(j.c.status == "refused")
         uploads = select(func.count()).select_from(u).where(u.c.job_key.not_in(refused))
-        spent = select(func.coalesce(func.sum(j.c.credits), 0)).where(j.c.started_at.is_not(None))
+        # Started jobs: an imported job's prospects at its price each (never above what was held),
+        # an upload's URLs, else what was held (the API charges as it imports, up to that).
+        started = select(j.c.kind, j.c.status, j.c.credits, j.c.request, func.count(jp.c.prospect_id))
+        started = started.outerjoin(jp, jp.c.job_key == j.c.key).where(j.c.started_at.is_not(None))
+        started = started.group_by(j.c.key, j.c.kind, j.c.status, j.c.credits, j.c.request)
         with self._db.read() as conn:
             by_kind: dict[str, dict[str, int]] = {}
             for kind, status, n in conn.execute(jobs):
@@ -388,7 +392,7 @@ class LinkedInState:
             counts = {
                 "prospects_imported": int(conn.execute(imported).scalar_one()),
                 "urls_uploaded": int(conn.execute(uploads).scalar_one()),
-                "credits_spent": int(conn.execute(spent).scalar_one()),
+                "credits_spent": sum(_spent(*row) for row in conn.execute(started)),
             }
         every: dict[str, int] = {}
         for statuses in by_kind.values():
@@ -409,3 +413,11 @@ class LinkedInState:
             "results_written": scans["results_written"],
             "credits_spent": counts["credits_spent"],
         }
+
+
+def _spent(kind: str, status: str, held: int, request: str | None, imported: int) -> int:
+    """The credits one started job cost: its imports at their price when it was imported, else what was held."""
+    if kind != "job" or status != "imported":
+        return int(held)
+    each = 2 if loads(request).get("searchEmails") else 1
+    return min(int(held), int(imported) * each)

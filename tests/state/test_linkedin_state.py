@@ -374,6 +374,18 @@ def test_totals_count_jobs_scans_people_uploads_results_and_credits(store: State
     assert totals["credits_spent"] == 202
 
 
+def test_an_imported_jobs_credits_are_its_prospects_at_their_price(store: StateStore) -> None:
+    """An imported job costs its imported prospects (2 each with searchEmails), never more than was held."""
+    li = store.linkedin
+    li.plan_job("cheap", "job", "leaders", {"searchEmails": False}, 200)
+    li.plan_job("dear", "job", "others", {"searchEmails": True}, 400)
+    for key in ("cheap", "dear"):
+        li.job_started(key, f"job-{key}", "queued")
+        li.record_job_prospects(key, ["p1", "p2", "p3"])
+        li.job_imported(key)
+    assert li.totals()["credits_spent"] == 3 + 6
+
+
 # ---------------------------------------------------------------------- migration
 @pytest.fixture
 def old_database(tmp_path: Path) -> Iterator[str]:
