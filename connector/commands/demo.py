@@ -3,22 +3,29 @@
 After the sync it prospects: the sandbox portal has a few target accounts (companies with a
 LinkedIn page and `saber_target_account`), and `prospect` with the packaged demo prospecting
 mapping (connector/mapping/demo_prospecting.yaml) creates the people missing there, so a new
-user sees people found, the ones HubSpot already has left alone, and the ones created.
+user sees people found, the ones HubSpot already has left alone, and the ones created. Last,
+`linkedin run` with the packaged demo LinkedIn mapping (connector/mapping/demo_linkedin.yaml),
+run until its prospecting job has landed in HubSpot and its signal scan's results are written
+onto the people it brought in.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from connector.clients import hubspot_from
+from connector.commands.linkedin import run_linkedin
 from connector.commands.prospect import run_prospect
 from connector.commands.setup import setup_properties
 from connector.commands.sync import run_sync
 from connector.mapping import load_mapping, packaged_mapping
+from connector.linkedin.summary import LinkedInSummary
+from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.runner import start_sandbox
 from connector.settings import Settings
 from connector.sync.options import SyncOptions
@@ -27,6 +34,9 @@ from connector.sync.prospect_summary import ProspectSummary
 SHOWN_CONTACTS = 5
 SHOWN_PEOPLE = 4  # people created by the demo's prospecting, by name and company
 TARGET_ACCOUNTS = 6  # the sandbox portal's target accounts the demo prospects at
+LINKEDIN_RUNS = 20  # `linkedin run`s the demo makes at most, until its job and scan have landed
+LINKEDIN_PAUSE = 0.5  # seconds between two of them (the sandbox's jobs and scans take ~0.3 s a step)
+SCAN_PROPERTIES = ("saber_scan_status", "saber_scan_items", "saber_scan_top", "saber_scan_score")
 
 
 def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[str], None]) -> int:
@@ -46,6 +56,8 @@ def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[
                 "hubspot_access_token": SecretStr(box.hubspot.token),
                 "saber_base_url": box.saber.url,
                 "saber_api_key": SecretStr(box.saber.api_key),
+                "integrations_base_url": box.integrations.url if box.integrations else None,
+                "integrations_api_key": SecretStr(box.integrations.api_key) if box.integrations else None,
                 "connector_state_url": f"sqlite:///{Path(tmp) / 'demo.db'}",
                 "connector_poll_min_seconds": 0.5,
             }
@@ -81,7 +93,8 @@ def run_demo(settings: Settings, *, contacts: int, wait: float, echo: Callable[[
                 echo(f"  {skipped.detail}")
         echo("\nsee one contact in full: saber-connector explain CONTACT_ID (against your own portal)")
         prospected = _prospect(demo_settings, echo)
-        return summary.exit_code or prospected.exit_code
+        linkedin = _linkedin(demo_settings, box.hubspot, echo)
+        return summary.exit_code or prospected.exit_code or linkedin
 
 
 def demo_prospecting_mapping() -> Path:
@@ -120,6 +133,41 @@ def _prospect(settings: Settings, echo: Callable[[str], None]) -> ProspectSummar
         "whose select takes leads (CONNECTOR_MAPPING=mappings/prospecting.yaml)"
     )
     return summary
+
+
+def _linkedin(settings: Settings, portal: HubSpotSandbox, echo: Callable[[str], None]) -> int:
+    """`linkedin run` until the demo's job has landed and its scan's results are written; show both."""
+    settings = settings.model_copy(
+        update={"connector_mapping": packaged_mapping().with_name("demo_linkedin.yaml")}
+    )
+    mapping = load_mapping(settings.connector_mapping)
+    with hubspot_from(settings) as hubspot:
+        setup_properties(mapping, hubspot)
+    echo(
+        f"\nlinkedin run with {settings.connector_mapping} (a LinkedIn search imported into HubSpot, "
+        "then a signal scan over the people it found) ..."
+    )
+    before = set(portal.contact_ids())
+    runs: list[LinkedInSummary] = []
+    for _ in range(LINKEDIN_RUNS):
+        runs.append(run_linkedin(settings))
+        if runs[-1].exit_code() or (sum(r.results_written for r in runs) and not runs[-1].results_pending):
+            break
+        time.sleep(LINKEDIN_PAUSE)  # the job and the scan move on at the API meanwhile
+    echo(
+        f"{len(runs)} runs: job started {sum(r.jobs_started for r in runs)}, prospects imported "
+        f"{sum(r.prospects_imported for r in runs)}, contacts created {sum(r.contacts_created for r in runs)}, "
+        f"already in HubSpot {sum(r.contacts_matched for r in runs)}; scan started {sum(r.scans_started for r in runs)}, "
+        f"results written {sum(r.results_written for r in runs)}; credits {sum(r.credits_held for r in runs)}"
+    )
+    for cid in sorted(set(portal.contact_ids()) - before, key=int)[:SHOWN_PEOPLE]:
+        props = portal.contact(cid)
+        found = ", ".join(f"{p.removeprefix('saber_scan_')} {props.get(p)!r}" for p in SCAN_PROPERTIES)
+        echo(f"  created {_who(props)}: {found}")
+    failed = next((r for r in runs if r.exit_code()), None)
+    if failed is not None:
+        echo(failed.render())
+    return failed.exit_code() if failed is not None else 0
 
 
 def _who(props: dict[str, str | None]) -> str:
