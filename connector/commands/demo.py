@@ -23,8 +23,8 @@ from connector.commands.linkedin import run_linkedin
 from connector.commands.prospect import run_prospect
 from connector.commands.setup import setup_properties
 from connector.commands.sync import run_sync
-from connector.mapping import load_mapping, packaged_mapping
 from connector.linkedin.summary import LinkedInSummary
+from connector.mapping import load_mapping, packaged_mapping
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.runner import start_sandbox
 from connector.settings import Settings
@@ -154,11 +154,15 @@ def _linkedin(settings: Settings, portal: HubSpotSandbox, echo: Callable[[str], 
         if runs[-1].exit_code() or (sum(r.results_written for r in runs) and not runs[-1].results_pending):
             break
         time.sleep(LINKEDIN_PAUSE)  # the job and the scan move on at the API meanwhile
+
+    def total(field: str) -> int:
+        return sum(getattr(r, field) for r in runs)
+
     echo(
-        f"{len(runs)} runs: job started {sum(r.jobs_started for r in runs)}, prospects imported "
-        f"{sum(r.prospects_imported for r in runs)}, contacts created {sum(r.contacts_created for r in runs)}, "
-        f"already in HubSpot {sum(r.contacts_matched for r in runs)}; scan started {sum(r.scans_started for r in runs)}, "
-        f"results written {sum(r.results_written for r in runs)}; credits {sum(r.credits_held for r in runs)}"
+        f"{len(runs)} runs: job started {total('jobs_started')}, prospects imported "
+        f"{total('prospects_imported')}, contacts created {total('contacts_created')}, already in HubSpot "
+        f"{total('contacts_matched')}; scan started {total('scans_started')}, results written "
+        f"{total('results_written')}; credits {total('credits_held')}"
     )
     for cid in sorted(set(portal.contact_ids()) - before, key=int)[:SHOWN_PEOPLE]:
         props = portal.contact(cid)

@@ -416,7 +416,7 @@ class LinkedInState:
 
 
 def _spent(kind: str, status: str, held: int, request: str | None, imported: int) -> int:
-    """The credits one started job cost: its imports at their price when it was imported, else what was held."""
+    """What one started job cost: its imports at their price once imported, else what was held."""
     if kind != "job" or status != "imported":
         return int(held)
     each = 2 if loads(request).get("searchEmails") else 1
