@@ -19,6 +19,8 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from connector.clients import store_from
 from connector.integrations.models import linkedin_key
 from connector.sandbox.integrations import IntegrationsSandbox
 from connector.sandbox.runner import RunningSandbox, start_sandbox
-from connector.sandbox.server import Knobs
+from connector.sandbox.server import Knobs, RecordedRequest
+from connector.settings import Settings
 from tests.bench.prospecting import Outcome, per
 from tests.support import wait_or_raise
 from tests.sync_harness import prepare, sandbox_env, settings_for
@@ -94,6 +97,7 @@ class Phase:
     hubspot: int
     credits: int
     calls: dict[str, int]  # integrations endpoint -> calls
+    hubspot_calls: dict[str, int]  # HubSpot endpoint -> calls
     totals: dict[str, Any]  # store.linkedin.totals() at the end
 
 
@@ -140,7 +144,14 @@ def linkedin_run(env: dict[str, str], cwd: Path) -> Run:
     return Run(wall=wall, summary=json.loads(out[out.index("{") :]))
 
 
-def phase(box: RunningSandbox, env: dict[str, str], cwd: Path, state: Any, done: Any, what: str) -> Phase:
+def phase(
+    box: RunningSandbox,
+    env: dict[str, str],
+    cwd: Path,
+    state: Settings,
+    done: Callable[[dict[str, Any]], bool],
+    what: str,
+) -> Phase:
     """`linkedin run` again and again (a short wait between) until `done(totals)` holds, counting the calls."""
     api = api_of(box)
     api.clear_log()
@@ -154,21 +165,27 @@ def phase(box: RunningSandbox, env: dict[str, str], cwd: Path, state: Any, done:
         return bool(done(totals_of(state)))
 
     wait_or_raise(once, DEADLINE, what, interval=BETWEEN_RUNS)
-    calls: dict[str, int] = {}
-    for request in api.requests:
-        calls[request.endpoint] = calls.get(request.endpoint, 0) + 1
     return Phase(
         runs=runs,
         wall=time.monotonic() - started,
         integrations=api.count(),
         hubspot=box.hubspot.count(),
         credits=api.credits_used - credits,
-        calls=dict(sorted(calls.items())),
+        calls=by_endpoint(api.requests),
+        hubspot_calls=by_endpoint(box.hubspot.requests),
         totals=totals_of(state),
     )
 
 
-def totals_of(settings: Any) -> dict[str, Any]:
+def by_endpoint(requests: list[RecordedRequest]) -> dict[str, int]:
+    return dict(sorted(Counter(r.endpoint for r in requests).items()))
+
+
+def walls(runs: list[Run]) -> str:
+    return ", ".join(f"{r.wall:.1f}" for r in runs) + " s"
+
+
+def totals_of(settings: Settings) -> dict[str, Any]:
     """The connector's own totals over all runs (what `status` shows), read from its state database."""
     with store_from(settings) as store:
         return store.linkedin.totals()
@@ -198,7 +215,7 @@ def with_url(box: RunningSandbox) -> int:
     )
 
 
-def broken(runs: list[Run]) -> list[Any]:
+def broken(runs: list[Run]) -> list[dict[str, str]]:
     return [f for r in runs for f in r.summary.get("failures") or []]
 
 
@@ -263,13 +280,15 @@ def measure(quick: bool, workdir: Path, say: Any) -> Outcome:
         (RERUN_CALLS, f"{rerun.integrations}, {rerun.hubspot}"),
     ]
     outcome.notes += [
-        f"job: integrations calls {job.calls}; HubSpot {job.hubspot}; contacts created "
-        f"{job.totals['contacts_created']}, matched {job.totals['contacts_matched']}; failures {broken(job.runs)}",
-        f"scan: integrations calls {scan.calls}; HubSpot {scan.hubspot}; results {scan.totals['results']}, "
-        f"scans {scan.totals['scans']}, upload jobs {scan.totals['jobs_by_kind'].get('upload')}; "
-        f"failures {broken(scan.runs)}",
-        f"rerun: integrations calls {rerun.calls}; jobs {last.get('jobs')}, uploads {last.get('uploads')}, "
-        f"scans {last.get('scans')}, results {last.get('results')}; the most any URL was imported: {imports[1]}",
+        f"job: integrations calls {job.calls}; HubSpot {job.hubspot_calls}; runs {walls(job.runs)}; "
+        f"contacts created {job.totals['contacts_created']}, matched {job.totals['contacts_matched']}; "
+        f"failures {broken(job.runs)}",
+        f"scan: integrations calls {scan.calls}; HubSpot {scan.hubspot_calls}; runs {walls(scan.runs)}; "
+        f"results {scan.totals['results']}, scans {scan.totals['scans']}, upload jobs "
+        f"{scan.totals['jobs_by_kind'].get('upload')}; failures {broken(scan.runs)}",
+        f"rerun: integrations calls {rerun.calls}; HubSpot {rerun.hubspot_calls}; jobs {last.get('jobs')}, "
+        f"uploads {last.get('uploads')}, scans {last.get('scans')}, results {last.get('results')}; "
+        f"the most any URL was imported: {imports[1]}",
         f"mapping: mappings/linkedin.yaml with the job's max_results {m} (the sandbox's pool {m}) and "
         "max_credits_per_run lifted; the job phase runs it without `scans`, then the whole mapping (the job "
         "is not due again), so each phase counts only its own calls (each run's own overhead included); "
