@@ -102,7 +102,7 @@ class Phase:
 
 
 def bench_mapping(directory: Path, max_results: int, *, scans: bool) -> Path:
-    """mappings/linkedin.yaml with the job asking `max_results`, a budget that never binds, and the scans or not."""
+    """mappings/linkedin.yaml: the job asks `max_results`, the budget never binds, `scans` kept or not."""
     text = LINKEDIN_MAPPING.read_text(encoding="utf-8")
     text, jobs = re.subn(r"(\n      max_results:\s*)\d+", rf"\g<1>{max_results}", text)
     text, budgets = re.subn(r"(\n  max_credits_per_run:\s*)\d+", r"\g<1>1000000", text)
@@ -152,7 +152,7 @@ def phase(
     done: Callable[[dict[str, Any]], bool],
     what: str,
 ) -> Phase:
-    """`linkedin run` again and again (a short wait between) until `done(totals)` holds, counting the calls."""
+    """`linkedin run` again and again (a short wait between) until `done(totals)` holds; its calls."""
     api = api_of(box)
     api.clear_log()
     box.hubspot.clear_log()
@@ -220,7 +220,7 @@ def broken(runs: list[Run]) -> list[dict[str, str]]:
 
 
 def measure(quick: bool, workdir: Path, say: Any) -> Outcome:
-    """A job of 200 prospects (20 with `quick`) and a scan over a portal of 400 contacts (40), then a rerun."""
+    """A job of 200 prospects (20 with `quick`), a scan over a portal of 400 contacts (40), a rerun."""
     m, contacts = (20, 40) if quick else (200, 400)
     outcome = Outcome(
         f"linkedin: a job of {m} prospects and a scan over a portal of {contacts} contacts, HubSpot 150 ms / "
@@ -256,9 +256,7 @@ def measure(quick: bool, workdir: Path, say: Any) -> Outcome:
         rerun = phase(box, env, workdir, settings, lambda _: True, "the rerun")
         again = (api.jobs_started - started[0], api.scans_started - started[1])
         twice = sum(1 for n in api.imports.values() if n > 1)
-        say(
-            f"linkedin: rerun {rerun.credits} credits, {again} jobs/scans started, {twice} URLs imported twice"
-        )
+        say(f"linkedin: rerun {rerun.credits} credits, {again} jobs/scans started, {twice} URLs paid twice")
         imports = (len(api.imports), max(api.imports.values(), default=0))
     last = rerun.runs[-1].summary
     uploads = int(scan.totals["urls_uploaded"])
