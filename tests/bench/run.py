@@ -30,6 +30,10 @@ that crashed exits 1.
   subprocess with throughput's latency and limits: HubSpot and Saber calls per account searched
   and per contact created, then the calls of a second run that creates nobody
   (tests/bench/prospecting.py).
+- linkedin: a job of 200 prospects (20 with --quick) and a scan over a portal of 400 contacts
+  (40), `saber-connector linkedin run` in a subprocess until each lands, then a rerun: calls and
+  credits per imported prospect and per scanned contact, and what the rerun pays (nothing)
+  (tests/bench/linkedin.py).
 
 Times are scaled as the research is: research that takes 2-5 minutes for real takes 2-5 s
 in throughput (and (120-300)/speed s in economy), signals that take 15-45 s take as much less,
@@ -78,7 +82,9 @@ from connector.sandbox.saber import SaberSandbox  # noqa: E402
 from connector.sandbox.seed import COMPANIES, seed_contacts  # noqa: E402
 from connector.sandbox.server import Knobs, RecordedRequest  # noqa: E402
 from connector.settings import Settings  # noqa: E402
+from tests.bench import linkedin as linkedin_bench  # noqa: E402
 from tests.bench import prospecting as prospecting_bench  # noqa: E402
+from tests.bench.linkedin import LINKEDIN_FIGURES  # noqa: E402, F401 - tests/bench/test_quick.py
 from tests.bench.prospecting import PROSPECTING_FIGURES  # noqa: E402, F401 - tests/bench/test_quick.py
 from tests.docs_markers import add_write_readme, figures_block, write_between  # noqa: E402
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for  # noqa: E402
@@ -1067,12 +1073,24 @@ def prospecting(quick: bool) -> Section:
     return section
 
 
+# ----------------------------------------------------------------------------- linkedin
+def linkedin(quick: bool) -> Section:
+    """`saber-connector linkedin run` until a job and a scan land, then a rerun (tests/bench/linkedin.py)."""
+    with workdir("linkedin") as tmp:
+        outcome = linkedin_bench.measure(quick, tmp, say)
+    section = Section("linkedin", outcome.title, notes=outcome.notes)
+    for figure, value in outcome.rows:
+        section.add(figure, value)
+    return section
+
+
 # ----------------------------------------------------------------------------- main
 SECTIONS: dict[str, Callable[[bool], Section]] = {
     "economy": economy,
     "throughput": throughput,
     "scale": scale,
     "prospecting": prospecting,
+    "linkedin": linkedin,
 }
 
 

@@ -1,4 +1,4 @@
-"""The benchmark's quick economy and prospecting runs work end to end and report every figure of theirs (never its timing)."""
+"""The benchmark's quick economy, prospecting and linkedin runs work end to end and report every figure of theirs (never its timing)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.run import ECONOMY_FIGURES, PROSPECTING_FIGURES
+from tests.bench.linkedin import RERUN_CHARGES, RERUN_STARTS
+from tests.bench.run import ECONOMY_FIGURES, LINKEDIN_FIGURES, PROSPECTING_FIGURES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,3 +55,16 @@ def test_quick_prospecting_bench_exits_0_and_prints_every_prospecting_figure() -
         cells = row_of(table, name)
         assert len(cells) == 4 and cells[1], f"row {cells!r} lacks its value"
     assert "crashed" not in table
+
+
+@pytest.mark.slow
+def test_quick_linkedin_bench_exits_0_and_its_rerun_pays_nothing() -> None:
+    """`tests/bench/run.py --quick --only linkedin` exits 0 with a value for each linkedin figure, and its rerun charges nothing and starts nothing."""
+    table = quick_table("linkedin")
+    for name in LINKEDIN_FIGURES:
+        cells = row_of(table, name)
+        assert len(cells) == 4 and cells[1], f"row {cells!r} lacks its value"
+    assert "crashed" not in table
+    charges = row_of(table, RERUN_CHARGES)[1]
+    assert charges.startswith("0 credits; 0 of ") and "more than once" in charges, charges
+    assert row_of(table, RERUN_STARTS)[1] == "0 jobs (uploads included), 0 scans"
