@@ -26,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any
 
 from connector.errors import RUN_GOES_ON
 from connector.hubspot import HubSpotAdapter
@@ -37,8 +39,9 @@ from connector.integrations.errors import (
     IntegrationsCreditsError,
     IntegrationsError,
     IntegrationsPermissionError,
+    IntegrationsUnavailable,
 )
-from connector.integrations.models import Scan
+from connector.integrations.models import ProspectSignals, Scan
 from connector.linkedin.audience import HubSpotAudience
 from connector.linkedin.budget import CreditBudget
 from connector.linkedin.results import ResultWriter, scan_values
@@ -56,6 +59,8 @@ CLOSED = ("collected", "failed", "cancelled", "refused")  # a scan row that need
 # by an earlier scan may still show that earlier evaluation. A re-scanned prospect's results
 # are taken as the new scan's only once read this long after the scan was collected.
 RESCAN_SETTLE = timedelta(minutes=10)
+READ_WORKERS = 8  # prospects' results read at once (one GET each; the API has no batch read)
+READ_CHUNK = 200  # results read, then saved and written, at a time
 IMPORTED = "imported"
 
 
@@ -250,19 +255,47 @@ class ScanStage:
 
     # ---------------------------------------------------------------- results
     def results(self, name: str, scan: LinkedInScan) -> None:
-        """Read the pending results again; write the evaluated ones not written as they are."""
+        """Read the pending results again; write the evaluated ones not written as they are.
+
+        One read per prospect (the API has no batch read), `READ_WORKERS` at a time, saved and
+        written `READ_CHUNK` prospects at a time, so a run cut short keeps what it read. An API
+        unavailable after its retries stops the reading (recorded once, against the scan): the
+        rest is read next run.
+        """
         rows = self.store.linkedin.pending_results(name)
         evaluated = [r for r in rows if r.status == "evaluated"]
+        pending = [r for r in rows if r.status == "pending"]
+        writer = ResultWriter(name, scan, self.hubspot, self.store, self.summary)
+        self.store.linkedin.results_written(name, writer.write(evaluated))
+        with ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="scan-read") as pool:
+            for start in range(0, len(pending), READ_CHUNK):
+                chunk = pending[start : start + READ_CHUNK]
+                answers = list(pool.map(lambda r: self._read(r, scan), chunk))
+                read, down = self._evaluated(name, scan, chunk, answers)
+                self.store.linkedin.save_results(read)
+                self.store.linkedin.results_written(name, writer.write(read))
+                if down is not None:
+                    self.summary.fail(f"scan:{name}", down.code or "UNAVAILABLE", str(down))
+                    return
+
+    def _read(self, row: ResultRow, scan: LinkedInScan) -> ProspectSignals | Exception:
+        """One prospect's results, or the error that ends this read alone (a pool worker's answer)."""
+        try:
+            return self.client.prospect_signals(row.prospect_id, min_score=scan.min_score)
+        except RUN_GOES_ON as exc:
+            return exc
+
+    def _evaluated(
+        self, name: str, scan: LinkedInScan, rows: Sequence[ResultRow], answers: Sequence[Any]
+    ) -> tuple[list[ResultRow], IntegrationsUnavailable | None]:
+        """The evaluated results among these answers, and the outage that stopped the reading, if any."""
         read: list[ResultRow] = []
-        for row in rows:
-            if row.status != "pending":
-                continue
-            try:
-                signals = self.client.prospect_signals(row.prospect_id, min_score=scan.min_score)
-            except RUN_GOES_ON as exc:  # a wrong shape, a refusal, an outage: read again next run
-                self.summary.fail(
-                    f"prospect:{row.prospect_id}", getattr(exc, "code", None) or "UNREADABLE", str(exc)
-                )
+        for row, signals in zip(rows, answers, strict=True):
+            if isinstance(signals, IntegrationsUnavailable):
+                return read, signals
+            if isinstance(signals, Exception):  # a wrong shape, a refusal: read again next run
+                code = getattr(signals, "code", None) or "UNREADABLE"
+                self.summary.fail(f"prospect:{row.prospect_id}", code, str(signals))
                 continue
             if signals.status != "evaluated" or self.unsettled(row):
                 self.summary.results_pending += 1
@@ -282,10 +315,7 @@ class ScanStage:
                     read_at=self.now,
                 )
             )
-        self.store.linkedin.save_results(read)
-        writer = ResultWriter(name, scan, self.hubspot, self.store, self.summary)
-        settled = writer.write([*evaluated, *read])
-        self.store.linkedin.results_written(name, settled)
+        return read, None
 
     def unsettled(self, row: ResultRow) -> bool:
         """A re-scanned prospect (written before) read too soon: its answer may be the earlier scan's."""
