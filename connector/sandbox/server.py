@@ -126,6 +126,7 @@ class SandboxServer:
         # "reset after", "slow", "down reset", "down timeout", and what subclasses add.
         self.faults: Counter[str] = Counter()
         self._host, self._port = host, port
+        self._port_hold: socket.socket | None = None  # the port, held while down (see `go_down`)
         # Called with each request once it was applied, before its answer is sent: a test can
         # kill the client there, the worst moment for it (the API did it; the client never heard).
         self.on_request: list[Callable[[RecordedRequest], None]] = []
@@ -157,14 +158,27 @@ class SandboxServer:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._port_hold is not None:  # down: the port is let go now
+            self._port_hold.close()
+            self._port_hold = None
 
     def go_down(self) -> None:
-        """Stop listening (every connection refused) but keep the API's state, for `come_back`."""
+        """Stop listening (every connection refused) but keep the API's state, for `come_back`.
+
+        The port stays held by a socket bound but not listening (a connection to it is refused):
+        a server started meanwhile (another test's, in parallel) cannot take it and answer instead.
+        """
         self._port = self._server.server_address[1]
         self.stop()
+        self._port_hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._port_hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._port_hold.bind((self._host, self._port))
 
     def come_back(self) -> Self:
         """Listen again on the same port after `go_down`, with the state as it was."""
+        if self._port_hold is not None:
+            self._port_hold.close()
+            self._port_hold = None
         self._server = make_server(
             self._host, self._port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )

@@ -221,7 +221,8 @@ def test_connection_refused_after_an_answer_is_retried_by_both_clients() -> None
     try:
         hubspot.check_access()
         saber.credits()
-        box.stop()  # both APIs go away: nothing listens on their ports any more
+        box.hubspot.go_down()  # both APIs go away: their ports held, nothing listening
+        box.saber.go_down()
         with pytest.raises(HubSpotUnavailableError) as hub_error:
             hubspot.check_access()
         with pytest.raises(SaberUnavailable) as saber_error:
@@ -229,6 +230,7 @@ def test_connection_refused_after_an_answer_is_retried_by_both_clients() -> None
     finally:
         hubspot.close()
         saber.close()
+        box.stop()
     assert hubspot.calls["check_access"] == 1 + 3 and hubspot.retries["check_access"] == 2
     assert saber.calls["credits"] == 1 + 3 and saber.retries["credits"] == 2
     assert str(hub_error.value).endswith(": connection refused")
@@ -245,11 +247,12 @@ def test_an_error_answer_also_counts_as_the_api_having_answered() -> None:
         box.saber.fail_next(2, 503)
         with pytest.raises(SaberUnavailable):
             saber.credits()
-        box.stop()
+        box.saber.go_down()  # its port held, nothing listening
         with pytest.raises(SaberUnavailable) as caught:
             saber.credits()
     finally:
         saber.close()
+        box.stop()
     assert saber.calls["credits"] == 2 + 2 and caught.value.transport_reason == CONNECTION_REFUSED
 
 
