@@ -22,7 +22,21 @@ RANGE = re.compile(r"\[[^\[\]]*\]")
 VARIABLE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 IDENTIFIER = re.compile(r"(?<![\w.:$])([A-Za-z_:][A-Za-z0-9_:]*)(?![\w:])")
 KEYWORDS = frozenset(
-    "by without on ignoring group_left group_right and or unless bool offset inf nan".split()
+    [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "inf",
+        "nan",
+    ]
 )
 # Labels Prometheus adds to every scraped series (the job's and the target's).
 TARGET_LABELS = frozenset({"job", "instance"})
@@ -62,7 +76,9 @@ class Exported:
         for name in found.metrics & set(self.labels):
             known |= self.labels[name]
         labels = sorted(found.labels - known)
-        return [f"unknown metric {m!r}" for m in unknown] + [f"label {x!r} on none of its metrics" for x in labels]
+        return [f"unknown metric {m!r}" for m in unknown] + [
+            f"label {x!r} on none of its metrics" for x in labels
+        ]
 
 
 def parse(expr: str) -> Expression:

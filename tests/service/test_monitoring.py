@@ -93,7 +93,12 @@ def promtool() -> str:
 
 def _promtool(binary: str, *args: str | Path, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [binary, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        [binary, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -130,7 +135,11 @@ def test_promtool_check_config_passes_on_the_compose_prometheus(promtool: str) -
 
 # ---------------------------------------------------------------------------- the rule file
 def _rules() -> list[dict]:
-    return [rule for group in YAML(typ="safe").load(RULES.read_text(encoding="utf-8"))["groups"] for rule in group["rules"]]
+    return [
+        rule
+        for group in YAML(typ="safe").load(RULES.read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]
+    ]
 
 
 def _rule_tests() -> list[dict]:
@@ -219,7 +228,11 @@ def service_metrics(tmp_path_factory: pytest.TempPathFactory) -> str:
         env = sandbox_env(box, tmp_path, tmp_path / "mapping.yaml")
         env.update(http_env(port))
         env.update(
-            {"CONNECTOR_SCHEDULE": "1h", "CONNECTOR_COLLECT_INTERVAL": "1s", "CONNECTOR_LINKEDIN_SCHEDULE": "1s"}
+            {
+                "CONNECTOR_SCHEDULE": "1h",
+                "CONNECTOR_COLLECT_INTERVAL": "1s",
+                "CONNECTOR_LINKEDIN_SCHEDULE": "1s",
+            }
         )
         with kit.running(env, tmp_path, tmp_path / "run.log") as proc:
             run = Service(proc, port)
@@ -239,7 +252,9 @@ def _fed_registry() -> str:
     summary.company_events.update({"unmatched_no_association": 1})
     metrics.cycle_finished("full", "ok", 1.0, summary)
     metrics.prospect_finished(ProspectSummary(started_at=now, skipped=Counter({"no_name": 1})))
-    metrics.linkedin_finished(LinkedInSummary(started_at=now), {"jobs": {"imported": 1}, "scans": {"done": 1}})
+    metrics.linkedin_finished(
+        LinkedInSummary(started_at=now), {"jobs": {"imported": 1}, "scans": {"done": 1}}
+    )
     metrics.observe_api("saber", "launch", 200, retried=True)
     return metrics.exposition().decode()
 
