@@ -30,7 +30,7 @@ from tests.linkedin.world import build
 from tests.reliability import kit
 from tests.reliability.kit import Service, free_port, http_env
 from tests.service.promql_vocabulary import Exported, parse
-from tests.sync_harness import sandbox_env, wait_until
+from tests.sync_harness import sandbox_env, wait_until, write_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "config" / "prometheus"
@@ -326,3 +326,24 @@ def test_the_ready_gauge_follows_the_readiness_it_watches(metrics: Metrics) -> N
 
     metrics.watch_readiness(broken)
     assert _ready(metrics) == 0
+
+
+def test_a_service_that_is_not_ready_exports_ready_0(tmp_path: Path) -> None:
+    """With a key Saber refuses, /readyz answers 503 and /metrics says `saber_connector_ready 0`, what SaberConnectorNotReady reads."""
+    with start_sandbox(contacts=3, seed=3, integrations=False) as box:
+        port = free_port()
+        env = sandbox_env(box, tmp_path, write_mapping(tmp_path))
+        env.update(http_env(port))
+        env.update(
+            {
+                "SABER_API_KEY": "sk_test_refusedrefusedrefused",
+                "CONNECTOR_SCHEDULE": "1s",
+                "CONNECTOR_BACKOFF_INITIAL_SECONDS": "30",
+            }
+        )
+        with kit.running(env, tmp_path, tmp_path / "run.log") as proc:
+            run = Service(proc, port)
+            wait_until(run.started, timeout=30)
+            wait_until(lambda: run.get("/readyz").status_code == 503, timeout=30)
+            assert run.metric("saber_connector_ready") == 0
+            assert "sk_test_refused" not in run.get("/metrics").text
