@@ -34,12 +34,14 @@ prefixed `saber_connector_`:
   linkedin cycles did (kind `linkedin`, with a `linkedin` section and `INTEGRATIONS_API_KEY`)
 - `last_success_timestamp_seconds`: gauge, unix time of the last cycle that ended `ok`
   or `partial` (0 before the first)
+- `ready`: gauge, 1 when `/readyz` would answer 200, else 0, read at each scrape (so an
+  alert can say "not ready for 15 minutes"; 0 until the service hands its readiness over)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +162,7 @@ class Metrics:
         self.last_success = gauge(
             "last_success_timestamp_seconds", "Unix time of the last cycle that ended ok or partial."
         )
+        self.ready = gauge("ready", "1 when /readyz answers 200 (ready), else 0; read at each scrape.")
         self.credits_left.set(float("nan"))  # unknown until a cycle reads the balance
         # Series that exist at zero from the start, so rates and alerts work before the first event.
         for kind in CYCLE_KINDS:
@@ -247,6 +250,20 @@ class Metrics:
         self.api_requests.labels(api, operation, "none" if status is None else str(status)).inc()
         if retried:
             self.api_retries.labels(api).inc()
+
+    def watch_readiness(self, ready: Callable[[], bool]) -> None:
+        """Read `ready()` at each scrape into the `ready` gauge: one source for it and `/readyz`.
+
+        A readiness check that raises counts as not ready, as `/readyz` answers 503 then.
+        """
+
+        def read() -> float:
+            try:
+                return 1.0 if ready() else 0.0
+            except Exception:  # noqa: BLE001 - any failure means: not ready
+                return 0.0
+
+        self.ready.set_function(read)
 
     # ------------------------------------------------------------------ life cycle
     def install(self) -> None:

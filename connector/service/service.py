@@ -112,6 +112,7 @@ class Service:
         )
         self.status = ServiceStatus(self.store, lambda: bool(self.scheduler.running))
         self.metrics = Metrics()
+        self.metrics.watch_readiness(lambda: self.status.readiness()[0])
         public = settings.connector_public_url
         self.secret = self._webhook_secret() if public else None  # no public URL: webhooks off (404)
         webhook_url = f"{public}/webhooks/saber/{self.secret}" if public else None

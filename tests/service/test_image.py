@@ -299,6 +299,82 @@ def test_compose_gives_the_connector_time_to_shut_down_gracefully() -> None:
     assert grace > (field.default if field is not None else 25)
 
 
+def _binds(service: dict) -> dict[str, str]:
+    """A compose service's bind mounts (the sources that are paths): container path -> host path."""
+    found = {}
+    for volume in service.get("volumes") or []:
+        source, target = str(volume).split(":")[:2]
+        if source.startswith((".", "/")):
+            found[target] = source
+    return found
+
+
+def test_compose_monitoring_profile_adds_prometheus_and_grafana_on_pinned_images() -> None:
+    """`--profile monitoring` adds prometheus and grafana (pinned images, mounted files that exist, named volumes); a plain `up` still starts only the connector and postgres."""
+    compose = _compose()
+    services = compose["services"]
+    assert "profiles" not in services["connector"] and "profiles" not in services["postgres"]
+    for name in ("prometheus", "grafana"):
+        service = services[name]
+        assert service["profiles"] == ["monitoring"], name
+        image, _, tag = service["image"].partition(":")
+        assert image and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: image not pinned to a version"
+        for target, source in _binds(service).items():
+            assert (COMPOSE.parent / source).exists(), f"{name}: {source} (for {target}) does not exist"
+        for volume in service.get("volumes") or []:
+            source = str(volume).split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in (compose.get("volumes") or {}), f"{name}: {source} is not a named volume"
+
+
+def test_compose_prometheus_scrapes_the_connector_and_loads_the_rules() -> None:
+    """The profile's Prometheus reads the mounted prometheus.yml, which scrapes the connector's /metrics on its container port and loads the mounted rule file."""
+    services = _compose()["services"]
+    prometheus = services["prometheus"]
+    flag = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config_path = flag.partition("=")[2]
+    binds = _binds(prometheus)
+    config = YAML(typ="safe").load((COMPOSE.parent / binds[config_path]).read_text(encoding="utf-8"))
+    port = next(str(p).split(":")[-1] for p in services["connector"]["ports"])
+    targets = [t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+    assert f"connector:{port}" in targets
+    assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in config["scrape_configs"])
+    rules = config["rule_files"]
+    assert rules, "prometheus.yml loads no rule file"
+    for rule in rules:
+        mounted = rule if rule.startswith("/") else str(Path(config_path).parent / rule)
+        assert mounted in binds, f"{rule}: not mounted where prometheus.yml looks"
+        assert Path(binds[mounted]).name == "saber-connector.rules.yaml"
+
+
+def test_compose_grafana_is_provisioned_with_the_prometheus_and_the_dashboard() -> None:
+    """The profile's Grafana gets the profile's Prometheus as its default data source and the saber-connector dashboard from the directory its provider reads."""
+    grafana = _compose()["services"]["grafana"]
+    binds = _binds(grafana)
+    yaml = YAML(typ="safe")
+    datasources = yaml.load(
+        (COMPOSE.parent / binds["/etc/grafana/provisioning/datasources"] / "prometheus.yaml").read_text(
+            encoding="utf-8"
+        )
+    )
+    source = datasources["datasources"][0]
+    assert (
+        source["type"] == "prometheus" and source["url"] == "http://prometheus:9090" and source["isDefault"]
+    )
+    assert "9090:9090" in [str(p) for p in _compose()["services"]["prometheus"]["ports"]]
+    providers = yaml.load(
+        (COMPOSE.parent / binds["/etc/grafana/provisioning/dashboards"] / "saber-connector.yaml").read_text(
+            encoding="utf-8"
+        )
+    )
+    folder = providers["providers"][0]["options"]["path"]
+    dashboards = [host for target, host in binds.items() if str(Path(target).parent) == folder]
+    assert [Path(d).name for d in dashboards] == ["saber-connector.json"]
+    assert (
+        json.loads((COMPOSE.parent / dashboards[0]).read_text(encoding="utf-8"))["uid"] == "saber-connector"
+    )
+
+
 # ---------------------------------------------------------------------------- example settings
 def test_env_example_names_every_setting_and_leaves_the_secrets_empty() -> None:
     """config/.env.example names every field of Settings (as computed now) and nothing else, and no secret in it has a value."""
