@@ -118,6 +118,12 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(f"  saved {sum(saved.values())} ({why})")
         calls = ", ".join(f"{svc} {n}" for svc, n in sorted(economy["api_calls"].items()))
         lines.append(f"  api calls: {calls}")
+    days = report.get("credits_by_day") or []
+    if days:
+        lines.append(
+            f"credits spent, last {len(days)} days: {sum(d['credits'] for d in days)}"
+            f" (today {days[-1]['credits']})"
+        )
     companies = report.get("companies") or {}
     if companies:
         got = {k: companies.get(k, 0) for k in ("matched", "written", "subscription_entries_read")}

@@ -75,7 +75,7 @@ def chromium() -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def browser(chromium: tuple[Path, Path], tmp_path: Path) -> Iterator[object]:
+def browser(chromium: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """A headless Chromium with a fresh profile, driven through Debian's chromedriver."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as ChromeService
@@ -87,7 +87,7 @@ def browser(chromium: tuple[Path, Path], tmp_path: Path) -> Iterator[object]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
     options.add_argument("--window-size=1280,900")
-    os.environ["SE_OFFLINE"] = "true"  # should Selenium Manager ever be asked, it must not download
+    monkeypatch.setenv("SE_OFFLINE", "true")  # should Selenium Manager ever be asked, it must not download
     driver = webdriver.Chrome(options=options, service=ChromeService(executable_path=str(driver_path)))
     try:
         yield driver
