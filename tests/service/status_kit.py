@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connector.sandbox.runner import RunningSandbox, start_sandbox
+from connector.service.service import SECRET_NAME as WEBHOOK_SECRET
 from connector.state import StateStore
 from tests.reliability import kit
 from tests.reliability.kit import Service, free_port, http_env
@@ -41,8 +42,11 @@ class RanService:
         return answer.text
 
     def secrets(self) -> list[str]:
-        """Every key and token the service was given."""
-        return [self.box.saber.api_key, self.box.hubspot.token]
+        """Every key and token the service was given, and the webhook secret it made."""
+        with StateStore(self.state_url) as store:
+            webhook = store.get_cursor(WEBHOOK_SECRET)
+        assert webhook, "the service made no webhook secret"
+        return [self.box.saber.api_key, self.box.hubspot.token, webhook]
 
     def contact_values(self) -> set[str]:
         """Every seeded contact's fields beyond its id (what the page must never show)."""
@@ -69,7 +73,7 @@ def ran_service(tmp_path: Path, *, full_runs: int = 2, **extra: str) -> Iterator
         mapping = write_mapping(tmp_path)
         port = free_port()
         env = sandbox_env(box, tmp_path, mapping)
-        env.update(http_env(port))
+        env.update(http_env(port, public=True))  # webhooks on: a secret exists that the page must not show
         env.update(
             {
                 "CONNECTOR_SCHEDULE": "2s",
