@@ -187,6 +187,9 @@ class Settings(BaseSettings):
         "0.0.0.0", description="address of /healthz, /readyz, /metrics, webhooks"
     )
     connector_http_port: int = Field(8080, ge=0, le=65535, description="port of that server (0: any free)")
+    connector_status_page: bool = Field(
+        True, description="serve the status page at /status on that server (false: 404)"
+    )
     connector_public_url: str | None = Field(
         None, description="URL Saber can reach this service at; when set, research reports back by webhook"
     )

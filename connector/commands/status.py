@@ -5,108 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from connector.clients import store_from
+from connector.service.status_report import status_report
 from connector.settings import Settings
-from connector.state import StateStore
-from connector.state.runs import RunRecord
-from connector.sync.engine import RESEARCH_MODE
 
-PROSPECT_RUNS_LOOKED_AT = 50  # the last prospect run is looked for among this many recent runs
-
-
-def status_report(store: StateStore, runs: int = 5, errors: int = 5) -> dict[str, Any]:
-    """Counts by research status, the last runs and the most common errors, as plain data."""
-    return {
-        "research": store.status_counts(),
-        "skip_reasons": _last_skips(store),
-        "economy": _last_economy(store),
-        "skipped_examples": [{"contact_id": cid, "reason": why} for cid, why in store.skipped_examples()],
-        "writes_pending": store.count_write_pending(),
-        "signals": store.count_signal_asks(),
-        "research_mode": store.get_cursor(RESEARCH_MODE),
-        "companies": _last_companies(store),
-        "prospecting": _prospecting(store),
-        "linkedin": _linkedin(store),
-        "last_runs": [
-            {
-                "id": r.id,
-                "started_at": r.started_at,
-                "finished_at": r.finished_at,
-                "outcome": r.outcome,
-                "counts": r.counts.raw,
-                "error": r.error,
-            }
-            for r in store.last_runs(runs)
-        ],
-        "common_errors": [
-            {"code": code, "count": count, "latest": message}
-            for code, count, message in store.common_errors(errors)
-        ],
-    }
-
-
-def _last_skips(store: StateStore) -> dict[str, int]:
-    """Skip reasons of the latest finished run, most common first."""
-    for run in store.last_runs(5):
-        skipped = run.counts.skipped
-        if run.outcome != "running" and skipped is not None and not _is_prospect(run):
-            return dict(sorted(skipped.items(), key=lambda item: (-item[1], item[0])))
-    return {}
-
-
-def _last_economy(store: StateStore) -> dict[str, Any]:
-    """Credits the latest finished run spent by kind and saved by reason, and its calls per service."""
-    for run in store.last_runs(5):
-        counts = run.counts
-        if run.outcome != "running" and counts.credits_used is not None and not _is_prospect(run):
-            return {
-                "credits_used": counts.credits_used,
-                "credits_by_kind": counts.credits_by_kind,
-                "credits_saved": counts.credits_saved,
-                "api_calls": {svc: sum(calls.values()) for svc, calls in counts.api_calls.items()},
-            }
-    return {}
-
-
-def _last_companies(store: StateStore) -> dict[str, Any]:
-    """The latest finished run's company figures, and contacts with no company by reason (all runs)."""
-    unmatched = store.company_unmatched_counts()
-    waiting = len(store.companies_pending())  # a write HubSpot refused or failed: retried next cycle
-    for run in store.last_runs(5):
-        companies = run.counts.companies
-        if run.outcome != "running" and companies is not None and not _is_prospect(run):
-            return {**companies, "unmatched_contacts": unmatched, "waiting": waiting}
-    return {"unmatched_contacts": unmatched, "waiting": waiting} if unmatched or waiting else {}
-
-
-def _is_prospect(run: RunRecord) -> bool:
-    """A `prospect` or `linkedin` run (the CLI's or the service's): its counts are not a sync's."""
-    return run.counts.raw.get("kind") in ("prospect", "linkedin")
-
-
-def _linkedin(store: StateStore) -> dict[str, Any]:
-    """The last linkedin run's counts and the LinkedIn totals; empty when no linkedin run ever ran."""
-    last = next(
-        (r for r in store.last_runs(PROSPECT_RUNS_LOOKED_AT) if r.counts.raw.get("kind") == "linkedin"), None
-    )
-    totals = store.linkedin.totals()
-    if last is None and not totals.get("jobs") and not totals.get("scans"):
-        return {}
-    run = None
-    if last is not None:
-        c = last.counts.raw
-        run = {
-            "id": last.id,
-            "started_at": last.started_at,
-            "outcome": last.outcome,
-            "jobs": c.get("jobs") or {},
-            "contacts": c.get("contacts") or {},
-            "scans": c.get("scans") or {},
-            "results": c.get("results") or {},
-            "credits": c.get("credits") or {},
-            "failures": len(c.get("failures") or []),
-            "stopped": c.get("stopped"),
-        }
-    return {"last_run": run, "totals": totals}
+__all__ = ["read_status", "render_status", "status_report"]  # the report: connector.service.status_report
 
 
 def _render_linkedin(linkedin: dict[str, Any]) -> list[str]:
@@ -138,35 +40,6 @@ def _render_linkedin(linkedin: dict[str, Any]) -> list[str]:
         )
     )
     return lines
-
-
-def _prospecting(store: StateStore) -> dict[str, Any]:
-    """The last prospect run's counts and prospecting's totals; empty when prospecting never ran."""
-    totals = store.prospects.totals()
-    last = next(
-        (r for r in store.last_runs(PROSPECT_RUNS_LOOKED_AT) if r.counts.raw.get("kind") == "prospect"), None
-    )
-    if last is None and not any(totals.values()):
-        return {}
-    return {"last_run": None if last is None else _prospect_run(last), "totals": totals}
-
-
-def _prospect_run(run: RunRecord) -> dict[str, Any]:
-    counts = run.counts.raw
-    accounts, people = counts.get("accounts") or {}, counts.get("people") or {}
-    return {
-        "id": run.id,
-        "started_at": run.started_at,
-        "outcome": run.outcome,
-        "accounts_searched": accounts.get("searched", 0),
-        "accounts_skipped": accounts.get("skipped") or {},
-        "people_found": people.get("found", 0),
-        "already_in_hubspot": people.get("already_in_hubspot", 0),
-        "created": people.get("created", 0),
-        "skipped": people.get("skipped") or {},
-        "saber_search_calls": counts.get("saber_search_calls", 0),
-        "stopped": counts.get("stopped"),
-    }
 
 
 def _render_prospecting(prospecting: dict[str, Any]) -> list[str]:
@@ -216,9 +89,11 @@ def _run_line(run: dict[str, Any]) -> str:
             f" failures {len(c.get('failures') or [])}{tail}"
         )
     research = c.get("research", {})
+    took = f" in {run['seconds']:.1f} s" if run.get("seconds") is not None else ""
     return (
-        f"{head} seen {c.get('contacts_seen', 0)}, launched {research.get('launched', 0)},"
-        f" written {c.get('contacts_written', 0)}, failures {c.get('record_failures', 0)}{tail}"
+        f"{head} {run.get('kind', 'full')}{took}: seen {c.get('contacts_seen', 0)},"
+        f" launched {research.get('launched', 0)}, written {c.get('contacts_written', 0)},"
+        f" credits {run.get('credits', 0)}, failures {c.get('record_failures', 0)}{tail}"
     )
 
 
@@ -243,6 +118,12 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(f"  saved {sum(saved.values())} ({why})")
         calls = ", ".join(f"{svc} {n}" for svc, n in sorted(economy["api_calls"].items()))
         lines.append(f"  api calls: {calls}")
+    days = report.get("credits_by_day") or []
+    if days:
+        lines.append(
+            f"credits spent, last {len(days)} days: {sum(d['credits'] for d in days)}"
+            f" (today {days[-1]['credits']})"
+        )
     companies = report.get("companies") or {}
     if companies:
         got = {k: companies.get(k, 0) for k in ("matched", "written", "subscription_entries_read")}
@@ -253,6 +134,11 @@ def render_status(report: dict[str, Any]) -> str:
         )
         for reason, n in sorted((companies.get("unmatched_contacts") or {}).items()):
             lines.append(f"  contacts with no company: {reason} {n}")
+    pending = report.get("research_pending") or {}
+    if pending.get("count"):
+        oldest = pending.get("oldest_launched_at")
+        since = f" (oldest launched {oldest:%Y-%m-%d %H:%M:%S} UTC)" if oldest else ""
+        lines.append(f"research pending at Saber: {pending['count']}{since}")
     waiting = report.get("writes_pending") or {}
     lines.append(f"results waiting to be written: {sum(waiting.values())}")
     lines += [f"  {reason:<24}{n}" for reason, n in sorted(waiting.items())]
@@ -277,6 +163,12 @@ def render_status(report: dict[str, Any]) -> str:
         lines.append(f"  {err['code']:<24}{err['count']:>6}  latest: {err['latest']}")
     if not report["common_errors"]:
         lines.append("  (none)")
+    day = report.get("errors_last_day") or []
+    if day:
+        lines.append("errors of the last day:")
+        for err in day:
+            examples = ", ".join(err["examples"])
+            lines.append(f"  {err['code']:<24}{err['count']:>6}" + (f"  e.g. {examples}" if examples else ""))
     return "\n".join(lines)
 
 

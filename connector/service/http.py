@@ -7,6 +7,8 @@ waits, a scrape) never holds up `/healthz`. Endpoints:
 - `GET /healthz`: 200 `{"status": "ok"}` while the status source says the process is alive, else 503;
 - `GET /readyz`: 200 or 503 as the status source's readiness says, with its dict as the body;
 - `GET /metrics`: the `Metrics` registry in Prometheus text format;
+- `GET /status`: the status page (HTML for people, `connector.service.status_page`), when the
+  service passes `status_page` (`CONNECTOR_STATUS_PAGE`, on by default), else 404;
 - `POST /webhooks/saber/<secret>`: a hint that a research or a signal finished (a signal's
   `id` is passed on as the research id: the runner tells them apart). A wrong secret (compared
   in constant time), or none configured, is answered exactly like an unknown path (404);
@@ -78,6 +80,9 @@ class StatusSource(Protocol):
 
 WebhookSecret = Callable[[], str | None]  # the configured secret, or None: webhooks are off
 WebhookCallback = Callable[[str | None, str | None], None]  # (research_id, external_id); only enqueues
+StatusPage = Callable[[], str]  # the status page's HTML, rendered at each request
+# The page is self-contained: no script, no fetch, no frame; styles and pictures inline only.
+PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
 class WebhookRejected(Exception):
@@ -102,6 +107,7 @@ class ServiceHTTP:
         metrics: Metrics,
         webhook_secret: WebhookSecret,
         on_webhook: WebhookCallback,
+        status_page: StatusPage | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -109,11 +115,14 @@ class ServiceHTTP:
         self.metrics = metrics
         self._webhook_secret = webhook_secret
         self._on_webhook = on_webhook
+        self._status_page = status_page
+        page = [Rule("/status", methods=["GET"], endpoint="status")] if status_page is not None else []
         self._url_map = Map(
             [
                 Rule("/healthz", methods=["GET"], endpoint="healthz"),
                 Rule("/readyz", methods=["GET"], endpoint="readyz"),
                 Rule("/metrics", methods=["GET"], endpoint="metrics"),
+                *page,
                 Rule(f"{WEBHOOK_PREFIX}<path:secret>", methods=["POST"], endpoint="webhook"),
             ],
             merge_slashes=False,  # never a redirect, whose Location would repeat the secret
@@ -234,6 +243,15 @@ class ServiceHTTP:
     def _metrics(self, request: Request) -> Response:
         response = Response(self.metrics.exposition(), status=200, content_type=CONTENT_TYPE_LATEST)
         response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _status(self, request: Request) -> Response:
+        assert self._status_page is not None  # the route exists only with a page
+        response = Response(self._status_page(), status=200, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     def _webhook(self, request: Request, secret: str) -> Response:

@@ -62,6 +62,8 @@ from connector.service.health import CycleRecord, ServiceStatus
 from connector.service.http import ServiceHTTP
 from connector.service.metrics import Metrics
 from connector.service.schedule import parse_interval, parse_schedule
+from connector.service.status_page import PAGE_RUNS, render_page
+from connector.service.status_report import status_report
 from connector.settings import Settings
 from connector.sync.options import SyncOptions
 from connector.sync.stopping import StopRequest, stop_on_signals
@@ -126,6 +128,7 @@ class Service:
             metrics=self.metrics,
             webhook_secret=lambda: self.secret,
             on_webhook=self._on_webhook,
+            status_page=self.status_page if settings.connector_status_page else None,
         )
         self._cycle_lock = threading.Lock()
         self._hints: set[tuple[str | None, str | None]] = set()
@@ -199,6 +202,12 @@ class Service:
         self.store.close()
         log.info("service stopped", clean=landed)
         return 0 if landed else 1
+
+    def status_page(self) -> str:
+        """`GET /status`: the page of the report `status` prints, with the readiness `/readyz` says."""
+        now = self.clock()
+        ready, readiness = self.status.readiness()
+        return render_page(status_report(self.store, runs=PAGE_RUNS, now=now), ready, readiness, now=now)
 
     # ------------------------------------------------------------------ cycles
     def full_cycle(self) -> None:

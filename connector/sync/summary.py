@@ -17,6 +17,13 @@ EXIT_RECORD_FAILURES = 1
 EXAMPLES = 5  # contacts kept per skip reason, to look up with `explain`
 
 
+def run_kind(options: SyncOptions) -> str:
+    """The kind of cycle a run of these options is, as /metrics names them: `webhook`, `collect` or `full`."""
+    if options.collect_only:
+        return "webhook" if options.look_now else "collect"
+    return "full"
+
+
 @dataclass(frozen=True, slots=True)
 class SkipExample:
     """One skipped contact and why, in words."""
@@ -41,6 +48,7 @@ class RunSummary:
 
     started_at: datetime
     dry_run: bool = False
+    kind: str = "full"  # full | collect | webhook (as /metrics names cycles): kept with the run
     finished_at: datetime | None = None
     outcome: str = "running"
     contacts_seen: int = 0
@@ -94,6 +102,7 @@ class RunSummary:
         return cls(
             started_at=started_at,
             dry_run=options.dry_run,
+            kind=run_kind(options),
             research_cost=research_cost,
             signal_cost=signal_cost,
             signals_per_research=signals_per_research,
@@ -172,6 +181,7 @@ class RunSummary:
     def counts(self) -> dict[str, Any]:
         """The figures stored with the run's history (no per-contact detail)."""
         return {
+            "kind": self.kind,
             "contacts_seen": self.contacts_seen,
             "skipped": dict(self.skipped),
             "research": {k: self.research.get(k, 0) for k in ("launched", "adopted", "completed", "failed")},
