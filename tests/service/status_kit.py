@@ -58,16 +58,16 @@ class RanService:
 
 
 def _settled(url: str, full_runs: int) -> bool:
-    """At least `full_runs` finished syncs, and the day's errors recorded."""
+    """At least `full_runs` finished syncs and one collect cycle, and the day's errors recorded."""
     with StateStore(url) as store:
         runs = [r for r in store.last_runs(50) if r.outcome != "running"]
-        syncs = [r for r in runs if r.counts.raw.get("kind") == "full"]
-        return len(syncs) >= full_runs and bool(store.common_errors(1))
+        kinds = [r.counts.raw.get("kind") for r in runs]
+        return kinds.count("full") >= full_runs and "collect" in kinds and bool(store.common_errors(1))
 
 
 @contextmanager
 def ran_service(tmp_path: Path, *, full_runs: int = 2, **extra: str) -> Iterator[RanService]:
-    """`run` against a fresh sandbox, once it has run `full_runs` syncs (and collect cycles) with errors."""
+    """`run` against a fresh sandbox, once it has run `full_runs` syncs and a collect cycle, with errors."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     with start_sandbox(contacts=16, seed=3, research_delay=0.3, failure_rate=0.3) as box:
         mapping = write_mapping(tmp_path)
