@@ -49,6 +49,9 @@ def test_delete_archives_a_contact_that_only_archived_reads_see(box: HubSpotSand
         answer = client.delete(f"{CONTACTS}/{cid}")
         assert answer.status_code == 204 and answer.content == b""
         assert client.get(f"{CONTACTS}/{cid}").status_code == 404
+        one = client.get(f"{CONTACTS}/{cid}", params={"archived": "true"})
+        assert one.status_code == 200 and one.json()["archived"] is True
+        assert client.get(f"{CONTACTS}/{other}", params={"archived": "true"}).status_code == 404
     assert cid not in _searched(box) and cid not in _listed(box, archived=False)
     assert _listed(box, archived=True) == [cid]
     status, body = _read(box, [cid, other])
