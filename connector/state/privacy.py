@@ -180,16 +180,21 @@ class Privacy:
     ) -> ForgetReport:
         """Remove everything personal held about these contacts, keeping the paid marker and fingerprint.
 
-        Idempotent: a second call finds nothing (total 0). `reason` ("request", "archived",
-        "gone") says which total counts the people who lost something; a dry run counts nothing.
+        Contacts merged into them (which kept a copy of what their survivor adopted) are
+        forgotten too and listed after them. Idempotent: a second call finds nothing (total 0).
+        `reason` ("request", "archived", "gone") says which total counts the people who lost
+        something; a dry run counts nothing.
         """
         if reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r} (one of {', '.join(REASONS)})")
         ids = unique(contact_ids)
         with self._db.write() as conn:
+            roots = _with_merged(conn, ids)
+            ids = list(roots)
             removed, touched = _forget(conn, ids, dry_run=dry_run)
-            if touched and not dry_run:
-                _bump(self._db, conn, REASONS[reason], len(touched))
+            people = {roots[cid] for cid in touched if cid in roots}  # a merged copy is its survivor's
+            if people and not dry_run:
+                _bump(self._db, conn, REASONS[reason], len(people))
         return ForgetReport(tuple(ids), removed, dry_run)
 
     def expire(self, older_than: datetime, *, dry_run: bool = False) -> ForgetReport:
@@ -275,6 +280,24 @@ def _forget(conn: Connection, ids: list[str], *, dry_run: bool) -> tuple[tuple[R
     for table, rows, what in found:
         totals[(table, what)] = totals.get((table, what), 0) + rows
     return _removals([(table, rows, what) for (table, what), rows in totals.items()]), touched
+
+
+def _with_merged(conn: Connection, ids: list[str]) -> dict[str, str]:
+    """`ids` and, after them, every contact merged into one of them (any depth): id -> the one asked for."""
+    roots = {cid: cid for cid in ids}
+    fresh = list(ids)
+    while fresh:
+        found: list[str] = []
+        for chunk in chunked(fresh):
+            query = select(contacts.c.contact_id, contacts.c.merged_into).where(
+                contacts.c.merged_into.in_(chunk)
+            )
+            for row in conn.execute(query):
+                if row.contact_id not in roots:
+                    roots[str(row.contact_id)] = roots[str(row.merged_into)]
+                    found.append(str(row.contact_id))
+        fresh = found
+    return roots
 
 
 def _holding(conn: Connection, ids: Sequence[str]) -> set[str]:

@@ -169,3 +169,15 @@ def test_expire_by_age_spares_the_recently_researched(store: StateStore) -> None
     assert new.result is not None and new.signals
     assert store.privacy.expire(cutoff).total == 0
     assert store.privacy.counts()["results_expired"] == 1
+
+
+def test_forget_follows_merges_into_the_forgotten(store: StateStore) -> None:
+    """Contacts merged into a forgotten survivor (they kept a copy of its research) are forgotten with it."""
+    _person(store, "old")
+    store.adopt_merged("survivor", "old")
+    report = store.privacy.forget(["survivor"])
+    assert report.contact_ids == ("survivor", "old")
+    assert store.privacy.known_contacts(None, 10) == []
+    old = store.get("old")
+    assert old is not None and old.result is None and old.merged_into == "survivor"
+    assert store.privacy.counts()["forgotten"] == 1  # one person
