@@ -3,10 +3,10 @@
 What is personal: a contact's research result (and the inputs it echoes), the signal answers
 kept on it or asked about the person (contact scope: a profile URL), error texts that may
 name them, the hashes of values written to HubSpot, prospecting's names and URLs, LinkedIn
-prospects' names and results values. What stays: ids, statuses, the research id that was
-paid for and the fingerprint (a sha256) of its inputs, which is all `connector.sync.decide`
-compares, so a later sync with the same inputs pays nothing and changed inputs research
-again. Totals of what was removed are kept as cursors (`privacy.*`), for `status`.
+prospects' names, results values and uploaded profile URLs. What stays: ids, statuses, the
+research id that was paid for and the fingerprint (a sha256) of its inputs, which is all
+`connector.sync.decide` compares, so a later sync with the same inputs pays nothing and
+changed inputs research again. Totals of what was removed are kept as cursors (`privacy.*`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from sqlalchemy import (
 )
 
 from connector.state.database import Database
+from connector.state.linkedin_scans import dumps, loads
 from connector.state.sql import check_aware, chunked, unique
 from connector.state.tables import (
     contacts,
     cursors,
     errors,
+    linkedin_jobs,
     linkedin_prospects,
     linkedin_results,
     linkedin_uploads,
@@ -58,6 +60,7 @@ TOUCHED = (
     signal_asks,
     signal_waits,
     prospect_candidates,
+    linkedin_jobs,
     linkedin_prospects,
     linkedin_results,
     linkedin_uploads,
@@ -366,6 +369,9 @@ def _forget_chunk(conn: Connection, ids: list[str], *, dry_run: bool) -> list[tu
             "LinkedIn URLs uploaded",
         ),
     ]
+    found.append(
+        ("linkedin_jobs", _scrub_upload_requests(conn, ids, dry_run=dry_run), "URLs in upload requests")
+    )
     for table, where, values, what in plan:
         rows = _count(conn, table, where)
         found.append((table.name, rows, what))
@@ -375,6 +381,32 @@ def _forget_chunk(conn: Connection, ids: list[str], *, dry_run: bool) -> list[tu
     if not dry_run:  # no answer is awaited for a forgotten person any more (ids only: not counted)
         conn.execute(delete(signal_waits).where(signal_waits.c.contact_id.in_(ids)))
     return found
+
+
+def _scrub_upload_requests(conn: Connection, ids: Sequence[str], *, dry_run: bool) -> int:
+    """Take these contacts' profile URLs out of the upload jobs that sent them; how many jobs held one.
+
+    A job still `planned` keeps its body: it is restarted with the same key and must not change.
+    """
+    u, j = linkedin_uploads, linkedin_jobs
+    urls: dict[str, set[str]] = {}
+    for row in conn.execute(select(u.c.job_key, u.c.url).where(u.c.contact_id.in_(ids), u.c.url != "")):
+        urls.setdefault(str(row.job_key), set()).add(str(row.url))
+    changed = 0
+    query = select(j.c.key, j.c.request).where(
+        j.c.key.in_(list(urls)), j.c.kind == "upload", j.c.status != "planned"
+    )
+    for row in conn.execute(query).all():
+        body = loads(row.request)
+        kept = [url for url in body.get("profileUrls") or () if url not in urls[row.key]]
+        if len(kept) == len(body.get("profileUrls") or ()):
+            continue
+        changed += 1
+        if not dry_run:
+            conn.execute(
+                update(j).where(j.c.key == row.key).values(request=dumps({**body, "profileUrls": kept}))
+            )
+    return changed
 
 
 def _person_targets(conn: Connection, ids: Sequence[str]) -> list[str]:

@@ -55,7 +55,10 @@ def _person(store: StateStore, cid: str = "c1", *, email: str = EMAIL, fp: str =
     store.linkedin.claim([ProspectRow(f"p-{cid}", first_name="Ada", last_name="Lovelace", company="Babbage")])
     store.linkedin.record_created({f"p-{cid}": cid})
     store.linkedin.save_results([ResultRow("scan1", f"p-{cid}", cid, "evaluated", {"bio": SUMMARY})])
-    store.linkedin.record_uploads("job1", {f"lk-{cid}": (PROFILE, cid)})
+    job = f"job-{cid}"
+    store.linkedin.plan_job(job, "upload", "scan1", {"profileUrls": [PROFILE, "https://x/in/other"]}, 2)
+    store.linkedin.record_uploads(job, {f"lk-{cid}": (PROFILE, cid)})
+    store.linkedin.job_started(job, f"j-{cid}", "running")
 
 
 def _rows_text(store: StateStore) -> str:
@@ -104,6 +107,8 @@ def test_forget_leaves_no_trace_and_keeps_the_paid_marker(store: StateStore, tmp
     assert (state.research_id, state.research_status, state.fingerprint) == ("r-c1", "completed", "fp-ada")
     assert (state.result, state.signals, state.written, state.last_error) == (None, {}, {}, None)
     assert store.same_inputs("fp-ada", other_than="c9") is not None  # a twin still pays nothing
+    job = store.linkedin.last_job("upload", "scan1")
+    assert job is not None and job.request == {"profileUrls": ["https://x/in/other"]}  # others' URLs stay
     assert store.privacy.counts() == {"forgotten": 2, "deletions_followed": 0, "results_expired": 0}
 
 
@@ -181,3 +186,13 @@ def test_forget_follows_merges_into_the_forgotten(store: StateStore) -> None:
     old = store.get("old")
     assert old is not None and old.result is None and old.merged_into == "survivor"
     assert store.privacy.counts()["forgotten"] == 1  # one person
+
+
+def test_a_planned_upload_keeps_its_body(store: StateStore) -> None:
+    """An upload not started yet keeps its request (it restarts under the same key); its URL row is blanked."""
+    store.linkedin.plan_job("job-p", "upload", "scan1", {"profileUrls": [PROFILE]}, 1)
+    store.linkedin.record_uploads("job-p", {"lk-p": (PROFILE, "c1")})
+    report = store.privacy.forget(["c1"])
+    assert [r.table for r in report.removed] == ["linkedin_uploads"]
+    job = store.linkedin.last_job("upload", "scan1")
+    assert job is not None and job.request == {"profileUrls": [PROFILE]}
