@@ -11,6 +11,7 @@ changed inputs research again. Totals of what was removed are kept as cursors (`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -162,7 +163,8 @@ class Privacy:
             query = query.where(func.lower(cast(contacts.c.result, Text)).like(f"%{escaped}%", escape="\\"))
         with self._db.read() as conn:
             rows = conn.execute(query.order_by(contacts.c.contact_id)).all()
-        return [row.contact_id for row in rows if _holds(row.result, wanted)]
+        pattern = _address(wanted)
+        return [row.contact_id for row in rows if _holds(row.result, pattern)]
 
     def known_contacts(self, after: str | None, limit: int) -> list[str]:
         """The next `limit` contact ids (after `after`, in order) the state holds anything personal for."""
@@ -171,7 +173,9 @@ class Privacy:
             query = select(column.label("contact_id")).where(column.is_not(None), personal)
             if after is not None:
                 query = query.where(column > after)
-            parts.append(query)
+            # Each table's first `limit` ids (an index walk), so a page never sorts the whole state.
+            first = query.distinct().order_by(column).limit(limit).subquery()
+            parts.append(select(first.c.contact_id))
         everything = union(*parts).subquery()
         query = select(everything.c.contact_id).order_by(everything.c.contact_id).limit(limit)
         with self._db.read() as conn:
@@ -447,10 +451,10 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def _holds(value: Any, wanted: str) -> bool:
-    """Whether any string in this JSON value contains `wanted` (lower case), ignoring case."""
+def _holds(value: Any, wanted: re.Pattern[str]) -> bool:
+    """Whether any string in this JSON value holds the address (a whole address, not part of another)."""
     if isinstance(value, str):
-        return wanted in value.lower()
+        return wanted.search(value) is not None
     if isinstance(value, dict):
         return any(_holds(v, wanted) for v in value.values())
     if isinstance(value, list):
@@ -458,4 +462,6 @@ def _holds(value: Any, wanted: str) -> bool:
     return False
 
 
-__all__ = ["ForgetReport", "Privacy", "Removal"]
+def _address(email: str) -> re.Pattern[str]:
+    """The address, any case, not inside a longer one: bob@x.org is not in jimbob@x.org nor bob@x.org.uk."""
+    return re.compile(rf"(?<![\w.%+-]){re.escape(email)}(?![\w-]|\.\w)", re.IGNORECASE)

@@ -141,6 +141,8 @@ def test_contacts_with_email_matches_any_case(store: StateStore) -> None:
     assert store.privacy.contacts_with_email("ADA.LOVELACE@example.ORG") == ["c1"]
     assert store.privacy.contacts_with_email("grace_hopper@example.org") == ["c2"]
     assert store.privacy.contacts_with_email("grace%hopper@example.org") == []
+    assert store.privacy.contacts_with_email("hopper@example.org") == []  # part of another address
+    assert store.privacy.contacts_with_email("grace_hopper@example.or") == []
     store.privacy.forget(["c1"])
     assert store.privacy.contacts_with_email(EMAIL) == []
 
