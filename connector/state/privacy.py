@@ -210,7 +210,7 @@ class Privacy:
         check_aware(older_than)
         c = contacts.c
         stale = select(c.contact_id).where(
-            _contact_personal(),
+            or_(c.result.is_not(None), _json_text(c.signals) != EMPTY),  # a result or answers: not a skip
             func.coalesce(c.completed_at, c.launched_at, c.updated_at) < older_than,
             or_(c.launched_at.is_(None), c.launched_at < older_than),
         )

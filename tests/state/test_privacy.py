@@ -161,6 +161,7 @@ def test_known_contacts_pages_by_key_and_drops_the_forgotten(store: StateStore) 
 def test_expire_by_age_spares_the_recently_researched(store: StateStore) -> None:
     """Results older than the cut-off, not researched since, lose their personal fields; newer ones stay."""
     _person(store, "old")
+    store.record_skip("skipped", "invalid_inputs: email missing")  # a skip is no result: not expired
     store.db.clock = lambda: NOW + timedelta(days=400)
     _person(store, "new", fp="fp-new")
     cutoff = NOW + timedelta(days=35)
@@ -198,3 +199,11 @@ def test_a_planned_upload_keeps_its_body(store: StateStore) -> None:
     assert [r.table for r in report.removed] == ["linkedin_uploads"]
     job = store.linkedin.last_job("upload", "scan1")
     assert job is not None and job.request == {"profileUrls": [PROFILE]}
+
+
+def test_sqlite_connections_delete_securely(store: StateStore) -> None:
+    """Every SQLite connection zeroes what it deletes (PostgreSQL relies on VACUUM in scrub_files)."""
+    if store.backend != "sqlite":
+        return
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
