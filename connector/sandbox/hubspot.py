@@ -8,11 +8,12 @@ whole batch, the per-property errors embedded as JSON text in `message`), unknow
 search and daily limits (429 with HubSpot's body and headers).
 
 Emulated: contacts list/get/update/search/batch read/batch update/batch create (with
-associations to companies, `hubspot_create.py`), contact properties
+associations to companies, `hubspot_create.py`), archive (one and batch), GDPR delete, and
+reads of archived contacts (`archived=true` on list and batch read), contact properties
 (list/get/create/update) and property groups (list/get/create); companies, their properties
 and the v4 contact-company associations read, over the companies' store (`hubspot_companies.py`).
-Not emulated: association writes (but a create's), archiving and deleting through the API, search index lag,
-lifecycle-stage ordering rules, property history, OAuth.
+Not emulated: association writes (but a create's), restoring archived contacts, GDPR's email
+blocklist, search index lag, lifecycle-stage ordering rules, property history, OAuth.
 
 State lives in memory, in one object store per object type (`hubspot_store.py`: property
 definitions, groups and records; `hubspot_contacts.py`, `hubspot_companies.py`) that the
@@ -123,6 +124,9 @@ REQUIRED_SCOPES = {
     "contacts_update": "crm.objects.contacts.write",
     "contacts_batch_update": "crm.objects.contacts.write",
     "contacts_batch_create": "crm.objects.contacts.write",
+    "contacts_archive": "crm.objects.contacts.write",
+    "contacts_batch_archive": "crm.objects.contacts.write",
+    "contacts_gdpr_delete": "crm.objects.contacts.write",
     "properties_list": "crm.schemas.contacts.read",
     "property_get": "crm.schemas.contacts.read",
     "groups_list": "crm.schemas.contacts.read",
@@ -163,6 +167,11 @@ def _correlation_id() -> str:
     return str(uuid.uuid4())
 
 
+def _archived(request: Request) -> bool:
+    """Whether a read asks for archived records only (`?archived=true`)."""
+    return request.args.get("archived", "false").lower() == "true"
+
+
 class HubSpotSandbox(SandboxServer):
     """Fake HubSpot CRM v3 (contacts, companies, their properties and groups, v4 contact-company
     associations) with HubSpot's limits.
@@ -180,8 +189,13 @@ class HubSpotSandbox(SandboxServer):
             Rule("/crm/v3/objects/contacts/batch/read", methods=["POST"], endpoint="contacts_batch_read"),
             Rule("/crm/v3/objects/contacts/batch/update", methods=["POST"], endpoint="contacts_batch_update"),
             Rule("/crm/v3/objects/contacts/batch/create", methods=["POST"], endpoint="contacts_batch_create"),
+            Rule(
+                "/crm/v3/objects/contacts/batch/archive", methods=["POST"], endpoint="contacts_batch_archive"
+            ),  # noqa: E501
+            Rule("/crm/v3/objects/contacts/gdpr-delete", methods=["POST"], endpoint="contacts_gdpr_delete"),
             Rule("/crm/v3/objects/contacts/<contact_id>", methods=["GET"], endpoint="contacts_get"),
             Rule("/crm/v3/objects/contacts/<contact_id>", methods=["PATCH"], endpoint="contacts_update"),
+            Rule("/crm/v3/objects/contacts/<contact_id>", methods=["DELETE"], endpoint="contacts_archive"),
             Rule("/crm/v3/properties/contacts", methods=["GET"], endpoint="properties_list"),
             Rule("/crm/v3/properties/contacts", methods=["POST"], endpoint="property_create"),
             # Static /groups before the <name> converter, so "groups" is never a property name.
@@ -310,9 +324,21 @@ class HubSpotSandbox(SandboxServer):
 
     def archive_contact(self, contact_id: str) -> None:
         """Delete (archive) a contact as a person would: reads and searches no longer see it,
-        and a batch update naming it answers 207 with OBJECT_NOT_FOUND for it."""
+        and a batch update naming it answers 207 with OBJECT_NOT_FOUND for it; reads with
+        `archived=true` do see it."""
         with self._state:
             self.contacts.archive(int(contact_id))
+
+    def gdpr_delete_contact(self, contact_id: str) -> None:
+        """Delete a contact for good (live or archived), as a GDPR request in HubSpot does:
+        no read finds it again, not even with `archived=true`."""
+        with self._state:
+            self.contacts.gdpr_delete(int(contact_id))
+
+    def archived_contact_ids(self) -> list[str]:
+        """Every archived contact id, ascending."""
+        with self._state:
+            return [str(i) for i in sorted(self.contacts.archived)]
 
     def delete_property(self, name: str) -> None:
         """Delete a property definition as a portal admin would (its values go with it)."""
@@ -518,6 +544,9 @@ class HubSpotSandbox(SandboxServer):
     def _ok(self, request: Request, body: Any, status: int = 200) -> Response:
         return self.json(status, body, request.environ.get("sandbox.hubspot.headers"))
 
+    def _no_content(self, request: Request) -> Response:
+        return Response(status=204, headers=request.environ.get("sandbox.hubspot.headers"))
+
     def _fail(self, request: Request, status: int, category: str, message: str, **extra: Any) -> Response:
         body = self.error_body(status, category, message)
         body["category"] = category
@@ -553,18 +582,23 @@ class HubSpotSandbox(SandboxServer):
                 request, 400, "VALIDATION_ERROR", f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}"
             )
         wanted = self._wanted(request)
-        if request.args.get("archived", "false").lower() == "true":
-            return self._ok(request, {"results": []})
+        archived = _archived(request)
         with self._state:
-            store = self._store("contacts")
-            start = bisect.bisect_left(store.ids, after)
-            page = store.ids[start : start + limit]
-            results = [store.object(cid, wanted) for cid in page]
-            more = start + limit < len(store.ids)
+            store = self.contacts
+            ids = sorted(store.archived) if archived else store.ids
+            start = bisect.bisect_left(ids, after)
+            page = ids[start : start + limit]
+            if archived:
+                results = [store.archived_object(cid, wanted) for cid in page]
+            else:
+                results = [store.object(cid, wanted) for cid in page]
+            more = start + limit < len(ids)
         body: dict[str, Any] = {"results": results}
         if more:
             nxt = str(page[-1] + 1)
             link = f"{self.url}/crm/v3/objects/contacts?limit={limit}&after={nxt}"
+            if archived:
+                link += "&archived=true"
             body["paging"] = {"next": {"after": nxt, "link": link}}
         return self._ok(request, body)
 
@@ -596,6 +630,50 @@ class HubSpotSandbox(SandboxServer):
 
     def contacts_batch_update(self, request: Request) -> Response:
         return self._batch_update(request, "contacts")
+
+    def contacts_archive(self, request: Request, contact_id: str) -> Response:
+        """`DELETE .../contacts/{id}`: 204, whether or not the contact was there (HubSpot's archive
+        of an unknown or already archived id answers 204 too)."""
+        with self._state:
+            cid = self.contacts.resolve(contact_id, None)
+            if cid is not None:
+                self.contacts.archive(cid)
+        return self._no_content(request)
+
+    def contacts_batch_archive(self, request: Request) -> Response:
+        """`POST .../contacts/batch/archive` (`{inputs: [{id}]}`): 204; unknown ids are skipped."""
+        try:
+            inputs = self._inputs(self._body(request))
+        except Invalid as exc:
+            return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
+        with self._state:
+            for item in inputs:
+                cid = self.contacts.resolve(item.get("id"), None)
+                if cid is not None:
+                    self.contacts.archive(cid)
+        return self._no_content(request)
+
+    def contacts_gdpr_delete(self, request: Request) -> Response:
+        """`POST .../contacts/gdpr-delete` (`{objectId, idProperty?}`): 204, the contact gone for good;
+        404 for an unknown id (an unknown email answers 204: HubSpot blocklists it)."""
+        try:
+            body = self._body(request)
+            raw = body.get("objectId")
+            if raw in (None, ""):
+                raise Invalid("Invalid input JSON: objectId is required")
+        except Invalid as exc:
+            return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
+        id_property = body.get("idProperty")
+        by_email = id_property == "email"
+        with self._state:
+            cid = self.contacts.resolve(raw, id_property)
+            if cid is None and not by_email:
+                cid = self.contacts.resolve_archived(raw)
+            if cid is None and not by_email:
+                return self._fail(request, 404, "OBJECT_NOT_FOUND", "resource not found")
+            if cid is not None:
+                self.contacts.gdpr_delete(cid)
+        return self._no_content(request)
 
     def contacts_batch_create(self, request: Request) -> Response:
         """`POST .../contacts/batch/create`: 201, all created; or the whole batch refused (hubspot_create)."""
@@ -645,16 +723,18 @@ class HubSpotSandbox(SandboxServer):
             return self._fail(request, 400, "VALIDATION_ERROR", str(exc))
         wanted = [str(p) for p in body.get("properties") or []]
         id_property = body.get("idProperty")
+        archived = object_type == "contacts" and _archived(request)  # archived contacts only, as HubSpot
         with self._state:
             results, missing, seen = [], [], set()
             for item in inputs:
                 raw = item.get("id")
-                cid = store.resolve(raw, id_property)
+                cid = self.contacts.resolve_archived(raw) if archived else store.resolve(raw, id_property)
                 if cid is None:
                     missing.append(str(raw))
                 elif cid not in seen:
                     seen.add(cid)
-                    results.append(store.object(cid, wanted))
+                    read = self.contacts.archived_object if archived else store.object
+                    results.append(read(cid, wanted))
         errors = []
         if missing:
             errors.append(

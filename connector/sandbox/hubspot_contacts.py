@@ -1,14 +1,16 @@
 """The sandbox portal's contacts: their `ObjectStore`, with what only contacts have.
 
 Contacts are found by id or by `email` (a unique property), can be merged (the merged-away
-ids then read as the contact they live on in) and archived, and their searches keep a
+ids then read as the contact they live on in), archived (kept apart, read only with
+`archived=true`, as HubSpot keeps them restorable) and GDPR-deleted (gone for good, not even
+archived), and their searches keep a
 `SearchCache` (portals of 100,000 contacts are paged through), kept current from the change log
 every insert and write appends to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connector.sandbox.hubspot_schema import (
@@ -38,6 +40,7 @@ class ContactStore(ObjectStore):
         super().__init__(CONTACT_KIND, standard_properties(), STANDARD_GROUPS)
         self.by_email: dict[str, int] = {}
         self.merged: dict[int, int] = {}  # a merged-away id -> the contact it lives on in
+        self.archived: dict[int, Row] = {}  # archived contacts (with `archivedAt`), by id
         self.next_id = FIRST_CONTACT_ID
         self.cache = SearchCache()
 
@@ -133,12 +136,49 @@ class ContactStore(ObjectStore):
         return new
 
     def archive(self, cid: int) -> None:
-        """Delete (archive) a contact: reads and searches no longer see it."""
+        """Delete (archive) a contact: reads and searches no longer see it; `archived=true` reads do."""
         row = self.rows.pop(cid)
         self.ids = [i for i in self.ids if i != cid]
         email = row.get("email")
         if email:
             self.by_email.pop(email.lower(), None)
+        row["archivedAt"] = iso_from_ms(now_ms())
+        self.archived[cid] = row
+        self.cache.clear()
+
+    def resolve_archived(self, raw_id: Any) -> int | None:
+        """The archived contact an id refers to (a merged-away id: the contact it lived on in), or None."""
+        text = str(raw_id) if raw_id is not None else ""
+        if not text.isdigit():
+            return None
+        cid = self.merged.get(int(text), int(text))
+        return cid if cid in self.archived else None
+
+    def archived_object(self, cid: int, wanted: Sequence[str]) -> dict[str, Any]:
+        """One archived contact as HubSpot answers it under `archived=true`."""
+        row = self.archived[cid]
+        names = dict.fromkeys(self.kind.defaults)
+        for name in wanted:
+            if name in self.schema:
+                names[name] = None
+        return {
+            "id": str(cid),
+            "properties": {name: row.get(name) for name in names},
+            "createdAt": row["createdate"],
+            "updatedAt": row[self.kind.modified],
+            "archived": True,
+            "archivedAt": row["archivedAt"],
+        }
+
+    def gdpr_delete(self, cid: int) -> None:
+        """Delete a contact for good (live or archived): no read, archived or not, finds it again,
+        nor any id merged into it."""
+        row = self.rows.pop(cid, None) or self.archived.pop(cid)
+        self.ids = [i for i in self.ids if i != cid]
+        email = row.get("email")
+        if email and self.by_email.get(email.lower()) == cid:
+            del self.by_email[email.lower()]
+        self.merged = {old: new for old, new in self.merged.items() if new != cid}
         self.cache.clear()
 
     def delete_property(self, name: str) -> None:

@@ -10,7 +10,8 @@ database: `contacts` (the `ContactState` record), `research` (launches, looks, r
 `signal_answers`, `signal_asks` and `signal_waits`, `companies`, `runs` (runs, errors and
 `status`), `cursors` (positions and shared values), `timings`, `prospects` (prospecting's
 accounts searched and people claimed or created) and `linkedin` (LinkedIn jobs, prospects and
-uploads; its scans and results in `linkedin_scans`). `tables` is the schema,
+uploads; its scans and results in `linkedin_scans`), `privacy` (forget, retention, scrubbing
+the files). `tables` is the schema,
 `sql` the few query tools they share.
 """
 
@@ -18,6 +19,7 @@ from connector.state.companies import CompanyState
 from connector.state.contacts import ContactState, StoredSignal
 from connector.state.db import StateUnavailableError, mask_url, parse_url
 from connector.state.linkedin import JobRow, LinkedInState, ProspectRow, ResultRow, ScanRow
+from connector.state.privacy import ForgetReport, Privacy, Removal
 from connector.state.research import RetryRule
 from connector.state.runs import RunCounts, RunRecord
 from connector.state.store import StateStore
@@ -27,9 +29,12 @@ __all__ = [
     "DEFERRALS",
     "CompanyState",
     "ContactState",
+    "ForgetReport",
     "JobRow",
     "LinkedInState",
+    "Privacy",
     "ProspectRow",
+    "Removal",
     "ResultRow",
     "RetryRule",
     "RunCounts",

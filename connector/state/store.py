@@ -26,6 +26,7 @@ from connector.state.ledger import WriteLedger
 from connector.state.linkedin import LinkedInState
 from connector.state.locks import run_lock
 from connector.state.migrate import MIGRATIONS_DIR, migrate
+from connector.state.privacy import Privacy
 from connector.state.prospects import Prospects
 from connector.state.research import ResearchRecords, RetryRule
 from connector.state.runs import RunCounts, RunHistory, RunRecord
@@ -157,6 +158,7 @@ class StateStore:
 
         self.prospects = Prospects(db)  # prospecting's accounts and candidates (used through this name)
         self.linkedin = LinkedInState(db)  # LinkedIn jobs, prospects, uploads, scans and results (this name)
+        self.privacy = Privacy(db)  # personal data: forget, expire, scrub the files (used through this name)
 
     @classmethod
     def open(cls, url: str, *, check_writes: bool = False) -> StateStore:
