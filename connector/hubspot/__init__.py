@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         HubSpotUnavailableError,
         PropertyError,
     )
+    from connector.hubspot.presence import Presence
     from connector.hubspot.records import (
         AssociationsResult,
         BatchResult,
@@ -39,6 +40,7 @@ _HOMES = {
     "RecordFailure": "connector.errors",
     "HubSpotAdapter": "connector.hubspot.adapter",
     "CompanyApi": "connector.hubspot.companies",
+    "Presence": "connector.hubspot.presence",
     **dict.fromkeys(
         (
             "AssociationsResult",
@@ -84,6 +86,7 @@ __all__ = [
     "HubSpotError",
     "HubSpotUnavailableError",
     "NewContact",
+    "Presence",
     "PropertyError",
     "PropertyInfo",
     "PropertySpec",

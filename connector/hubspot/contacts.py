@@ -18,6 +18,7 @@ import hubspot.crm.contacts as hs_contacts
 from connector.hubspot.contact_create import ContactCreator
 from connector.hubspot.limits import MAX_FILTERS_PER_GROUP, MAX_LIST_PAGE, MAX_SEARCH_PAGE, OPERATORS
 from connector.hubspot.objects import CrmObjects, next_after
+from connector.hubspot.presence import Presence, presence
 from connector.hubspot.records import (
     BatchResult,
     Contact,
@@ -112,6 +113,11 @@ class ContactApi:
     def read(self, ids: Sequence[str], properties: Sequence[str]) -> list[Contact]:
         """The contacts with these ids (100 per call); ids HubSpot does not know are left out."""
         return self._objects.read(ids, properties)
+
+    def presence(self, ids: Sequence[str]) -> dict[str, Presence]:
+        """Whether HubSpot still has each contact: "active", "merged" (with `merged_into`), "archived"
+        or "gone", by id in the order given; at most two batch reads per 100 ids (`presence`)."""
+        return presence(self._objects, ids)
 
     def update(self, updates: Mapping[str, Mapping[str, str]]) -> BatchResult:
         """Write property values, 100 contacts per call, landing every valid value (`CrmObjects.update`)."""

@@ -87,8 +87,10 @@ class CrmObjects(Generic[R]):
                 raise HubSpotError(f"HubSpot's search did not advance past {self.noun} {last_id}; stopping")
             last_id = highest
 
-    def read(self, ids: Sequence[str], properties: Sequence[str]) -> list[R]:
-        """The records with these ids (100 per call); ids HubSpot does not know are left out."""
+    def read(self, ids: Sequence[str], properties: Sequence[str], *, archived: bool = False) -> list[R]:
+        """The records with these ids (100 per call); ids HubSpot does not know are left out.
+
+        `archived`: the archived records only (HubSpot's `archived=true` reads no live one)."""
         unique = list(dict.fromkeys(str(i) for i in ids))
         props = list(dict.fromkeys(properties))
         found: list[R] = []
@@ -100,10 +102,11 @@ class CrmObjects(Generic[R]):
                 properties_with_history=[],
             )
             answer = self.transport.call(
-                f"read_{self.name}",
+                f"read_archived_{self.name}" if archived else f"read_{self.name}",
                 lambda b=body: read_json(  # type: ignore[misc]
                     self._batch.read(
                         batch_read_input_simple_public_object_id=b,
+                        archived=archived,
                         _request_timeout=self.transport.timeout,
                         _preload_content=False,
                     )
