@@ -106,7 +106,7 @@ class CrmObjects(Generic[R]):
                 lambda b=body: read_json(  # type: ignore[misc]
                     self._batch.read(
                         batch_read_input_simple_public_object_id=b,
-                        archived=archived,
+                        archived=archived or None,  # plain reads send no `archived` at all, as before
                         _request_timeout=self.transport.timeout,
                         _preload_content=False,
                     )

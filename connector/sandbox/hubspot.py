@@ -699,10 +699,15 @@ class HubSpotSandbox(SandboxServer):
 
     # ------------------------------------------------------------ shared by contacts and companies
     def _get_one(self, request: Request, raw_id: str, object_type: str) -> Response:
-        """`GET /crm/v3/objects/{type}/{id}`: one record, or 404."""
+        """`GET /crm/v3/objects/{type}/{id}`: one record, or 404 (archived contacts: `archived=true`)."""
         wanted = self._wanted(request)
         with self._state:
             store = self._store(object_type)
+            if object_type == "contacts" and _archived(request):
+                archived = self.contacts.resolve_archived(raw_id)
+                if archived is None:
+                    return self._fail(request, 404, "OBJECT_NOT_FOUND", "resource not found")
+                return self._ok(request, self.contacts.archived_object(archived, wanted))
             cid = store.resolve(raw_id, request.args.get("idProperty"))
             if cid is None:
                 return self._fail(request, 404, "OBJECT_NOT_FOUND", "resource not found")

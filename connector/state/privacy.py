@@ -3,14 +3,15 @@
 What is personal: a contact's research result (and the inputs it echoes), the signal answers
 kept on it or asked about the person (contact scope: a profile URL), error texts that may
 name them, the hashes of values written to HubSpot, prospecting's names and URLs, LinkedIn
-prospects' names and results values. What stays: ids, statuses, the research id that was
-paid for and the fingerprint (a sha256) of its inputs, which is all `connector.sync.decide`
-compares, so a later sync with the same inputs pays nothing and changed inputs research
-again. Totals of what was removed are kept as cursors (`privacy.*`), for `status`.
+prospects' names, results values and uploaded profile URLs. What stays: ids, statuses, the
+research id that was paid for and the fingerprint (a sha256) of its inputs, which is all
+`connector.sync.decide` compares, so a later sync with the same inputs pays nothing and
+changed inputs research again. Totals of what was removed are kept as cursors (`privacy.*`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +32,13 @@ from sqlalchemy import (
 )
 
 from connector.state.database import Database
+from connector.state.linkedin_scans import dumps, loads
 from connector.state.sql import check_aware, chunked, unique
 from connector.state.tables import (
     contacts,
     cursors,
     errors,
+    linkedin_jobs,
     linkedin_prospects,
     linkedin_results,
     linkedin_uploads,
@@ -58,6 +61,7 @@ TOUCHED = (
     signal_asks,
     signal_waits,
     prospect_candidates,
+    linkedin_jobs,
     linkedin_prospects,
     linkedin_results,
     linkedin_uploads,
@@ -159,7 +163,8 @@ class Privacy:
             query = query.where(func.lower(cast(contacts.c.result, Text)).like(f"%{escaped}%", escape="\\"))
         with self._db.read() as conn:
             rows = conn.execute(query.order_by(contacts.c.contact_id)).all()
-        return [row.contact_id for row in rows if _holds(row.result, wanted)]
+        pattern = _address(wanted)
+        return [row.contact_id for row in rows if _holds(row.result, pattern)]
 
     def known_contacts(self, after: str | None, limit: int) -> list[str]:
         """The next `limit` contact ids (after `after`, in order) the state holds anything personal for."""
@@ -168,7 +173,9 @@ class Privacy:
             query = select(column.label("contact_id")).where(column.is_not(None), personal)
             if after is not None:
                 query = query.where(column > after)
-            parts.append(query)
+            # Each table's first `limit` ids (an index walk), so a page never sorts the whole state.
+            first = query.distinct().order_by(column).limit(limit).subquery()
+            parts.append(select(first.c.contact_id))
         everything = union(*parts).subquery()
         query = select(everything.c.contact_id).order_by(everything.c.contact_id).limit(limit)
         with self._db.read() as conn:
@@ -180,16 +187,21 @@ class Privacy:
     ) -> ForgetReport:
         """Remove everything personal held about these contacts, keeping the paid marker and fingerprint.
 
-        Idempotent: a second call finds nothing (total 0). `reason` ("request", "archived",
-        "gone") says which total counts the people who lost something; a dry run counts nothing.
+        Contacts merged into them (which kept a copy of what their survivor adopted) are
+        forgotten too and listed after them. Idempotent: a second call finds nothing (total 0).
+        `reason` ("request", "archived", "gone") says which total counts the people who lost
+        something; a dry run counts nothing.
         """
         if reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r} (one of {', '.join(REASONS)})")
         ids = unique(contact_ids)
         with self._db.write() as conn:
+            roots = _with_merged(conn, ids)
+            ids = list(roots)
             removed, touched = _forget(conn, ids, dry_run=dry_run)
-            if touched and not dry_run:
-                _bump(self._db, conn, REASONS[reason], len(touched))
+            people = {roots[cid] for cid in touched if cid in roots}  # a merged copy is its survivor's
+            if people and not dry_run:
+                _bump(self._db, conn, REASONS[reason], len(people))
         return ForgetReport(tuple(ids), removed, dry_run)
 
     def expire(self, older_than: datetime, *, dry_run: bool = False) -> ForgetReport:
@@ -198,7 +210,7 @@ class Privacy:
         check_aware(older_than)
         c = contacts.c
         stale = select(c.contact_id).where(
-            _contact_personal(),
+            or_(c.result.is_not(None), _json_text(c.signals) != EMPTY),  # a result or answers: not a skip
             func.coalesce(c.completed_at, c.launched_at, c.updated_at) < older_than,
             or_(c.launched_at.is_(None), c.launched_at < older_than),
         )
@@ -277,6 +289,24 @@ def _forget(conn: Connection, ids: list[str], *, dry_run: bool) -> tuple[tuple[R
     return _removals([(table, rows, what) for (table, what), rows in totals.items()]), touched
 
 
+def _with_merged(conn: Connection, ids: list[str]) -> dict[str, str]:
+    """`ids` and, after them, every contact merged into one of them (any depth): id -> the one asked for."""
+    roots = {cid: cid for cid in ids}
+    fresh = list(ids)
+    while fresh:
+        found: list[str] = []
+        for chunk in chunked(fresh):
+            query = select(contacts.c.contact_id, contacts.c.merged_into).where(
+                contacts.c.merged_into.in_(chunk)
+            )
+            for row in conn.execute(query):
+                if row.contact_id not in roots:
+                    roots[str(row.contact_id)] = roots[str(row.merged_into)]
+                    found.append(str(row.contact_id))
+        fresh = found
+    return roots
+
+
 def _holding(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Those of `ids` the state still holds something personal for."""
     held: set[str] = set()
@@ -343,6 +373,9 @@ def _forget_chunk(conn: Connection, ids: list[str], *, dry_run: bool) -> list[tu
             "LinkedIn URLs uploaded",
         ),
     ]
+    found.append(
+        ("linkedin_jobs", _scrub_upload_requests(conn, ids, dry_run=dry_run), "URLs in upload requests")
+    )
     for table, where, values, what in plan:
         rows = _count(conn, table, where)
         found.append((table.name, rows, what))
@@ -352,6 +385,32 @@ def _forget_chunk(conn: Connection, ids: list[str], *, dry_run: bool) -> list[tu
     if not dry_run:  # no answer is awaited for a forgotten person any more (ids only: not counted)
         conn.execute(delete(signal_waits).where(signal_waits.c.contact_id.in_(ids)))
     return found
+
+
+def _scrub_upload_requests(conn: Connection, ids: Sequence[str], *, dry_run: bool) -> int:
+    """Take these contacts' profile URLs out of the upload jobs that sent them; how many jobs held one.
+
+    A job still `planned` keeps its body: it is restarted with the same key and must not change.
+    """
+    u, j = linkedin_uploads, linkedin_jobs
+    urls: dict[str, set[str]] = {}
+    for row in conn.execute(select(u.c.job_key, u.c.url).where(u.c.contact_id.in_(ids), u.c.url != "")):
+        urls.setdefault(str(row.job_key), set()).add(str(row.url))
+    changed = 0
+    query = select(j.c.key, j.c.request).where(
+        j.c.key.in_(list(urls)), j.c.kind == "upload", j.c.status != "planned"
+    )
+    for row in conn.execute(query).all():
+        body = loads(row.request)
+        kept = [url for url in body.get("profileUrls") or () if url not in urls[row.key]]
+        if len(kept) == len(body.get("profileUrls") or ()):
+            continue
+        changed += 1
+        if not dry_run:
+            conn.execute(
+                update(j).where(j.c.key == row.key).values(request=dumps({**body, "profileUrls": kept}))
+            )
+    return changed
 
 
 def _person_targets(conn: Connection, ids: Sequence[str]) -> list[str]:
@@ -392,10 +451,10 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def _holds(value: Any, wanted: str) -> bool:
-    """Whether any string in this JSON value contains `wanted` (lower case), ignoring case."""
+def _holds(value: Any, wanted: re.Pattern[str]) -> bool:
+    """Whether any string in this JSON value holds the address (a whole address, not part of another)."""
     if isinstance(value, str):
-        return wanted in value.lower()
+        return wanted.search(value) is not None
     if isinstance(value, dict):
         return any(_holds(v, wanted) for v in value.values())
     if isinstance(value, list):
@@ -403,4 +462,6 @@ def _holds(value: Any, wanted: str) -> bool:
     return False
 
 
-__all__ = ["ForgetReport", "Privacy", "Removal"]
+def _address(email: str) -> re.Pattern[str]:
+    """The address, any case, not inside a longer one: bob@x.org is not in jimbob@x.org nor bob@x.org.uk."""
+    return re.compile(rf"(?<![\w.%+-]){re.escape(email)}(?![\w-]|\.\w)", re.IGNORECASE)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import hubspot
 import pytest
+import urllib3
+from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectId,
+    BatchReadInputSimplePublicObjectId,
+    PublicGdprDeleteInput,
+    SimplePublicObjectId,
+)
 
 from connector.sandbox.hubspot import HubSpotSandbox
 from tests.hubspot_fixtures import BATCH_READ, CONTACTS, SEARCH, http, running
@@ -49,6 +57,9 @@ def test_delete_archives_a_contact_that_only_archived_reads_see(box: HubSpotSand
         answer = client.delete(f"{CONTACTS}/{cid}")
         assert answer.status_code == 204 and answer.content == b""
         assert client.get(f"{CONTACTS}/{cid}").status_code == 404
+        one = client.get(f"{CONTACTS}/{cid}", params={"archived": "true"})
+        assert one.status_code == 200 and one.json()["archived"] is True
+        assert client.get(f"{CONTACTS}/{other}", params={"archived": "true"}).status_code == 404
     assert cid not in _searched(box) and cid not in _listed(box, archived=False)
     assert _listed(box, archived=True) == [cid]
     status, body = _read(box, [cid, other])
@@ -120,3 +131,26 @@ def test_deleting_needs_the_write_scope(box: HubSpotSandbox) -> None:
         assert client.post(BATCH_ARCHIVE, json={"inputs": [{"id": cid}]}).status_code == 403
         assert client.post(GDPR_DELETE, json={"objectId": cid}).status_code == 403
     assert cid in box.contact_ids()
+
+
+def test_the_official_client_archives_purges_and_reads_archived(box: HubSpotSandbox) -> None:
+    """hubspot-api-client's archive, batch archive, GDPR purge and archived batch read work against the sandbox."""
+    one, two, three, four = box.contact_ids()[:4]
+    client = hubspot.HubSpot(access_token=box.token, host=box.url, retry=urllib3.Retry(total=0))
+    contacts = client.crm.contacts
+    assert contacts.basic_api.archive(one) is None
+    assert (
+        contacts.batch_api.archive(BatchInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=two)]))
+        is None
+    )
+    assert contacts.basic_api.purge(PublicGdprDeleteInput(object_id=three)) is None
+    body = BatchReadInputSimplePublicObjectId(
+        inputs=[SimplePublicObjectId(id=i) for i in (one, two, three, four)], properties=["email"]
+    )
+    archived = contacts.batch_api.read(body, archived=True)
+    assert sorted((r.id for r in archived.results), key=int) == [one, two]
+    assert all(r.archived and r.archived_at is not None for r in archived.results)
+    live = contacts.batch_api.read(body, archived=False)
+    assert [r.id for r in live.results] == [four]
+    page = contacts.basic_api.get_page(limit=100, archived=True)
+    assert sorted((r.id for r in page.results), key=int) == [one, two]
