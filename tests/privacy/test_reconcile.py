@@ -52,6 +52,7 @@ def test_archived_and_gdpr_deleted_contacts_are_purged_and_merged_ones_kept(
     assert box.saber.count() == saber_calls  # reconciling never calls Saber
     status = json.loads(run_cli("status", "--output", "json", env=env, cwd=tmp_path).stdout)
     assert status["privacy"]["deletions_followed"] == 2
+    assert "deletions followed 2" in run_cli("status", env=env, cwd=tmp_path).stdout
     again = json.loads(run_cli("reconcile", "--output", "json", env=env, cwd=tmp_path).stdout)
     assert again["archived"] == [] and again["gone"] == [] and again["rows_forgotten"] == 0
 
