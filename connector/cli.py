@@ -20,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from connector import __version__
 from connector.commands.linkedin_cli import register as register_linkedin
+from connector.commands.privacy_cli import register as register_privacy
 from connector.errors import ConnectorError
 from connector.logs import configure_logging, scrub
 from connector.settings import LOG_LEVELS, Settings, load_settings
@@ -477,6 +478,7 @@ def demo(
 
 
 register_linkedin(linkedin_app, settings)  # the `linkedin` commands: a module of their own
+register_privacy(app, settings)  # `forget` and `reconcile`
 
 
 def main() -> None:

@@ -175,6 +175,20 @@ class Settings(BaseSettings):
         "a five-field cron expression or an interval; unset: the collect interval, when the mapping "
         "has a linkedin section and INTEGRATIONS_API_KEY is set",
     )
+    connector_reconcile_schedule: str = Field(
+        "24h",
+        description="reconciliation (`reconcile`: forget contacts HubSpot archived or deleted, apply "
+        "retention): a five-field cron expression (0 3 * * *) or an interval (24h)",
+    )
+    connector_result_retention_days: int = Field(
+        365,
+        ge=1,
+        description="research results and signal answers older than this, for contacts not researched "
+        "since, lose their personal fields at reconciliation (the paid-for marker stays)",
+    )
+    connector_history_retention_days: int = Field(
+        90, ge=1, description="run history and errors older than this are dropped at reconciliation"
+    )
     connector_setup_on_start: bool = Field(
         True, description="create the mapped properties at start, as `setup` does (false: only check them)"
     )
@@ -210,7 +224,7 @@ class Settings(BaseSettings):
         900.0, gt=0, description="longest pause after a refused key or HubSpot's DAILY limit"
     )
 
-    @field_validator("connector_schedule")
+    @field_validator("connector_schedule", "connector_reconcile_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
         from connector.service.schedule import parse_schedule

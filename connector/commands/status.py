@@ -152,6 +152,13 @@ def render_status(report: dict[str, Any]) -> str:
         lines += _render_prospecting(report["prospecting"])
     if report.get("linkedin"):
         lines += _render_linkedin(report["linkedin"])
+    privacy = report.get("privacy") or {}
+    if privacy:
+        lines.append(
+            f"personal data removed (all runs): people forgotten {privacy.get('forgotten', 0)},"
+            f" deletions followed {privacy.get('deletions_followed', 0)},"
+            f" results expired {privacy.get('results_expired', 0)}"
+        )
     if report.get("research_mode"):
         lines.append(f"research launched {report['research_mode']}")
     lines.append("last runs:")

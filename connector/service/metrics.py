@@ -32,6 +32,9 @@ prefixed `saber_connector_`:
   `linkedin_contacts_updated_total` (contacts whose scan results a linkedin cycle wrote),
   `linkedin_credits_held_total` (credits held by the jobs and uploads cycles started): what
   linkedin cycles did (kind `linkedin`, with a `linkedin` section and `INTEGRATIONS_API_KEY`)
+- `people_forgotten`, `deletions_followed`, `results_expired`: gauges, the state's totals of
+  people forgotten on request (`forget`), people forgotten because HubSpot archived or deleted
+  them, and results emptied by retention (kind `reconcile` cycles refresh them; so does start)
 - `last_success_timestamp_seconds`: gauge, unix time of the last cycle that ended `ok`
   or `partial` (0 before the first)
 - `ready`: gauge, 1 when `/readyz` would answer 200, else 0, read at each scrape (so an
@@ -55,7 +58,13 @@ if TYPE_CHECKING:
     from connector.sync.summary import RunSummary
 
 NAMESPACE = "saber_connector"
-CYCLE_KINDS = ("full", "collect", "webhook", "prospect", "linkedin")
+CYCLE_KINDS = ("full", "collect", "webhook", "prospect", "linkedin", "reconcile")
+# The state's privacy `counts()` keys, and the gauge each is shown as.
+PRIVACY_TOTALS = {
+    "forgotten": "people_forgotten",
+    "deletions_followed": "deletions_followed",
+    "results_expired": "results_expired",
+}
 # The state's `totals()` figures shown as gauges (`linkedin_<name>`).
 LINKEDIN_TOTALS = (
     "prospects_imported",
@@ -159,6 +168,10 @@ class Metrics:
         self.linkedin_held = counter(
             "linkedin_credits_held", "Credits held by the jobs and uploads linkedin cycles started."
         )
+        self.privacy = {
+            key: gauge(name, f"The state's total of {name.replace('_', ' ')} (privacy), over every run.")
+            for key, name in PRIVACY_TOTALS.items()
+        }
         self.last_success = gauge(
             "last_success_timestamp_seconds", "Unix time of the last cycle that ended ok or partial."
         )
@@ -240,6 +253,11 @@ class Metrics:
             value = totals.get(name)
             if isinstance(value, int | float):
                 gauge.set(value)
+
+    def privacy_totals(self, counts: Mapping[str, int]) -> None:
+        """Show the state's privacy totals (so a restart or another replica changes nothing)."""
+        for key, gauge in self.privacy.items():
+            gauge.set(counts.get(key, 0))
 
     def webhook(self, outcome: str) -> None:
         """Count one webhook by outcome (`WEBHOOK_OUTCOMES`, or any other word a caller uses)."""

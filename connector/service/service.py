@@ -23,6 +23,9 @@ keep the main thread inside APScheduler). The HTTP server has threads of its own
   lock and the state's linkedin run lock; anything only the account-group API says (a refused
   key or permission, the API down, no account group) fails that cycle alone: HubSpot's and
   Saber's cycles go on.
+- A reconcile cycle on `CONNECTOR_RECONCILE_SCHEDULE` (what `reconcile` runs: forget the people
+  HubSpot archived or deleted, apply retention; HubSpot reads only, no Saber call), under the
+  same lock and the state's reconcile run lock.
 - A webhook from Saber is a hint: its contact is collected at once, in a cycle of its own.
 - A refused key, HubSpot's DAILY limit, an API down past its retries or a portal that lacks
   the mapped properties pause the cycles (exponential, capped back-off) and make `/readyz`
@@ -48,6 +51,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connector.clients import hubspot_from, integrations_from, policy_from, saber_from, store_from
 from connector.clock import utcnow
 from connector.commands.linkedin import NO_SECTION
+from connector.commands.privacy import LOCKED, reconcile_with
 from connector.commands.prospect import prospect_with
 from connector.commands.setup import setup_properties
 from connector.errors import API_LABELS, ApiName, ApiUnavailableError, ConfigError, ConnectorError
@@ -86,6 +90,7 @@ class Service:
         self.clock = clock
         self.mapping = load_mapping(settings.connector_mapping)
         self.full_trigger = parse_schedule(settings.connector_schedule)
+        self.reconcile_trigger = parse_schedule(settings.connector_reconcile_schedule)
         self.collect_seconds = parse_interval(settings.connector_collect_interval)
         prospect_schedule = settings.connector_prospect_schedule
         self.prospect_trigger = (
@@ -142,12 +147,14 @@ class Service:
     def serve(self) -> int:
         """Start the endpoints and the schedule, wait for a signal, stop gracefully; the exit code."""
         self.metrics.install()
+        self.metrics.privacy_totals(self.store.privacy.counts())
         self.http.start()
         now = self.clock()
         self.scheduler.add_job(self.full_cycle, self.full_trigger, id="full", next_run_time=now)
         self.scheduler.add_job(
             self.collect_cycle, IntervalTrigger(seconds=self.collect_seconds), id="collect"
         )
+        self.scheduler.add_job(self.reconcile_cycle, self.reconcile_trigger, id="reconcile")
         if self.prospect_trigger is not None:
             self.scheduler.add_job(self.prospect_cycle, self.prospect_trigger, id="prospect")
         if self.linkedin_trigger is not None:
@@ -233,6 +240,19 @@ class Service:
         if summary.stopped:
             log.warning("prospecting stopped", reason=summary.stopped)
         return summary.outcome
+
+    def reconcile_cycle(self) -> None:
+        """Forget the people HubSpot archived or deleted, then apply retention (`reconcile`)."""
+        self._cycle("reconcile", SyncOptions(), work=self._reconcile)
+
+    def _reconcile(self) -> str:
+        """One reconciliation with the service's HubSpot client; the state's privacy totals shown."""
+        report = reconcile_with(self.settings, self.store, self.hubspot)
+        if report is None:
+            log.info("cycle skipped", kind="reconcile", reason=LOCKED)
+            return "skipped"
+        self.metrics.privacy_totals(self.store.privacy.counts())
+        return "ok"
 
     def linkedin_cycle(self) -> None:
         """Collect the LinkedIn jobs and scans that finished, start what is due (`linkedin run`)."""

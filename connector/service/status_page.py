@@ -245,6 +245,9 @@ def _figures(report: Mapping[str, Any]) -> str:
         flat = {k.replace("_", " "): v for k, v in totals.items() if isinstance(v, int)}
         if flat:
             groups.append((f"{name}, all runs", flat))
+    privacy = report.get("privacy") or {}
+    if privacy:
+        groups.append(("Personal data removed", {k.replace("_", " "): v for k, v in privacy.items()}))
     common = {e["code"]: e["count"] for e in report.get("common_errors") or []}
     if common:
         groups.append(("Most common errors, all time", common))

@@ -3,7 +3,8 @@
 Both call `status_report` on the state store, so the page and the command can never
 disagree: counts by research status, what waits (research at Saber and since when, results
 waiting to be written and why, companies), credits (the last run's, and per day over the
-last 30 days), the last runs with their kind, duration, contacts written and credits, and
+last 30 days), personal data removed (people forgotten, deletions followed, results expired:
+the state's totals), the last runs with their kind, duration, contacts written and credits, and
 the most common errors (of all time, and of the last day with example record ids: HubSpot
 ids, never a contact's fields). Plain data, JSON-ready but for datetimes.
 """
@@ -47,6 +48,7 @@ def status_report(
         "companies": _last_companies(store),
         "prospecting": _prospecting(store),
         "linkedin": _linkedin(store),
+        "privacy": store.privacy.counts(),
         "credits_by_day": _credits_by_day(stats, now),
         "last_runs": [run_entry(r) for r in store.last_runs(runs)],
         "common_errors": [

@@ -34,6 +34,9 @@ that crashed exits 1.
   (40), `saber-connector linkedin run` in a subprocess until each lands, then a rerun: calls and
   credits per imported prospect and per scanned contact, and what the rerun pays (nothing)
   (tests/bench/linkedin.py).
+- reconcile: a state knowing 10,000 contacts (1,000 with --quick), 2% of them archived or deleted
+  for good in HubSpot, `saber-connector reconcile` twice in a subprocess: HubSpot calls and seconds
+  per 10,000 contacts known (tests/bench/reconcile.py).
 
 Times are scaled as the research is: research that takes 2-5 minutes for real takes 2-5 s
 in throughput (and (120-300)/speed s in economy), signals that take 15-45 s take as much less,
@@ -84,8 +87,10 @@ from connector.sandbox.server import Knobs, RecordedRequest  # noqa: E402
 from connector.settings import Settings  # noqa: E402
 from tests.bench import linkedin as linkedin_bench  # noqa: E402
 from tests.bench import prospecting as prospecting_bench  # noqa: E402
+from tests.bench import reconcile as reconcile_bench  # noqa: E402
 from tests.bench.linkedin import LINKEDIN_FIGURES  # noqa: E402, F401 - tests/bench/test_quick.py
 from tests.bench.prospecting import PROSPECTING_FIGURES  # noqa: E402, F401 - tests/bench/test_quick.py
+from tests.bench.reconcile import RECONCILE_FIGURES  # noqa: E402, F401 - tests/bench/test_quick.py
 from tests.docs_markers import add_write_readme, figures_block, write_between  # noqa: E402
 from tests.sync_harness import ROOT_MAPPING, prepare, sandbox_env, settings_for  # noqa: E402
 
@@ -1084,6 +1089,17 @@ def linkedin(quick: bool) -> Section:
     return section
 
 
+# ----------------------------------------------------------------------------- reconcile
+def reconcile(quick: bool) -> Section:
+    """`saber-connector reconcile` over a state knowing N contacts (tests/bench/reconcile.py)."""
+    with workdir("reconcile") as tmp:
+        outcome = reconcile_bench.measure(quick, tmp, say)
+    section = Section("reconcile", outcome.title, notes=outcome.notes)
+    for figure, value in outcome.rows:
+        section.add(figure, value)
+    return section
+
+
 # ----------------------------------------------------------------------------- main
 SECTIONS: dict[str, Callable[[bool], Section]] = {
     "economy": economy,
@@ -1091,6 +1107,7 @@ SECTIONS: dict[str, Callable[[bool], Section]] = {
     "scale": scale,
     "prospecting": prospecting,
     "linkedin": linkedin,
+    "reconcile": reconcile,
 }
 
 

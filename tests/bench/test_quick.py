@@ -68,3 +68,15 @@ def test_quick_linkedin_bench_exits_0_and_its_rerun_pays_nothing() -> None:
     charges = row_of(table, RERUN_CHARGES)[1]
     assert charges.startswith("0 credits; 0 of ") and "more than once" in charges, charges
     assert row_of(table, RERUN_STARTS)[1] == "0 jobs (uploads included), 0 scans"
+
+
+@pytest.mark.slow
+def test_quick_reconcile_bench_exits_0_and_prints_every_reconcile_figure() -> None:
+    """`tests/bench/run.py --quick --only reconcile` exits 0 with a value for each reconcile figure."""
+    from tests.bench.reconcile import RECONCILE_FIGURES
+
+    table = quick_table("reconcile")
+    for name in RECONCILE_FIGURES:
+        cells = row_of(table, name)
+        assert len(cells) == 4 and cells[1], f"row {cells!r} lacks its value"
+    assert "crashed" not in table
