@@ -35,7 +35,7 @@ prefixed `saber_connector_`:
 - `people_forgotten`, `deletions_followed`, `results_expired`: gauges, the state's totals of
   people forgotten on request (`forget`), people forgotten because HubSpot archived or deleted
   them, and results emptied by retention (kind `reconcile` cycles refresh them; so does start)
-- `last_success_timestamp_seconds`: gauge, unix time of the last cycle that ended `ok`
+- `last_success_timestamp_seconds`: gauge, unix time of the last sync cycle (full, collect, webhook) that ended `ok`
   or `partial` (0 before the first)
 - `ready`: gauge, 1 when `/readyz` would answer 200, else 0, read at each scrape (so an
   alert can say "not ready for 15 minutes"; 0 until the service hands its readiness over)
@@ -76,6 +76,7 @@ LINKEDIN_TOTALS = (
 )
 CYCLE_OUTCOMES = ("ok", "partial", "failed", "interrupted", "skipped")
 SUCCESS_OUTCOMES = frozenset({"ok", "partial"})
+SYNC_KINDS = ("full", "collect", "webhook")  # the cycles `last_success_timestamp_seconds` follows
 RESEARCH_EVENTS = ("launched", "adopted", "completed", "failed")
 WEBHOOK_OUTCOMES = ("accepted", "bad_secret", "too_large", "malformed", "error", "unknown")
 # From a collect that finds nothing due (well under a second) to a first full sync of a big portal.
@@ -173,7 +174,7 @@ class Metrics:
             for key, name in PRIVACY_TOTALS.items()
         }
         self.last_success = gauge(
-            "last_success_timestamp_seconds", "Unix time of the last cycle that ended ok or partial."
+            "last_success_timestamp_seconds", "Unix time of the last sync cycle (full, collect or webhook) that ended ok or partial."
         )
         self.ready = gauge("ready", "1 when /readyz answers 200 (ready), else 0; read at each scrape.")
         self.credits_left.set(float("nan"))  # unknown until a cycle reads the balance
@@ -204,7 +205,7 @@ class Metrics:
             self.cycle_duration.labels(kind).observe(max(0.0, duration))
         if summary is not None and not summary.dry_run:
             self._count_summary(summary)
-        if outcome in SUCCESS_OUTCOMES:
+        if outcome in SUCCESS_OUTCOMES and kind in SYNC_KINDS:  # a LinkedIn or reconcile cycle is no sync
             self.last_success.set(time.time())
 
     def _count_summary(self, s: RunSummary) -> None:
