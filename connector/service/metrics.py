@@ -35,8 +35,8 @@ prefixed `saber_connector_`:
 - `people_forgotten`, `deletions_followed`, `results_expired`: gauges, the state's totals of
   people forgotten on request (`forget`), people forgotten because HubSpot archived or deleted
   them, and results emptied by retention (kind `reconcile` cycles refresh them; so does start)
-- `last_success_timestamp_seconds`: gauge, unix time of the last sync cycle (full, collect, webhook) that ended `ok`
-  or `partial` (0 before the first)
+- `last_success_timestamp_seconds`: gauge, unix time of the last sync cycle (full, collect,
+  webhook) that ended `ok` or `partial` (0 before the first)
 - `ready`: gauge, 1 when `/readyz` would answer 200, else 0, read at each scrape (so an
   alert can say "not ready for 15 minutes"; 0 until the service hands its readiness over)
 """
@@ -174,7 +174,8 @@ class Metrics:
             for key, name in PRIVACY_TOTALS.items()
         }
         self.last_success = gauge(
-            "last_success_timestamp_seconds", "Unix time of the last sync cycle (full, collect or webhook) that ended ok or partial."
+            "last_success_timestamp_seconds",
+            "Unix time of the last sync cycle (full, collect or webhook) that ended ok or partial.",
         )
         self.ready = gauge("ready", "1 when /readyz answers 200 (ready), else 0; read at each scrape.")
         self.credits_left.set(float("nan"))  # unknown until a cycle reads the balance
