@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = get_logger("privacy")
 
-PAGE = 100  # contact ids read from the state, and asked of HubSpot, at once (HubSpot's batch limit)
+PAGE = 1000  # contact ids read from the state and asked of HubSpot at once: `presence` reads them
+# 100 a call, then the few it did not find with archived=true, 100 a call too: ~110 calls per 10,000
 
 
 @dataclass(frozen=True)
