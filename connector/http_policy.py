@@ -208,6 +208,17 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def seconds_hint(value: Any) -> float | None:
+    """A wait an API's body gives (`retryAfter`): seconds as a number, or as `Retry-After` spells it."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return max(0.0, float(value)) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return parse_retry_after(value)
+    return None
+
+
 def header_value(headers: Mapping[str, str] | None, name: str) -> str | None:
     """A header by name, case-insensitively even in a plain dict (urllib3's and httpx's are already)."""
     if not headers:

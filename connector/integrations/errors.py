@@ -11,7 +11,6 @@ one job, scan or prospect, and a 5xx/429 that outlasted the retries puts the cal
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +23,7 @@ from connector.errors import (
     RetriableApiError,
     SkippableError,
 )
-from connector.http_policy import header_value, parse_retry_after, transport_reason
+from connector.http_policy import header_value, parse_retry_after, seconds_hint, transport_reason
 from connector.logs import scrub
 
 KEY_VARIABLE = "INTEGRATIONS_API_KEY"
@@ -220,7 +219,7 @@ def from_body(
             code = _text(error.get("code"))
             message = _text(error.get("message"))
             details = error.get("details")
-            retry_after = _seconds(error.get("retryAfter"))
+            retry_after = seconds_hint(error.get("retryAfter"))
         else:
             code = _text(error)
             message = _text(body.get("message"))
@@ -229,9 +228,9 @@ def from_body(
             code = re.sub(r"[^A-Za-z0-9]+", "_", code).strip("_").upper()
         trace_id = _text(body.get("traceId")) or _text(body.get("trace_id"))
         if retry_after is None:
-            retry_after = _seconds(body.get("retryAfter"))
+            retry_after = seconds_hint(body.get("retryAfter"))
         if retry_after is None and isinstance(details, dict):
-            retry_after = _seconds(details.get("retryAfter"))
+            retry_after = seconds_hint(details.get("retryAfter"))
     elif text.strip():
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
         message = " ".join((title.group(1) if title else re.sub(r"<[^>]+>", " ", text)).split())[:200]
@@ -285,13 +284,3 @@ def describe_details(details: Any) -> str:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return max(0.0, float(value)) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return parse_retry_after(value)
-    return None

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from connector import __version__
+from connector.http_body import read_capped
 from connector.http_policy import Caller, CallPolicy
 from connector.integrations.errors import (
     IntegrationsAnswerError,
@@ -106,7 +107,7 @@ class IntegrationsTransport:
             try:
                 query = tuple(params) if params is not None else None
                 request = self._http.build_request(method, path, params=query, json=body, headers=headers)
-                response = _read_capped(self._http.send(request, stream=True), self.max_body_bytes)
+                response = read_capped(self._http.send(request, stream=True), self.max_body_bytes, _too_large)
             except IntegrationsError:
                 raise
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
@@ -173,37 +174,11 @@ def _unwrap(op: str, response: httpx.Response, permission: str | None) -> Reply:
     return Reply(response.status_code, body, trace_id)  # no envelope: the body is the data
 
 
-def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
-    """The answer with at most `limit` bytes of body read: a bigger success is refused, an error cut."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        declared = response.headers.get("Content-Length", "")
-        too_big = declared.isdigit() and int(declared) > limit
-        if not too_big:
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    chunks.append(chunk[: len(chunk) - (size - limit)])
-                    too_big = True
-                    break
-                chunks.append(chunk)
-    finally:
-        response.close()
-    if too_big and response.is_success:
-        raise IntegrationsAnswerError(
-            f"answer larger than {limit} bytes; not read",
-            status=response.status_code,
-            code="RESPONSE_TOO_LARGE",
-        )
-    dropped = {"content-encoding", "content-length", "transfer-encoding"}
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
-    return httpx.Response(
-        response.status_code, headers=headers, content=b"".join(chunks), request=response.request
-    )
-
-
 def short(data: Any, limit: int = 200) -> str:
     """Some JSON or text, cut for a message."""
     text = data if isinstance(data, str) else json.dumps(data, default=str)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _too_large(message: str, status: int) -> IntegrationsAnswerError:
+    return IntegrationsAnswerError(message, status=status, code="RESPONSE_TOO_LARGE")

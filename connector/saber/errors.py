@@ -18,13 +18,12 @@ at `HTTP_MAX_BACKOFF`.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from connector.errors import ApiName, ConnectorError, FatalApiError, RetriableApiError, SkippableError
-from connector.http_policy import header_value, parse_retry_after, transport_reason
+from connector.http_policy import header_value, parse_retry_after, seconds_hint, transport_reason
 from connector.logs import scrub
 from connector.ratelimit import parse_reset
 
@@ -207,7 +206,7 @@ def _from_json(body: dict[str, Any]) -> dict[str, Any]:
         parts["error_code"] = _text(error.get("errorCode"))
         parts["error_action"] = _text(error.get("errorAction"))
         parts["details"] = error.get("details")
-        parts["retry_after"] = _seconds(error.get("retryAfter"))
+        parts["retry_after"] = seconds_hint(error.get("retryAfter"))
     else:
         # Flat `{"error": "CODE", "message", "details"}`, or the 429 `{"statusCode", "error": "Too
         # Many Requests", "retryAfter"}` whose `error` is a phrase, not a code.
@@ -222,7 +221,7 @@ def _from_json(body: dict[str, Any]) -> dict[str, Any]:
         parts["error_code"] = _text(body.get("errorCode"))
         parts["error_action"] = _text(body.get("errorAction"))
     if parts.get("retry_after") is None:
-        parts["retry_after"] = _seconds(body.get("retryAfter"))
+        parts["retry_after"] = seconds_hint(body.get("retryAfter"))
     return parts
 
 
@@ -246,13 +245,3 @@ def _fields(value: Any) -> list[tuple[str, str]]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return max(0.0, float(value)) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return parse_retry_after(value)
-    return None

@@ -32,6 +32,7 @@ from typing import Any, TypedDict
 import httpx
 
 from connector import __version__
+from connector.http_body import read_capped
 from connector.http_policy import Caller, CallPolicy
 from connector.logs import get_logger
 from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket, parse_count, parse_reset
@@ -192,7 +193,7 @@ class SaberTransport:
                 request = self._http.build_request(
                     method, path, params=query, json=body, headers=headers, **extra
                 )
-                response = _read_capped(self._http.send(request, stream=True), self.max_body_bytes)
+                response = read_capped(self._http.send(request, stream=True), self.max_body_bytes, _too_large)
             except BaseException as exc:
                 if quota is not None:
                     quota.release()  # no answer, nothing learned
@@ -224,35 +225,6 @@ class SaberTransport:
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
-    """The answer with at most `limit` bytes of body read: a bigger success is refused, an error cut."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        declared = response.headers.get("Content-Length", "")
-        too_big = declared.isdigit() and int(declared) > limit
-        if not too_big:
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    chunks.append(chunk[: len(chunk) - (size - limit)])
-                    too_big = True
-                    break
-                chunks.append(chunk)
-    finally:
-        response.close()
-    if too_big and response.is_success:
-        raise SaberRequestError(
-            f"answer larger than {limit} bytes; not read",
-            status=response.status_code,
-            code="RESPONSE_TOO_LARGE",
-        )
-    dropped = {"content-encoding", "content-length", "transfer-encoding"}
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
-    body = b"".join(chunks)
-    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
-
-
 def _follow(quota: QuotaFollower, headers: httpx.Headers) -> None:
     """Tell the quota follower what an answer's rate-limit headers say (or that they said nothing)."""
     remaining = next((n for h in REMAINING_HEADERS if (n := parse_count(headers.get(h))) is not None), None)
@@ -268,3 +240,7 @@ def short(data: Any, limit: int = 200) -> str:
     """Some JSON or text, cut for a message."""
     text = data if isinstance(data, str) else json.dumps(data, default=str)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _too_large(message: str, status: int) -> SaberRequestError:
+    return SaberRequestError(message, status=status, code="RESPONSE_TOO_LARGE")
