@@ -10,6 +10,7 @@ lacks are conflicts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field, replace
 
@@ -113,8 +114,7 @@ def plan_setup(
             plan.add_options.append((diff.name, diff.lacking))
             values = tuple(value for _, value in diff.lacking)
             after[diff.name] = replace(diff.info, options=(*diff.info.options, *values))
-    plan_prospecting(plan, mapping, existing)
-    plan_linkedin(plan, mapping, existing)
+    plan_extra_contacts(plan, mapping, existing)
     plan.option_conflicts = option_problems(mapping, after)
     company_specs = mapping.company_specs()
     if company_specs and company_existing is not None:
@@ -124,36 +124,30 @@ def plan_setup(
     return plan
 
 
-def plan_prospecting(plan: SetupPlan, mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> None:
-    """Add to the contact plan the properties `prospecting.contact` sets: those the portal lacks are
-    created as text in the group, those it has (HubSpot's own, firstname or lifecyclestage) checked."""
-    for name, spec in prospecting_specs(mapping).items():
-        if name in plan.order:
-            continue
-        plan.order.append(name)
-        info = existing.get(name)
-        if info is None:
-            plan.create.append(spec)
-            continue
-        plan.existing.append(name)
-        if conflict := prospect_conflict(mapping, name, info):
-            plan.conflicts.append(conflict)
+# The stages that write contacts of their own: their properties, and why an existing one cannot take them.
+ExtraSpecs = Callable[[Mapping], AbcMapping[str, PropertySpec]]
+ExtraConflict = Callable[[Mapping, str, PropertyInfo], str | None]
+EXTRA_CONTACT_PROPERTIES: tuple[tuple[ExtraSpecs, ExtraConflict], ...] = (
+    (prospecting_specs, prospect_conflict),  # what `prospecting.contact` sets
+    (linkedin_specs, linkedin_conflict),  # what the `linkedin` section's `contact` and scans write
+)
 
 
-def plan_linkedin(plan: SetupPlan, mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> None:
-    """Add to the contact plan the properties the `linkedin` section writes (`contact` and the scans):
-    those the portal lacks are created in the group, those it has checked."""
-    for name, spec in linkedin_specs(mapping).items():
-        if name in plan.order:
-            continue
-        plan.order.append(name)
-        info = existing.get(name)
-        if info is None:
-            plan.create.append(spec)
-            continue
-        plan.existing.append(name)
-        if conflict := linkedin_conflict(mapping, name, info):
-            plan.conflicts.append(conflict)
+def plan_extra_contacts(plan: SetupPlan, mapping: Mapping, existing: AbcMapping[str, PropertyInfo]) -> None:
+    """Add to the contact plan the properties prospecting and the `linkedin` section write: those the
+    portal lacks are created in the group, those it has (HubSpot's own, firstname...) checked."""
+    for specs, conflict_of in EXTRA_CONTACT_PROPERTIES:
+        for name, spec in specs(mapping).items():
+            if name in plan.order:
+                continue
+            plan.order.append(name)
+            info = existing.get(name)
+            if info is None:
+                plan.create.append(spec)
+                continue
+            plan.existing.append(name)
+            if conflict := conflict_of(mapping, name, info):
+                plan.conflicts.append(conflict)
 
 
 def plan_object_setup(
