@@ -1,4 +1,7 @@
-"""Reading an API's answer with a cap on its size, for the Saber and account-group transports.
+"""The httpx pieces the Saber and account-group transports share: the client, and a capped read.
+
+Both APIs take a bearer key and answer JSON; one client builder keeps their headers and timeouts
+from drifting apart.
 
 An answer bigger than either API ever sends (a misrouted download, a runaway proxy) must not be
 held in memory: a success that big is refused with the caller's error, an error answer is cut
@@ -11,8 +14,24 @@ from collections.abc import Callable
 
 import httpx
 
+from connector import __version__
+from connector.http_policy import CallPolicy
+
 # Headers that described the body as it came over the wire, not the body kept.
 WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def bearer_client(base_url: str, api_key: str, policy: CallPolicy) -> httpx.Client:
+    """An httpx client for a bearer-key JSON API, with the policy's timeouts (thread-safe, pooled)."""
+    return httpx.Client(
+        base_url=base_url,
+        headers={
+            "Authorization": f"Bearer {api_key}",
+            "User-Agent": f"saber-connector/{__version__}",
+            "Accept": "application/json",
+        },
+        timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
+    )
 
 
 def read_capped(

@@ -245,6 +245,16 @@ class Stage:
     progress: float | None
 
 
+def _lifecycle(
+    raw: Mapping[str, Any], call: str, ident: str | None, id_key: str
+) -> tuple[str, str, str | None, str | None, str | None, str | None]:
+    """What a job and a scan both say of themselves: id, status, times, and the error it ended with."""
+    found = required(raw, call, ident, id_key, "id", "_id")
+    status = required(raw, call, found, "status")
+    code, message = _error(raw)
+    return found, status, text(raw, "createdAt"), text(raw, "updatedAt"), code, message
+
+
 def _error(raw: Mapping[str, Any]) -> tuple[str | None, str | None]:
     error = get(raw, "error")
     if isinstance(error, Mapping):
@@ -274,8 +284,7 @@ class Job:
     @classmethod
     def parse(cls, data: Any, call: str = "job", ident: str | None = None) -> Job:
         raw = obj(data, call, ident)
-        found = required(raw, call, ident, "jobId", "id", "_id")
-        status = required(raw, call, found, "status")
+        found, status, created, updated, code, message = _lifecycle(raw, call, ident, "jobId")
         stages_raw = get(raw, "stages")
         stages: dict[str, Stage] = {}
         if isinstance(stages_raw, Mapping):
@@ -284,8 +293,6 @@ class Job:
                     stages[str(name)] = Stage(text(stage, "status"), number(get(stage, "progress")))
         elif stages_raw is not None:
             raise wrong(call, found, "stages is not an object")
-        code, message = _error(raw)
-        created, updated = text(raw, "createdAt"), text(raw, "updatedAt")
         return cls(found, text(raw, "type", "source"), status, created, updated, stages, code, message)
 
 
@@ -308,12 +315,8 @@ class Scan:
     @classmethod
     def parse(cls, data: Any, call: str = "scan", ident: str | None = None) -> Scan:
         raw = obj(data, call, ident)
-        found = required(raw, call, ident, "scanId", "id", "_id")
-        status = required(raw, call, found, "status")
-        code, message = _error(raw)
-        return cls(
-            found, text(raw, "type"), status, text(raw, "createdAt"), text(raw, "updatedAt"), code, message
-        )
+        found, status, created, updated, code, message = _lifecycle(raw, call, ident, "scanId")
+        return cls(found, text(raw, "type"), status, created, updated, code, message)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from typing import Any
 
 import httpx
 
-from connector import __version__
-from connector.http_body import read_capped
+from connector.http_body import bearer_client, read_capped
 from connector.http_policy import Caller, CallPolicy
 from connector.integrations.errors import (
     IntegrationsAnswerError,
@@ -68,15 +67,7 @@ class IntegrationsTransport:
         self.policy = policy or CallPolicy()
         self.base_url = base_url.rstrip("/")
         self.max_body_bytes = max_body_bytes
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": f"saber-connector/{__version__}",
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),
-        )
+        self._http = bearer_client(self.base_url, api_key, self.policy)
         self._caller = Caller(API, self.policy, classify, IntegrationsError, log)
         self.calls: Counter[str] = self._caller.counters.calls
         self.retries: Counter[str] = self._caller.counters.retries

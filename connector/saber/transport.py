@@ -31,8 +31,7 @@ from typing import Any, TypedDict
 
 import httpx
 
-from connector import __version__
-from connector.http_body import read_capped
+from connector.http_body import bearer_client, read_capped
 from connector.http_policy import Caller, CallPolicy
 from connector.logs import get_logger
 from connector.ratelimit import QuotaFollower, RateLimiter, TokenBucket, parse_count, parse_reset
@@ -119,15 +118,7 @@ class SaberTransport:
         self.policy = policy or CallPolicy()
         self.max_body_bytes = max_body_bytes
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": f"saber-connector/{__version__}",
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),
-        )
+        self._http = bearer_client(self.base_url, api_key, self.policy)
         # Saber's two buckets, mirrored: POSTs take from one, every other call from the other.
         self.write_limit = TokenBucket(writes_per_minute, write_burst)
         self.read_limit = TokenBucket(reads_per_minute, read_burst)
