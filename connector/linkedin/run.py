@@ -107,4 +107,5 @@ class LinkedInRun:
             filters=self.mapping.select.filters,
         )
         scans.run()
-        log.info("linkedin run", **self.summary.as_dict()["jobs"], **self.summary.as_dict()["contacts"])
+        figures = self.summary.as_dict()
+        log.info("linkedin run", **figures["jobs"], **figures["contacts"])  # the service's cycle line too

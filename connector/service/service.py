@@ -270,7 +270,6 @@ class Service:
         except (IntegrationsError, ConfigError) as exc:  # the account-group API's own: this cycle alone
             raise ConnectorError(str(exc)) from exc
         self.metrics.linkedin_finished(summary, self.store.linkedin.totals())
-        log.info("linkedin", **summary.as_dict()["jobs"], **summary.as_dict()["contacts"])
         if summary.stopped:
             log.warning("linkedin stopped", reason=summary.stopped)
         return summary.outcome
